@@ -1,0 +1,89 @@
+import { Subject, type Observable } from 'rxjs';
+import type { Socket } from 'node:net';
+import { checkInteger } from './validate';
+
+/**
+ * One admitted connection's slot under a {@link Limiter}. It is released when its socket
+ * closes, or explicitly; releasing twice frees one slot only.
+ */
+export interface Token {
+  release(): void;
+  readonly released: boolean;
+}
+
+/**
+ * Counts live connections against a limit that can change while the server runs
+ * (async-listen's `set_limit` / `get_active_tokens`). Share one between several listeners to
+ * give them a common limit. Lowering the limit never touches live connections: new ones wait
+ * until enough of them have gone.
+ */
+export class Limiter {
+  #limit: number;
+  #active = 0;
+  #dropped = 0;
+  readonly #changes = new Subject<void>();
+
+  /** Emits after the live count or the limit changed. */
+  readonly changes: Observable<void> = this.#changes.asObservable();
+
+  /** @param limit The most live connections, an integer >= 1. */
+  constructor(limit: number) {
+    this.#limit = checkInteger('Limiter: limit', limit, 1);
+  }
+
+  /** The limit in force. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** Live tokens: connections admitted and not yet released. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Connections that arrived over the limit and were closed at once. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Whether the next connection would exceed the limit. */
+  get full(): boolean {
+    return this.#active >= this.#limit;
+  }
+
+  /** Changes the limit; live connections stay even if there are more than the new limit. */
+  setLimit(limit: number): void {
+    this.#limit = checkInteger('Limiter.setLimit: limit', limit, 1);
+    this.#changes.next();
+  }
+
+  /**
+   * Admits a socket: a token released when the socket closes. Over the limit, the socket is
+   * destroyed and counted in {@link Limiter.dropped} instead.
+   *
+   * @returns The token, or `undefined` when the socket was dropped.
+   */
+  admit(socket: Socket): Token | undefined {
+    if (this.full) {
+      this.#dropped++;
+      socket.destroy();
+      return undefined;
+    }
+    this.#active++;
+    let released = false;
+    const token: Token = {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#active--;
+        this.#changes.next();
+      },
+      get released() {
+        return released;
+      },
+    };
+    socket.once('close', token.release);
+    this.#changes.next();
+    return token;
+  }
+}

@@ -1,0 +1,216 @@
+import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type Socket } from 'node:net';
+import { asyncScheduler, Observable, timer, type SchedulerLike, type Subscriber } from 'rxjs';
+import { defaultHeadroom, fileShortage, lowestFreeFd, readOpenFileLimit, socketFd } from './fileLimit';
+import { errorHint } from './hint';
+import { Pauses } from './pauses';
+import type { AcceptError, AcceptResult, ListenerControl } from './result';
+import { checkDelay, checkFunction, checkInteger } from './validate';
+
+/** Options shared by {@link listen} and {@link fromServer}. */
+export interface WatchOptions {
+  /**
+   * Descriptors to keep free under the open-file limit: when an accepted socket's descriptor
+   * number comes this close to the limit, the listener reports EMFILE (which Node hides).
+   * Default: 5% of the limit, at least 16.
+   */
+  headroom?: number;
+  /**
+   * When listening again fails and no operator paused in response, retry after this many ms.
+   * Default 500.
+   */
+  retryDelay?: number;
+  /** Called once, when the server first listens, with its bound address. */
+  onListening?: (address: AddressInfo | string) => void;
+  /** Where the retry timer runs; tests pass a TestScheduler. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** Where {@link listen} listens: a TCP `port` (0 picks a free one) and `host`, or a Unix socket `path`. */
+export interface ListenOptions extends WatchOptions {
+  port?: number;
+  /** Default: all interfaces, as `net.Server.listen`. */
+  host?: string;
+  path?: string;
+  /** The kernel queue of connections not yet accepted. Default 511, as Node. */
+  backlog?: number;
+}
+
+/** Listening failed at start: the port is taken, privileged or not on this host. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  readonly code: string | undefined;
+  readonly syscall: string | undefined;
+  readonly hint: string | undefined;
+
+  constructor(override readonly cause: AcceptError) {
+    const hint = errorHint(cause);
+    super(hint === undefined ? cause.message : `${cause.message}. ${hint}`);
+    this.code = cause.code;
+    this.syscall = cause.syscall;
+    this.hint = hint;
+  }
+}
+
+/**
+ * A TCP or Unix-socket listener as an Observable of accept results. Each subscription creates
+ * its own `net.Server`, listens, emits every accepted connection and accept error as a value,
+ * and closes the server on unsubscribe. A failure to listen at start (EADDRINUSE, EACCES,
+ * EADDRNOTAVAIL, ...) errors the Observable with a {@link ListenError} carrying a hint.
+ *
+ * Pausing (through {@link ListenerControl.pause}) closes the listening socket: Node has no way
+ * to stop accept(2) on an open one, and accepting-then-closing costs a core under a flood.
+ * While paused, new TCP clients are refused (ECONNREFUSED), connections already queued in the
+ * kernel backlog are reset, and a Unix socket's path is gone (ENOENT). Connections already
+ * accepted are untouched. Resuming listens again on the same address and port (also when it
+ * was started on port 0) within a millisecond; if that fails (EMFILE, the port taken
+ * meanwhile) the failure is emitted with `during: 'resume'` and retried.
+ *
+ * @example
+ * listen({ host: '127.0.0.1', port: 0 }).pipe(handleErrors(), take(1))
+ *   .subscribe(({ socket }) => socket.end('hello\n'));
+ *
+ * @param options Where to listen, and how to watch for shortage.
+ * @returns An Observable of {@link AcceptResult}; it never completes by itself.
+ */
+export function listen(options: ListenOptions): Observable<AcceptResult> {
+  const where = checkAddress(options);
+  checkWatchOptions('listen', options);
+  return new Observable<AcceptResult>((subscriber) => {
+    const server = createServer();
+    const teardown = watch(server, options, subscriber, where);
+    return () => {
+      teardown();
+      server.close();
+    };
+  });
+}
+
+/**
+ * Watches a `net.Server` (or `http.Server`, `tls.Server`, ...) the caller owns: emits its
+ * connections and accept errors as values, and pauses it by closing its listening socket and
+ * listening again on the same address. Listen it before or after subscribing.
+ *
+ * Unsubscribing removes only the listeners this function added: it never closes the server.
+ * If accepting is paused at that moment the server stays closed; call `server.listen()` or
+ * `server.close()` as your shutdown needs. Add your own `'error'` listener if you unsubscribe
+ * while the server lives on.
+ *
+ * @param server The server; its own `'connection'` listeners still run.
+ * @param options How to watch for shortage.
+ * @returns An Observable of {@link AcceptResult}; it never completes by itself.
+ */
+export function fromServer(server: Server, options: WatchOptions & { backlog?: number } = {}): Observable<AcceptResult> {
+  if (!(server instanceof NetServer)) throw new TypeError(`fromServer: server must be a net.Server, got ${String(server)}`);
+  checkWatchOptions('fromServer', options);
+  if (options.backlog !== undefined) checkInteger('fromServer: options.backlog', options.backlog, 1);
+  return new Observable<AcceptResult>((subscriber) => watch(server, options, subscriber, undefined, options.backlog));
+}
+
+function watch(
+  server: Server,
+  options: WatchOptions,
+  subscriber: Subscriber<AcceptResult>,
+  start: NetListenOptions | undefined,
+  backlog = start?.backlog,
+): () => void {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const retryDelay = options.retryDelay ?? 500;
+  const fileLimit = readOpenFileLimit();
+  // Descriptor numbers at or above this mean the process is about to run out.
+  const ceiling = fileLimit === undefined ? Infinity : fileLimit - (options.headroom ?? defaultHeadroom(fileLimit));
+  // Where to listen again after a pause: the address actually bound, so port 0 and host
+  // names are resolved once and resuming is synchronous.
+  let where: NetListenOptions | undefined;
+  let resuming = false;
+  let closed = false;
+
+  const pauses = new Pauses(stop, resume);
+  const listener: ListenerControl = {
+    pause: (reason) => pauses.hold(reason),
+    get pauses() {
+      return pauses.reasons;
+    },
+  };
+
+  function fail(error: AcceptError, during: 'accept' | 'resume'): void {
+    subscriber.next({ type: 'error', error, during, listener });
+    if (during === 'resume' && !pauses.paused && !closed) {
+      // Nobody downstream paused in response: retry later rather than spin or stay closed.
+      const release = pauses.hold('retry');
+      subscriber.add(timer(retryDelay, scheduler).subscribe(release));
+    }
+  }
+
+  function stop(): void {
+    if (server.listening) server.close();
+  }
+
+  function resume(): void {
+    if (closed || where === undefined) return;
+    const free = lowestFreeFd();
+    if (free >= ceiling) return fail(fileShortage(free, fileLimit!, 'listen'), 'resume');
+    resuming = true;
+    server.listen(where);
+  }
+
+  function onConnection(socket: Socket): void {
+    subscriber.next({ type: 'connection', socket, listener });
+    const fd = socketFd(socket);
+    if (fd >= ceiling) fail(fileShortage(fd, fileLimit!, 'accept'), 'accept');
+  }
+
+  function onListening(): void {
+    resuming = false;
+    // A pause that arrived while listening was under way (cluster workers listen asynchronously).
+    if (pauses.paused) return stop();
+    if (where !== undefined) return;
+    const address = server.address()!;
+    where = typeof address === 'string' ? { path: address, backlog } : { host: address.address, port: address.port, backlog, ipv6Only: start?.ipv6Only };
+    options.onListening?.(address);
+  }
+
+  function onError(error: AcceptError): void {
+    if (closed) return; // a late listen error after unsubscribe must not crash the process
+    if (where === undefined && !server.listening) return subscriber.error(new ListenError(error));
+    const during = resuming ? 'resume' : 'accept';
+    resuming = false;
+    fail(error, during);
+  }
+
+  server.on('connection', onConnection);
+  server.on('listening', onListening);
+  server.on('error', onError);
+  if (start !== undefined) server.listen(start);
+  else if (server.listening) onListening();
+
+  return () => {
+    closed = true;
+    server.off('connection', onConnection);
+    server.off('listening', onListening);
+    if (start === undefined) server.off('error', onError);
+  };
+}
+
+function checkAddress(options: ListenOptions): NetListenOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`listen: options must be an object with a port or a path, got ${String(options)}`);
+  }
+  const { port, host, path, backlog } = options;
+  if (port === undefined && path === undefined) throw new TypeError('listen: options.port or options.path is required');
+  if (port !== undefined && path !== undefined) throw new TypeError('listen: options.port and options.path exclude each other');
+  if (port !== undefined) checkInteger('listen: options.port', port, 0, 65535);
+  if (path !== undefined && (typeof path !== 'string' || path === '')) {
+    throw new TypeError(`listen: options.path must be a non-empty string, got ${JSON.stringify(path)}`);
+  }
+  if (host !== undefined && (typeof host !== 'string' || host === '')) {
+    throw new TypeError(`listen: options.host must be a non-empty string, got ${JSON.stringify(host)}`);
+  }
+  if (backlog !== undefined) checkInteger('listen: options.backlog', backlog, 1);
+  return path !== undefined ? { path, backlog } : { port, host, backlog };
+}
+
+function checkWatchOptions(caller: string, options: WatchOptions): void {
+  if (options.headroom !== undefined) checkInteger(`${caller}: options.headroom`, options.headroom, 0);
+  if (options.retryDelay !== undefined) checkDelay(`${caller}: options.retryDelay`, options.retryDelay);
+  if (options.onListening !== undefined) checkFunction(`${caller}: options.onListening`, options.onListening);
+}

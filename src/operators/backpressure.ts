@@ -1,0 +1,75 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { warnIfLimitExceedsFiles } from '../fileLimit';
+import { Limiter, type Token } from '../limiter';
+import type { Accepted, ListenerControl } from '../result';
+
+/** A connection admitted under a limit, with the token that holds its slot. */
+export interface Admitted extends Accepted {
+  readonly token: Token;
+}
+
+/**
+ * Limits simultaneous connections: emits each connection with a {@link Token}, and at `limit`
+ * live tokens pauses accepting (the listener stops, so clients wait in no queue of ours), until
+ * a token is released: when its socket closes, or explicitly. A connection that still arrives
+ * over the limit is closed at once and counted in {@link Limiter.dropped}.
+ *
+ * At subscription it warns (`process.emitWarning`, code `RXJS_LISTEN_FILE_LIMIT`) when the
+ * limit cannot fit in the process's open-file limit.
+ *
+ * ```
+ * connections: -a-b-----c---|     limit 2
+ * released:    -------a-------
+ * paused:          [--]
+ * output:      -a-b-----c---|
+ * ```
+ *
+ * @example
+ * const limiter = new Limiter(100);
+ * listen({ port: 8080 }).pipe(handleErrors(), backpressure(limiter), serve(handle)).subscribe();
+ * limiter.setLimit(200); // live, e.g. from an admin endpoint
+ *
+ * @param limit The most live connections (an integer >= 1), or a {@link Limiter} to share or change live.
+ * @returns An operator from connections to admitted connections.
+ */
+export function backpressure(limit: number | Limiter): OperatorFunction<Accepted, Admitted> {
+  const shared = limit instanceof Limiter ? limit : undefined;
+  if (shared === undefined) new Limiter(limit as number); // validates now, at call time
+
+  return (source) =>
+    new Observable<Admitted>((subscriber) => {
+      const limiter = shared ?? new Limiter(limit as number);
+      warnIfLimitExceedsFiles(limiter.limit);
+      // The listeners feeding this operator (usually one), and the pause each holds while full.
+      const listeners = new Set<ListenerControl>();
+      const pauses = new Map<ListenerControl, () => void>();
+
+      const update = (): void => {
+        if (limiter.full) {
+          for (const listener of listeners) if (!pauses.has(listener)) pauses.set(listener, listener.pause('limit'));
+        } else if (pauses.size > 0) {
+          const resumes = [...pauses.values()];
+          pauses.clear();
+          for (const resume of resumes) resume();
+        }
+      };
+
+      subscriber.add(limiter.changes.subscribe(update));
+      subscriber.add(
+        source.subscribe({
+          next: (connection) => {
+            listeners.add(connection.listener);
+            const token = limiter.admit(connection.socket);
+            if (token === undefined) return update();
+            subscriber.next({ ...connection, token });
+          },
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        }),
+      );
+      return () => {
+        for (const resume of pauses.values()) resume();
+        pauses.clear();
+      };
+    });
+}

@@ -1,0 +1,69 @@
+import { asyncScheduler, connect, defer, EMPTY, filter, finalize, ignoreElements, merge, mergeMap, tap, throwError, timer } from 'rxjs';
+import type { Observable, OperatorFunction, SchedulerLike } from 'rxjs';
+import { classifyFailure } from '../classify';
+import type { Accepted, AcceptFailed, AcceptResult } from '../result';
+import { isAccepted, isAcceptFailed } from '../result';
+import { checkDelay } from '../validate';
+
+/** How {@link handleErrors} pauses on shortage. */
+export interface HandleErrorsOptions {
+  /** The pause on a resource shortage, in ms. Default 500 (as async-listen, actix, nginx). */
+  delay?: number;
+  /**
+   * Makes the pause exponential: it doubles after each shortage in a row, up to `maxDelay`,
+   * and starts again from `delay` after the next accepted connection (Go's net/http uses
+   * `delay: 5, maxDelay: 1000`). Default: `delay` (constant).
+   */
+  maxDelay?: number;
+  /** Where the pauses are timed. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Handles accept errors the way a production accept loop must: skips per-connection errors,
+ * pauses accepting on a resource shortage (and on any error it does not know), and errors the
+ * stream when the listening socket itself is broken. Emits only connections.
+ *
+ * ```
+ * results:  -c-r-x-c----c-|     c connection, r EMFILE, x ECONNRESET
+ * paused:       [--500ms--]
+ * output:   -c-------c----c-|
+ * ```
+ *
+ * @example
+ * listen({ port: 8080 }).pipe(handleErrors(500)).subscribe(({ socket }) => socket.end('hi\n'));
+ * // Output: every client gets "hi"; on EMFILE the listener closes for 500 ms, then listens again.
+ *
+ * @param options The pause in ms, or {@link HandleErrorsOptions}.
+ * @returns An operator from accept results to accepted connections.
+ */
+export function handleErrors(options: number | HandleErrorsOptions = {}): OperatorFunction<AcceptResult, Accepted> {
+  const { delay = 500, maxDelay = delay, scheduler = asyncScheduler } = typeof options === 'number' ? { delay: options } : options;
+  checkDelay('handleErrors: delay', delay);
+  checkDelay('handleErrors: maxDelay', maxDelay);
+  if (maxDelay < delay) throw new RangeError(`handleErrors: maxDelay must be >= delay (${delay}), got ${maxDelay}`);
+
+  return (source) =>
+    defer(() => {
+      let next = delay; // the next pause: grows while shortages come in a row
+
+      const pauseOrFail = (failure: AcceptFailed): Observable<never> => {
+        const kind = classifyFailure(failure);
+        if (kind === 'connection') return EMPTY;
+        if (kind === 'fatal') return throwError(() => failure.error);
+        const pause = next;
+        next = Math.min(next * 2, maxDelay);
+        const resume = failure.listener.pause('shortage');
+        return timer(pause, scheduler).pipe(ignoreElements(), finalize(resume));
+      };
+
+      return source.pipe(
+        connect((results) =>
+          merge(
+            results.pipe(filter(isAccepted), tap(() => (next = delay))),
+            results.pipe(filter(isAcceptFailed), mergeMap(pauseOrFail)),
+          ),
+        ),
+      );
+    });
+}

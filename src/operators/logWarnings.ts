@@ -1,0 +1,86 @@
+import { asyncScheduler, connect, defer, filter, ignoreElements, merge, tap, throttleTime } from 'rxjs';
+import type { MonoTypeOperatorFunction, SchedulerLike } from 'rxjs';
+import { classifyFailure } from '../classify';
+import { errorHint } from '../hint';
+import type { AcceptError, AcceptFailed, AcceptResult } from '../result';
+import { checkDelay, checkFunction } from '../validate';
+
+/** One log entry about a resource shortage, with structured fields for any logger. */
+export interface AcceptWarning {
+  /** A ready-made line: `accept error: EMFILE: too many open files, accept (3 more suppressed). <hint>` */
+  readonly message: string;
+  readonly error: AcceptError;
+  readonly code: string | undefined;
+  readonly syscall: string | undefined;
+  readonly during: 'accept' | 'resume';
+  readonly hint: string | undefined;
+  /** Shortages since the previous entry that were not logged, to keep a flood out of the log. */
+  readonly suppressed: number;
+}
+
+/** How often {@link logWarnings} may log. */
+export interface LogWarningsOptions {
+  /** At most one entry per window, in ms. Default 500 (the default pause of `handleErrors`). */
+  window?: number;
+  /** Where the window is timed. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Logs resource shortages (EMFILE, ENFILE, ..., and failures to listen again) with a hint for
+ * the people running the server, and passes every result through unchanged. A flood does not
+ * flood the log: the first shortage is logged at once, then at most one entry per window, the
+ * last one in it, counting the shortages it stands for.
+ *
+ * ```
+ * results:  -r-r-r---------r-|     r EMFILE
+ * log:      -a---b---------c-|     a suppressed 0, b (the 3rd r) suppressed 1, c suppressed 0
+ * ```
+ *
+ * @example
+ * listen({ port: 8080 }).pipe(logWarnings((w) => console.error(w.message)), handleErrors());
+ * // Output (stderr): accept error: EMFILE: too many open files, accept. The process ran out of ...
+ *
+ * @param log Called for each entry; an exception it throws errors the stream.
+ * @param options The window.
+ * @returns An operator that passes accept results through.
+ */
+export function logWarnings(
+  log: (warning: AcceptWarning) => void,
+  options: LogWarningsOptions = {},
+): MonoTypeOperatorFunction<AcceptResult> {
+  checkFunction('logWarnings: log', log);
+  const { window = 500, scheduler = asyncScheduler } = options;
+  checkDelay('logWarnings: options.window', window);
+
+  return (source) =>
+    defer(() => {
+      let seen = 0;
+      let logged = 0;
+      const entry = (failure: AcceptFailed): AcceptWarning => {
+        const suppressed = seen - logged - 1;
+        logged = seen;
+        const { error, during } = failure;
+        const hint = errorHint(error);
+        const more = suppressed > 0 ? ` (${suppressed} more suppressed)` : '';
+        const message = `accept error: ${error.message}${more}${hint === undefined ? '' : `. ${hint}`}`;
+        return { message, error, code: error.code, syscall: error.syscall, during, hint, suppressed };
+      };
+
+      return source.pipe(
+        connect((results) =>
+          merge(
+            // Subscribed first, so an entry is logged before the loop reacts to its shortage.
+            results.pipe(
+              filter((result): result is AcceptFailed => result.type === 'error' && classifyFailure(result) === 'resource'),
+              tap(() => seen++),
+              throttleTime(window, scheduler, { leading: true, trailing: true }),
+              tap((failure) => log(entry(failure))),
+              ignoreElements(),
+            ),
+            results,
+          ),
+        ),
+      );
+    });
+}

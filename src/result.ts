@@ -1,0 +1,56 @@
+import type { Socket } from 'node:net';
+
+/**
+ * An error from accepting or from listening again, as Node reports it (`code`, `syscall`,
+ * `errno`), or as the library reports a shortage Node hides (see {@link listen}).
+ */
+export type AcceptError = NodeJS.ErrnoException;
+
+/**
+ * The handle a result carries back to the listener that produced it, so that downstream
+ * operators can stop and restart accepting.
+ */
+export interface ListenerControl {
+  /**
+   * Stops accepting until the returned function is called. Reasons combine: the listener
+   * accepts again only when every pause has been released. Releasing twice is harmless.
+   *
+   * @param reason Why, for whoever inspects {@link ListenerControl.pauses} (`'shortage'`, `'limit'`, ...).
+   * @returns The function that releases this pause.
+   */
+  pause(reason: string): () => void;
+  /** The reasons currently holding the listener paused; empty while accepting. */
+  readonly pauses: readonly string[];
+}
+
+/** A connection the listener accepted. */
+export interface Accepted {
+  readonly type: 'connection';
+  readonly socket: Socket;
+  /** The listener that accepted it. */
+  readonly listener: ListenerControl;
+}
+
+/**
+ * An error the listener met: while accepting (`during: 'accept'`), or while listening again
+ * after a pause (`during: 'resume'`, always worth a retry: the listener is being rebuilt).
+ */
+export interface AcceptFailed {
+  readonly type: 'error';
+  readonly error: AcceptError;
+  readonly during: 'accept' | 'resume';
+  readonly listener: ListenerControl;
+}
+
+/** What a listener emits: connections and accept errors, both as values. */
+export type AcceptResult = Accepted | AcceptFailed;
+
+/** @returns Whether `result` is an accepted connection. */
+export function isAccepted(result: AcceptResult): result is Accepted {
+  return result.type === 'connection';
+}
+
+/** @returns Whether `result` is an accept error. */
+export function isAcceptFailed(result: AcceptResult): result is AcceptFailed {
+  return result.type === 'error';
+}
