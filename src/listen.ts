@@ -1,6 +1,6 @@
 import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type Socket } from 'node:net';
-import { asyncScheduler, Observable, timer, type SchedulerLike, type Subscriber } from 'rxjs';
-import { defaultHeadroom, fileShortage, lowestFreeFd, readOpenFileLimit, socketFd } from './fileLimit';
+import { asyncScheduler, defer, filter, map, Observable, repeat, take, tap, timer, type SchedulerLike, type Subscriber } from 'rxjs';
+import { defaultHeadroom, fileShortage, openFileCount, readOpenFileLimit, socketFd } from './fileLimit';
 import { errorHint } from './hint';
 import { Pauses } from './pauses';
 import type { AcceptError, AcceptResult, ListenerControl } from './result';
@@ -86,6 +86,13 @@ export function listen(options: ListenOptions): Observable<AcceptResult> {
 }
 
 /**
+ * How often, at most, a listener paused on file shortage counts its open descriptors again,
+ * so that accepting resumes soon after the shortage ends. Counting costs about 1 µs per open
+ * descriptor, so the period grows to `open / 10` ms: polling stays near 1% of a core.
+ */
+export const RELIEF_POLL_MS = 25;
+
+/**
  * Watches a `net.Server` (or `http.Server`, `tls.Server`, ...) the caller owns: emits its
  * connections and accept errors as values, and pauses it by closing its listening socket and
  * listening again on the same address. Listen it before or after subscribing.
@@ -116,8 +123,9 @@ function watch(
   const scheduler = options.scheduler ?? asyncScheduler;
   const retryDelay = options.retryDelay ?? 500;
   const fileLimit = readOpenFileLimit();
-  // Descriptor numbers at or above this mean the process is about to run out.
-  const ceiling = fileLimit === undefined ? Infinity : fileLimit - (options.headroom ?? defaultHeadroom(fileLimit));
+  const headroom = fileLimit === undefined ? 0 : (options.headroom ?? defaultHeadroom(fileLimit));
+  // Descriptor numbers (and counts) at or above this mean the process is about to run out.
+  const ceiling = fileLimit === undefined ? Infinity : fileLimit - headroom;
   // Where to listen again after a pause: the address actually bound, so port 0 and host
   // names are resolved once and resuming is synchronous.
   let where: NetListenOptions | undefined;
@@ -132,8 +140,21 @@ function watch(
     },
   };
 
-  function fail(error: AcceptError, during: 'accept' | 'resume'): void {
-    subscriber.next({ type: 'error', error, during, listener });
+  // Emits once another `headroom` descriptors are free under the ceiling, so each resume admits
+  // a batch instead of flapping per closed socket. Polls only while subscribed.
+  const relieved = defer(() => {
+    let period = RELIEF_POLL_MS;
+    return defer(() => timer(period, scheduler)).pipe(
+      map(openFileCount),
+      tap((open) => (period = Math.max(RELIEF_POLL_MS, open / 10))),
+      repeat(),
+      filter((open) => open < ceiling - headroom),
+      take(1),
+    );
+  });
+
+  function fail(error: AcceptError, during: 'accept' | 'resume', fileShort = false): void {
+    subscriber.next(fileShort ? { type: 'error', error, during, listener, relieved } : { type: 'error', error, during, listener });
     if (during === 'resume' && !pauses.paused && !closed) {
       // Nobody downstream paused in response: retry later rather than spin or stay closed.
       const release = pauses.hold('retry');
@@ -147,16 +168,19 @@ function watch(
 
   function resume(): void {
     if (closed || where === undefined) return;
-    const free = lowestFreeFd();
-    if (free >= ceiling) return fail(fileShortage(free, fileLimit!, 'listen'), 'resume');
+    // Counting is exact where the descriptor numbers seen on accept have holes (the closed
+    // listening socket's among them).
+    const open = fileLimit === undefined ? 0 : openFileCount();
+    if (open + 1 >= ceiling) return fail(fileShortage(open, fileLimit!, 'listen'), 'resume', true);
     resuming = true;
     server.listen(where);
   }
 
   function onConnection(socket: Socket): void {
     subscriber.next({ type: 'connection', socket, listener });
+    // Linux gives out the lowest free number: descriptor N means N are open below it.
     const fd = socketFd(socket);
-    if (fd >= ceiling) fail(fileShortage(fd, fileLimit!, 'accept'), 'accept');
+    if (fd >= ceiling) fail(fileShortage(fd + 1, fileLimit!, 'accept'), 'accept', true);
   }
 
   function onListening(): void {

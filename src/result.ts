@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Observable } from 'rxjs';
 
 /**
  * An error from accepting or from listening again, as Node reports it (`code`, `syscall`,
@@ -40,6 +41,11 @@ export interface AcceptFailed {
   readonly error: AcceptError;
   readonly during: 'accept' | 'resume';
   readonly listener: ListenerControl;
+  /**
+   * For shortages the listener can check again (open files on Linux): emits once the shortage
+   * is over, so a pause can end before its delay. Cold; it polls only while subscribed.
+   */
+  readonly relieved?: Observable<unknown>;
 }
 
 /** What a listener emits: connections and accept errors, both as values. */

@@ -1,4 +1,4 @@
-import { asyncScheduler, connect, defer, EMPTY, filter, finalize, ignoreElements, merge, mergeMap, tap, throwError, timer } from 'rxjs';
+import { asyncScheduler, connect, defer, EMPTY, filter, finalize, ignoreElements, merge, mergeMap, race, take, tap, throwError, timer } from 'rxjs';
 import type { Observable, OperatorFunction, SchedulerLike } from 'rxjs';
 import { classifyFailure } from '../classify';
 import type { Accepted, AcceptFailed, AcceptResult } from '../result';
@@ -22,7 +22,9 @@ export interface HandleErrorsOptions {
 /**
  * Handles accept errors the way a production accept loop must: skips per-connection errors,
  * pauses accepting on a resource shortage (and on any error it does not know), and errors the
- * stream when the listening socket itself is broken. Emits only connections.
+ * stream when the listening socket itself is broken. Emits only connections. A pause ends
+ * after its delay, or sooner when the failure's `relieved` says the shortage is over (the
+ * listener re-checks open files), so a server recovers as soon as descriptors are free.
  *
  * ```
  * results:  -c-r-x-c----c-|     c connection, r EMFILE, x ECONNRESET
@@ -54,7 +56,9 @@ export function handleErrors(options: number | HandleErrorsOptions = {}): Operat
         const pause = next;
         next = Math.min(next * 2, maxDelay);
         const resume = failure.listener.pause('shortage');
-        return timer(pause, scheduler).pipe(ignoreElements(), finalize(resume));
+        // The pause ends after `pause` ms, or sooner when the listener sees the shortage end.
+        const over = failure.relieved === undefined ? timer(pause, scheduler) : race(timer(pause, scheduler), failure.relieved);
+        return over.pipe(take(1), ignoreElements(), finalize(resume));
       };
 
       return source.pipe(
