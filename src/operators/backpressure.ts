@@ -44,13 +44,19 @@ export function backpressure(limit: number | Limiter): OperatorFunction<Accepted
       const listeners = new Set<ListenerControl>();
       const pauses = new Map<ListenerControl, () => void>();
 
+      // Runs on every limiter change (admissions, releases, setLimit), so a throwing pause
+      // must be routed to the subscriber here: a Subject would only report it as unhandled.
       const update = (): void => {
-        if (limiter.full) {
-          for (const listener of listeners) if (!pauses.has(listener)) pauses.set(listener, listener.pause('limit'));
-        } else if (pauses.size > 0) {
-          const resumes = [...pauses.values()];
-          pauses.clear();
-          for (const resume of resumes) resume();
+        try {
+          if (limiter.full) {
+            for (const listener of listeners) if (!pauses.has(listener)) pauses.set(listener, listener.pause('limit'));
+          } else if (pauses.size > 0) {
+            const resumes = [...pauses.values()];
+            pauses.clear();
+            for (const resume of resumes) resume();
+          }
+        } catch (error) {
+          subscriber.error(error);
         }
       };
 

@@ -1,0 +1,73 @@
+import { Limiter } from '../src/limiter';
+import { fakeSocket } from './marbles';
+
+describe('Limiter', () => {
+  it('counts admitted sockets and releases a token when its socket closes', () => {
+    const limiter = new Limiter(2);
+    const socket = fakeSocket();
+    const token = limiter.admit(socket)!;
+    expect(limiter.active).toBe(1);
+    socket.destroy();
+    expect(token.released).toBe(true);
+    expect(limiter.active).toBe(0);
+  });
+
+  it('frees one slot only when a token is released twice, or released and then closed', () => {
+    const limiter = new Limiter(3);
+    const socket = fakeSocket();
+    const token = limiter.admit(socket)!;
+    limiter.admit(fakeSocket());
+    token.release();
+    token.release();
+    socket.destroy();
+    expect(limiter.active).toBe(1);
+  });
+
+  it('drops a socket over the limit: destroyed, counted, no token', () => {
+    const limiter = new Limiter(1);
+    limiter.admit(fakeSocket());
+    const extra = fakeSocket();
+    expect(limiter.admit(extra)).toBeUndefined();
+    expect(extra.destroyed).toBe(true);
+    expect(limiter.dropped).toBe(1);
+    expect(limiter.active).toBe(1);
+  });
+
+  it('changes the limit live without touching live connections', () => {
+    const limiter = new Limiter(3);
+    const sockets = [fakeSocket(), fakeSocket(), fakeSocket()];
+    for (const s of sockets) limiter.admit(s);
+    limiter.setLimit(1);
+    expect(limiter.active).toBe(3);
+    expect(sockets.some((s) => s.destroyed)).toBe(false);
+    expect(limiter.full).toBe(true);
+    sockets[0]!.destroy();
+    sockets[1]!.destroy();
+    expect(limiter.full).toBe(true);
+    sockets[2]!.destroy();
+    expect(limiter.full).toBe(false);
+  });
+
+  it('announces every change', () => {
+    const limiter = new Limiter(2);
+    let changes = 0;
+    const subscription = limiter.changes.subscribe(() => changes++);
+    const token = limiter.admit(fakeSocket())!;
+    token.release();
+    limiter.setLimit(5);
+    subscription.unsubscribe();
+    expect(changes).toBe(3);
+  });
+
+  it.each([
+    [0, RangeError, /Limiter: limit must be an integer >= 1, got 0/],
+    [-1, RangeError, /got -1/],
+    [1.5, RangeError, /got 1.5/],
+    [NaN, TypeError, /Limiter: limit must be a number, got NaN/],
+    ['10', TypeError, /got "10"/],
+  ])('rejects the limit %p, naming it', (limit, type, message) => {
+    expect(() => new Limiter(limit as number)).toThrow(type);
+    expect(() => new Limiter(limit as number)).toThrow(message);
+    expect(() => new Limiter(1).setLimit(limit as number)).toThrow(/Limiter.setLimit: limit/);
+  });
+});

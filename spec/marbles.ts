@@ -1,0 +1,65 @@
+/* Shared test doubles for the marble specs: a listener that records its pauses in virtual
+ * time, fake sockets, and result builders. */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { TestScheduler } from 'rxjs/testing';
+import { Pauses } from '../src/pauses';
+import type { Accepted, AcceptFailed, ListenerControl } from '../src/result';
+import type { Observable } from 'rxjs';
+
+export function testScheduler(): TestScheduler {
+  return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+}
+
+/** A listener control that records `pause@<frame>` and `resume@<frame>`. */
+export class FakeListener implements ListenerControl {
+  readonly events: string[] = [];
+  readonly #pauses: Pauses;
+
+  constructor(now: () => number) {
+    this.#pauses = new Pauses(
+      () => this.events.push(`pause@${now()}`),
+      () => this.events.push(`resume@${now()}`),
+    );
+  }
+
+  pause(reason: string): () => void {
+    return this.#pauses.hold(reason);
+  }
+
+  get pauses(): string[] {
+    return this.#pauses.reasons;
+  }
+}
+
+/** A socket stand-in: `destroy()` records and emits 'close' synchronously. */
+export interface FakeSocket extends Socket {
+  destroyed: boolean;
+}
+export function fakeSocket(remoteAddress = '127.0.0.1'): FakeSocket {
+  const socket = new EventEmitter() as unknown as FakeSocket & { remoteAddress: string; remotePort: number };
+  socket.remoteAddress = remoteAddress;
+  socket.remotePort = 40000;
+  socket.destroyed = false;
+  socket.destroy = () => {
+    if (!socket.destroyed) {
+      socket.destroyed = true;
+      socket.emit('close');
+    }
+    return socket;
+  };
+  return socket;
+}
+
+export function accepted(listener: ListenerControl, socket: Socket = fakeSocket()): Accepted {
+  return { type: 'connection', socket, listener };
+}
+
+export function failed(
+  listener: ListenerControl,
+  code: string,
+  { during = 'accept', syscall = 'accept', relieved }: { during?: 'accept' | 'resume'; syscall?: string; relieved?: Observable<unknown> } = {},
+): AcceptFailed {
+  const error = Object.assign(new Error(`${code}: test, ${syscall}`), { code, syscall });
+  return relieved === undefined ? { type: 'error', error, during, listener } : { type: 'error', error, during, listener, relieved };
+}
