@@ -43,7 +43,7 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * @param options Where handler errors go.
  * @returns An operator from connections to whatever the handlers emit.
  */
-export function serve<C extends Accepted = Admitted, T = never>(
+export function serve<T = never, C extends Accepted = Admitted>(
   handler: (connection: C) => ObservableInput<T>,
   options: ServeOptions<C> = {},
 ): OperatorFunction<C, T> {

@@ -1,0 +1,125 @@
+import { NEVER, of, throwError } from 'rxjs';
+import { Limiter } from '../../src/limiter';
+import { serve } from '../../src/operators/serve';
+import type { Admitted } from '../../src/operators/backpressure';
+import { accepted, fakeSocket, FakeListener, testScheduler, type FakeSocket } from '../marbles';
+
+const listener = new FakeListener(() => 0);
+
+function admitted(limiter = new Limiter(10)): Admitted & { socket: FakeSocket } {
+  const socket = fakeSocket();
+  return { ...accepted(listener, socket), token: limiter.admit(socket)! } as Admitted & { socket: FakeSocket };
+}
+
+describe('serve', () => {
+  it("emits what the handlers emit and, when each completes, releases its token and destroys its socket", () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions, flush }) => {
+      const limiter = new Limiter(10);
+      const a = admitted(limiter);
+      const b = admitted(limiter);
+      const source = cold('-a--b-|', { a, b });
+      const handled = { a: cold('--x|', { x: 'a1' }), b: cold('-y-z|', { y: 'b1', z: 'b2' }) };
+      const output = source.pipe(serve((c) => (c === a ? handled.a : handled.b)));
+      expectObservable(output).toBe('---x-y-z|', { x: 'a1', y: 'b1', z: 'b2' });
+      expectSubscriptions(source.subscriptions).toBe('^-----!');
+      expectSubscriptions(handled.a.subscriptions).toBe('-^--!');
+      scheduler.schedule(() => {
+        expect(a.token.released && a.socket.destroyed).toBe(true);
+        expect(b.token.released || b.socket.destroyed).toBe(false);
+      }, 5);
+      flush();
+      expect(limiter.active).toBe(0);
+    });
+  });
+
+  it('reports a handler error through onError and goes on', () => {
+    testScheduler().run(({ cold, expectObservable, flush }) => {
+      const a = admitted();
+      const b = admitted();
+      const boom = new Error('handler failed');
+      const reported: unknown[] = [];
+      const output = cold('-a-b-|', { a, b }).pipe(
+        serve<number>((c) => (c === a ? throwError(() => boom) : cold('-x|', { x: 1 })), { onError: (e, c) => reported.push([e, c]) }),
+      );
+      expectObservable(output).toBe('----x|', { x: 1 });
+      flush();
+      expect(reported).toEqual([[boom, a]]);
+      expect(a.token.released && a.socket.destroyed).toBe(true);
+    });
+  });
+
+  it('reports a handler that throws synchronously, and one that returns nothing', () => {
+    const a = admitted();
+    const b = admitted();
+    const reported: unknown[] = [];
+    of(a, b)
+      .pipe(
+        serve(
+          (c) => {
+            if (c === a) throw new Error('sync');
+            return undefined as never;
+          },
+          { onError: (e) => reported.push((e as Error).message) },
+        ),
+      )
+      .subscribe();
+    expect(reported).toEqual(['sync', expect.stringContaining('undefined')]);
+    expect(a.socket.destroyed && b.socket.destroyed).toBe(true);
+  });
+
+  it('writes a handler error to stderr by default', () => {
+    const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    of(admitted()).pipe(serve(() => throwError(() => new Error('oops')))).subscribe();
+    expect(spy).toHaveBeenCalledWith(expect.stringContaining('connection handler failed for 127.0.0.1:40000'), expect.any(Error));
+    spy.mockRestore();
+  });
+
+  it('errors the stream when onError throws', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const bad = new Error('onError failed');
+      const output = cold('-a', { a: admitted() }).pipe(
+        serve(() => throwError(() => new Error('x')), {
+          onError: () => {
+            throw bad;
+          },
+        }),
+      );
+      expectObservable(output).toBe('-#', {}, bad);
+    });
+  });
+
+  it('passes a source error through and finalizes the live handlers', () => {
+    testScheduler().run(({ cold, expectObservable, flush }) => {
+      const a = admitted();
+      const boom = new Error('source');
+      expectObservable(cold<Admitted>('-a-#', { a }, boom).pipe(serve(() => NEVER))).toBe('---#', {}, boom);
+      flush();
+      expect(a.token.released && a.socket.destroyed).toBe(true);
+    });
+  });
+
+  it('on early unsubscription unsubscribes from the source and the handlers, releasing every token', () => {
+    testScheduler().run(({ hot, cold, expectObservable, expectSubscriptions, flush }) => {
+      const a = admitted();
+      const handler = cold('----x');
+      const source = hot('-a----', { a });
+      expectObservable(source.pipe(serve(() => handler)), '^--!').toBe('---');
+      expectSubscriptions(source.subscriptions).toBe('^--!');
+      expectSubscriptions(handler.subscriptions).toBe('-^-!');
+      flush();
+      expect(a.token.released && a.socket.destroyed).toBe(true);
+    });
+  });
+
+  it('completes after the source and every handler have', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('a|', { a: admitted() }).pipe(serve(() => cold('---|')))).toBe('---|');
+    });
+  });
+
+  it('rejects a handler or onError that is not a function, naming it', () => {
+    expect(() => serve(42 as never)).toThrow(/serve: handler must be a function, got 42/);
+    expect(() => serve(() => NEVER, { onError: 'log' as never })).toThrow(/serve: options.onError must be a function, got "log"/);
+  });
+});
