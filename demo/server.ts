@@ -64,10 +64,7 @@ const subscription = listen({
     logWarnings((warning) => console.error(`${new Date().toISOString()} ${warning.message}`), { window: pauseMs }),
     handleErrors(pauseMs),
     backpressure(limiter),
-    serve(({ socket }) => {
-      http.emit('connection', socket);
-      return fromEvent(socket, 'close').pipe(take(1));
-    }),
+    serve(({ socket }) => void http.emit('connection', socket)), // lives until the socket closes
   )
   .subscribe({
     error: (error: unknown) => {

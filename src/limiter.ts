@@ -11,6 +11,9 @@ export interface Token {
   readonly released: boolean;
 }
 
+// Lets a token free its slot without making that part of the Limiter's public API.
+let releaseSlot: (limiter: Limiter) => void;
+
 /**
  * Counts live connections against a limit that can change while the server runs
  * (async-listen's `set_limit` / `get_active_tokens`). Share one between several listeners to
@@ -70,20 +73,49 @@ export class Limiter {
       return undefined;
     }
     this.#active++;
-    let released = false;
-    const token: Token = {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#active--;
-        this.#changes.next();
-      },
-      get released() {
-        return released;
-      },
-    };
-    socket.once('close', token.release);
+    const token = new SlotToken(this);
+    // One shared listener and a symbol on the socket, not a closure per connection: the
+    // accept path stays lean and a live connection holds a few bytes more, not a few hundred.
+    (socket as TokenHolder)[TOKEN] = token;
+    socket.on('close', releaseOnClose);
     this.#changes.next();
     return token;
   }
+
+  /** Called by a token on its first release. */
+  #release(): void {
+    this.#active--;
+    this.#changes.next();
+  }
+
+  static {
+    releaseSlot = (limiter) => limiter.#release();
+  }
+}
+
+
+class SlotToken implements Token {
+  #limiter: Limiter | undefined;
+
+  constructor(limiter: Limiter) {
+    this.#limiter = limiter;
+  }
+
+  get released(): boolean {
+    return this.#limiter === undefined;
+  }
+
+  release(): void {
+    const limiter = this.#limiter;
+    if (limiter === undefined) return;
+    this.#limiter = undefined;
+    releaseSlot(limiter);
+  }
+}
+
+const TOKEN = Symbol('rxjs-listen token');
+type TokenHolder = Socket & { [TOKEN]?: Token };
+
+function releaseOnClose(this: TokenHolder): void {
+  this[TOKEN]?.release();
 }

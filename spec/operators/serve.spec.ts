@@ -49,7 +49,7 @@ describe('serve', () => {
     });
   });
 
-  it('reports a handler that throws synchronously, and one that returns nothing', () => {
+  it('reports a handler that throws synchronously, and one that returns something not observable', () => {
     const a = admitted();
     const b = admitted();
     const reported: unknown[] = [];
@@ -58,14 +58,27 @@ describe('serve', () => {
         serve(
           (c) => {
             if (c === a) throw new Error('sync');
-            return undefined as never;
+            return 42 as never;
           },
           { onError: (e) => reported.push((e as Error).message) },
         ),
       )
       .subscribe();
-    expect(reported).toEqual(['sync', expect.stringContaining('undefined')]);
+    expect(reported).toEqual(['sync', expect.stringContaining('42')]);
     expect(a.socket.destroyed && b.socket.destroyed).toBe(true);
+  });
+
+  it('keeps a connection whose handler returns nothing until its socket closes', () => {
+    const a = admitted();
+    let completed = false;
+    of(a)
+      .pipe(serve(() => undefined))
+      .subscribe({ complete: () => (completed = true) });
+    expect(a.token.released || a.socket.destroyed || completed).toBe(false);
+    expect(a.socket.listenerCount('close')).toBe(2); // the token's and serve's
+    a.socket.destroy();
+    expect(a.token.released && completed).toBe(true);
+    expect(a.socket.listenerCount('close')).toBe(1); // serve's own listener is removed
   });
 
   it('writes a handler error to stderr by default', () => {

@@ -1,5 +1,5 @@
-import { catchError, defer, EMPTY, finalize, mergeMap } from 'rxjs';
-import type { ObservableInput, OperatorFunction } from 'rxjs';
+import { from, mergeMap, Observable } from 'rxjs';
+import type { ObservableInput, OperatorFunction, Subscription } from 'rxjs';
 import type { Accepted } from '../result';
 import { checkFunction } from '../validate';
 import type { Admitted } from './backpressure';
@@ -8,7 +8,7 @@ import type { Admitted } from './backpressure';
 export interface ServeOptions<C extends Accepted> {
   /**
    * Called with a handler's error and its connection; the loop goes on. Default: one line on
-   * stderr (`connection handler failed: ...`). An exception it throws errors the stream.
+   * stderr (`connection handler failed for ADDRESS:PORT: ...`). An exception it throws errors the stream.
    */
   onError?: (error: unknown, connection: C) => void;
 }
@@ -19,11 +19,13 @@ function logHandlerError(error: unknown, connection: Accepted): void {
 }
 
 /**
- * Runs `handler` for every connection, all at once (the limit is applied before, by
- * {@link backpressure}, so `mergeMap` never queues). When the handler's Observable (or
- * Promise) completes, errors or is unsubscribed, a finalizer releases the connection's token
- * and destroys its socket, so no path leaks a slot or a descriptor. A handler that throws or
- * errors is reported through `onError` and the loop goes on. Emits what the handlers emit.
+ * Runs `handler` for every connection, all at once, through `mergeMap` (the limit is applied
+ * before, by {@link backpressure}, so `mergeMap` never queues). A connection lives until the
+ * handler's Observable (or Promise) completes or errors, or, when the handler returns nothing,
+ * until its socket closes (the way to hand sockets to `http.Server`). Whichever way it ends,
+ * and on unsubscription, a finalizer releases its token and destroys its socket, so no path
+ * leaks a slot or a descriptor. A handler that throws or errors is reported through `onError`
+ * and the loop goes on. Emits what the handlers emit.
  *
  * ```
  * admitted: -a---b------|
@@ -33,34 +35,58 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * ```
  *
  * @example
- * const http = createHttpServer(app);
- * listen({ port: 8080 }).pipe(
- *   handleErrors(), backpressure(100),
- *   serve(({ socket }) => { http.emit('connection', socket); return fromEvent(socket, 'close').pipe(take(1)); }),
- * ).subscribe();
+ * const app = createServer((req, res) => res.end('hello\n')); // never listens itself
+ * listen({ port: 8080 }).pipe(handleErrors(), backpressure(100), serve(({ socket }) => void app.emit('connection', socket)))
+ *   .subscribe();
+ * // Output: every client gets "hello"; each connection holds its slot until its socket closes.
  *
- * @param handler Serves one connection; completes when the connection is done.
+ * @param handler Serves one connection: returns what ends it, or nothing to let the socket's close end it.
  * @param options Where handler errors go.
  * @returns An operator from connections to whatever the handlers emit.
  */
 export function serve<T = never, C extends Accepted = Admitted>(
-  handler: (connection: C) => ObservableInput<T>,
+  handler: (connection: C) => ObservableInput<T> | void,
   options: ServeOptions<C> = {},
 ): OperatorFunction<C, T> {
   checkFunction('serve: handler', handler);
   const onError = options.onError ?? logHandlerError;
   checkFunction('serve: options.onError', onError);
+  return mergeMap((connection: C) => lifetime(connection, handler, onError));
+}
 
-  return mergeMap((connection: C) =>
-    defer(() => handler(connection)).pipe(
-      catchError((error: unknown) => {
+/**
+ * One connection's life as a single Observable (one subscriber per connection rather than a
+ * defer/catchError/finalize chain: a live connection's memory is what a server holds the most).
+ */
+function lifetime<T, C extends Accepted>(
+  connection: C,
+  handler: (connection: C) => ObservableInput<T> | void,
+  onError: (error: unknown, connection: C) => void,
+): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    const { socket } = connection;
+    const end = (): void => subscriber.complete();
+    const fail = (error: unknown): void => {
+      try {
         onError(error, connection);
-        return EMPTY;
-      }),
-      finalize(() => {
-        (connection as Partial<Admitted>).token?.release();
-        connection.socket.destroy();
-      }),
-    ),
-  );
+      } catch (thrown) {
+        return subscriber.error(thrown);
+      }
+      subscriber.complete();
+    };
+    let served: Subscription | undefined;
+    try {
+      const result = handler(connection);
+      if (result === undefined) socket.on('close', end);
+      else served = from(result).subscribe({ next: (value) => subscriber.next(value), error: fail, complete: end });
+    } catch (error) {
+      fail(error);
+    }
+    return () => {
+      served?.unsubscribe();
+      socket.off('close', end);
+      (connection as Partial<Admitted>).token?.release();
+      socket.destroy();
+    };
+  });
 }

@@ -1,0 +1,15 @@
+import { fromEvent, take, NEVER } from 'rxjs';
+import { backpressure, handleErrors, listen, serve } from '../../src';
+import { http, ready } from './common';
+const v = process.env.VARIANT;
+const src = listen({ host: '127.0.0.1', port: 0, onListening: ready });
+if (v === 'listen') src.subscribe((r) => r.type === 'connection' && http.emit('connection', r.socket));
+if (v === 'handle') src.pipe(handleErrors()).subscribe((r) => http.emit('connection', r.socket));
+if (v === 'bp') src.pipe(handleErrors(), backpressure(100000)).subscribe((r) => http.emit('connection', r.socket));
+if (v === 'serve-never') src.pipe(handleErrors(), backpressure(100000), serve(({socket}) => { http.emit('connection', socket); return NEVER; })).subscribe();
+if (v === 'serve') src.pipe(handleErrors(), backpressure(100000), serve(({socket}) => { http.emit('connection', socket); return fromEvent(socket, 'close').pipe(take(1)); })).subscribe();
+import { mergeMap, Observable } from 'rxjs';
+if (v === 'mm-never') src.pipe(handleErrors(), backpressure(100000), mergeMap(({socket}) => { http.emit('connection', socket); return NEVER; })).subscribe();
+if (v === 'mm-custom') src.pipe(handleErrors(), backpressure(100000), mergeMap(({socket, token}) => new Observable<never>((sub) => { http.emit('connection', socket); const done = () => sub.complete(); socket.once('close', done); return () => { token.release(); socket.destroy(); }; }))).subscribe();
+if (v === 'bare') src.pipe(handleErrors(), backpressure(100000)).subscribe(({socket}) => { http.emit('connection', socket); });
+if (v === 'serve-void') src.pipe(handleErrors(), backpressure(100000), serve(({ socket }) => void http.emit('connection', socket))).subscribe();
