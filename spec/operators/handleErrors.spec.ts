@@ -17,14 +17,23 @@ describe('handleErrors', () => {
   });
 
   it('pauses the listener for 500 ms by default on a shortage, then resumes it', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
-      const ts = { now: 0 };
-      const listener = new FakeListener(() => ts.now);
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const listener = new FakeListener(() => scheduler.now());
       const v = { a: accepted(listener), r: failed(listener, 'EMFILE') };
-      const source = cold('-r-a-|', v);
-      const output = source.pipe(handleErrors());
-      // The stream completes only when the pause is over, so the resume is never lost.
-      expectObservable(output).toBe('---a 497ms |', v);
+      expectObservable(cold('-r-a 600ms |', v).pipe(handleErrors())).toBe('---a 600ms |', v);
+      flush();
+      expect(listener.events).toEqual(['pause@1', 'resume@501']);
+    });
+  });
+
+  it('releases a pending pause when the source completes (the listener is gone)', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const listener = new FakeListener(() => scheduler.now());
+      expectObservable(cold('-r-|', { r: failed(listener, 'EMFILE') }).pipe(handleErrors())).toBe('---|');
+      flush();
+      expect(listener.events).toEqual(['pause@1', 'resume@3']);
     });
   });
 
@@ -32,8 +41,8 @@ describe('handleErrors', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, expectObservable, flush }) => {
       const listener = new FakeListener(() => scheduler.now());
-      const source = cold('--r|', { r: failed(listener, 'ENFILE') });
-      expectObservable(source.pipe(handleErrors({ delay: 100, scheduler }))).toBe('-- 100ms |');
+      const source = cold('--r 200ms |', { r: failed(listener, 'ENFILE') });
+      expectObservable(source.pipe(handleErrors({ delay: 100, scheduler }))).toBe('--- 200ms |');
       flush();
       expect(listener.events).toEqual(['pause@2', 'resume@102']);
     });
@@ -45,7 +54,7 @@ describe('handleErrors', () => {
       const listener = new FakeListener(() => scheduler.now());
       const v = { r: failed(listener, 'EMFILE'), a: accepted(listener) };
       // shortages at 0, 10, 30, 80 (each after the previous pause ended), a connection at 130, a shortage at 140
-      const source = cold('r 9ms r 19ms r 49ms r 49ms a 9ms r |', v);
+      const source = cold('r 9ms r 19ms r 49ms r 49ms a 9ms r 9ms |', v);
       source.pipe(handleErrors({ delay: 5, maxDelay: 40 })).subscribe();
       flush();
       expect(listener.events).toEqual(['pause@0', 'resume@5', 'pause@10', 'resume@20', 'pause@30', 'resume@50', 'pause@80', 'resume@120', 'pause@140', 'resume@145']);
@@ -57,8 +66,8 @@ describe('handleErrors', () => {
     scheduler.run(({ cold, hot, expectObservable, expectSubscriptions, flush }) => {
       const listener = new FakeListener(() => scheduler.now());
       const relieved = cold('-----x', { x: 1 });
-      const source = hot('-r-|', { r: failed(listener, 'EMFILE', { relieved }) });
-      expectObservable(source.pipe(handleErrors(500))).toBe('------|');
+      const source = hot('-r------|', { r: failed(listener, 'EMFILE', { relieved }) });
+      expectObservable(source.pipe(handleErrors(500))).toBe('--------|');
       expectSubscriptions(relieved.subscriptions).toBe('-^----!');
       flush();
       expect(listener.events).toEqual(['pause@1', 'resume@6']);
@@ -70,7 +79,7 @@ describe('handleErrors', () => {
     scheduler.run(({ cold, flush }) => {
       const listener = new FakeListener(() => scheduler.now());
       const v = { u: failed(listener, 'EWEIRD'), l: failed(listener, 'EADDRINUSE', { during: 'resume', syscall: 'listen' }) };
-      cold('u 19ms l|', v).pipe(handleErrors(10)).subscribe();
+      cold('u 19ms l 19ms |', v).pipe(handleErrors(10)).subscribe();
       flush();
       expect(listener.events).toEqual(['pause@0', 'resume@10', 'pause@20', 'resume@30']);
     });

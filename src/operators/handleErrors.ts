@@ -1,8 +1,7 @@
-import { asyncScheduler, connect, defer, EMPTY, filter, finalize, ignoreElements, merge, mergeMap, race, take, tap, throwError, timer } from 'rxjs';
-import type { Observable, OperatorFunction, SchedulerLike } from 'rxjs';
+import { asyncScheduler, finalize, Observable, race, take, timer } from 'rxjs';
+import type { OperatorFunction, SchedulerLike } from 'rxjs';
 import { classifyFailure } from '../classify';
 import type { Accepted, AcceptFailed, AcceptResult } from '../result';
-import { isAccepted, isAcceptFailed } from '../result';
 import { checkDelay } from '../validate';
 
 /** How {@link handleErrors} pauses on shortage. */
@@ -45,29 +44,38 @@ export function handleErrors(options: number | HandleErrorsOptions = {}): Operat
   checkDelay('handleErrors: maxDelay', maxDelay);
   if (maxDelay < delay) throw new RangeError(`handleErrors: maxDelay must be >= delay (${delay}), got ${maxDelay}`);
 
+  // Hand-rolled rather than split with connect/filter: every connection passes through here,
+  // and one subscriber with one type check is the cheapest way through.
   return (source) =>
-    defer(() => {
+    new Observable<Accepted>((subscriber) => {
       let next = delay; // the next pause: grows while shortages come in a row
 
-      const pauseOrFail = (failure: AcceptFailed): Observable<never> => {
-        const kind = classifyFailure(failure);
-        if (kind === 'connection') return EMPTY;
-        if (kind === 'fatal') return throwError(() => failure.error);
+      const pauseFor = (failure: AcceptFailed): void => {
         const pause = next;
         next = Math.min(next * 2, maxDelay);
         const resume = failure.listener.pause('shortage');
-        // The pause ends after `pause` ms, or sooner when the listener sees the shortage end.
+        // The pause ends after `pause` ms, or sooner when the listener sees the shortage end;
+        // unsubscribing ends it too (a closed listener ignores the resume).
         const over = failure.relieved === undefined ? timer(pause, scheduler) : race(timer(pause, scheduler), failure.relieved);
-        return over.pipe(take(1), ignoreElements(), finalize(resume));
+        subscriber.add(over.pipe(take(1), finalize(resume)).subscribe());
       };
 
-      return source.pipe(
-        connect((results) =>
-          merge(
-            results.pipe(filter(isAccepted), tap(() => (next = delay))),
-            results.pipe(filter(isAcceptFailed), mergeMap(pauseOrFail)),
-          ),
-        ),
-      );
+      return source.subscribe({
+        next: (result) => {
+          if (result.type === 'connection') {
+            next = delay;
+            return subscriber.next(result);
+          }
+          try {
+            const kind = classifyFailure(result);
+            if (kind === 'fatal') return subscriber.error(result.error);
+            if (kind === 'resource') pauseFor(result);
+          } catch (error) {
+            subscriber.error(error); // a listener whose pause throws
+          }
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
     });
 }

@@ -1,4 +1,4 @@
-import { asyncScheduler, connect, defer, filter, ignoreElements, merge, tap, throttleTime } from 'rxjs';
+import { asyncScheduler, defer, ignoreElements, merge, Subject, tap, throttleTime } from 'rxjs';
 import type { MonoTypeOperatorFunction, SchedulerLike } from 'rxjs';
 import { classifyFailure } from '../classify';
 import { errorHint } from '../hint';
@@ -56,10 +56,10 @@ export function logWarnings(
   return (source) =>
     defer(() => {
       let seen = 0;
-      let logged = 0;
+      let reported = 0;
       const entry = (failure: AcceptFailed): AcceptWarning => {
-        const suppressed = seen - logged - 1;
-        logged = seen;
+        const suppressed = seen - reported - 1;
+        reported = seen;
         const { error, during } = failure;
         const hint = errorHint(error);
         const more = suppressed > 0 ? ` (${suppressed} more suppressed)` : '';
@@ -67,20 +67,26 @@ export function logWarnings(
         return { message, error, code: error.code, syscall: error.syscall, during, hint, suppressed };
       };
 
-      return source.pipe(
-        connect((results) =>
-          merge(
-            // Subscribed first, so an entry is logged before the loop reacts to its shortage.
-            results.pipe(
-              filter((result): result is AcceptFailed => result.type === 'error' && classifyFailure(result) === 'resource'),
-              tap(() => seen++),
-              throttleTime(window, scheduler, { leading: true, trailing: true }),
-              tap((failure) => log(entry(failure))),
-              ignoreElements(),
-            ),
-            results,
-          ),
-        ),
+      // Every result passes through one tap; only shortages take the throttled side path, and
+      // they are logged before the loop downstream reacts to them.
+      const shortages = new Subject<AcceptFailed>();
+      const logged = shortages.pipe(
+        throttleTime(window, scheduler, { leading: true, trailing: true }),
+        tap((failure) => log(entry(failure))),
+        ignoreElements(),
       );
+      const results = source.pipe(
+        tap({
+          next: (result) => {
+            if (result.type === 'error' && classifyFailure(result) === 'resource') {
+              seen++;
+              shortages.next(result);
+            }
+          },
+          complete: () => shortages.complete(),
+          error: () => shortages.complete(),
+        }),
+      );
+      return merge(logged, results);
     });
 }
