@@ -54,6 +54,7 @@ const stop$ = new Subject<void>();
 const subscription = listen({
   host,
   port,
+  server: { allowHalfOpen: true, noDelay: true }, // as http.createServer makes its sockets
   onListening: (address) => {
     const { address: ip, port: bound } = address as AddressInfo;
     console.log(`listening on http://${ip.includes(':') ? `[${ip}]` : ip}:${bound}`);

@@ -48,15 +48,17 @@ describe('Limiter', () => {
     expect(limiter.full).toBe(false);
   });
 
-  it('announces every change', () => {
+  it('announces when it becomes full or not full, and every new limit', () => {
     const limiter = new Limiter(2);
-    let changes = 0;
-    const subscription = limiter.changes.subscribe(() => changes++);
-    const token = limiter.admit(fakeSocket())!;
-    token.release();
+    const seen: boolean[] = [];
+    const subscription = limiter.changes.subscribe(() => seen.push(limiter.full));
+    const first = limiter.admit(fakeSocket())!; // 1 of 2: no change at the boundary
+    const second = limiter.admit(fakeSocket())!; // full
+    second.release(); // not full
+    first.release(); // no change at the boundary
     limiter.setLimit(5);
     subscription.unsubscribe();
-    expect(changes).toBe(3);
+    expect(seen).toEqual([true, false, false]);
   });
 
   it.each([

@@ -26,7 +26,10 @@ export class Limiter {
   #dropped = 0;
   readonly #changes = new Subject<void>();
 
-  /** Emits after the live count or the limit changed. */
+  /**
+   * Emits when {@link Limiter.full} may have changed: the limit was set, or a connection was
+   * admitted or released at the boundary. (Not on every admission: that is the accept path.)
+   */
   readonly changes: Observable<void> = this.#changes.asObservable();
 
   /** @param limit The most live connections, an integer >= 1. */
@@ -78,14 +81,14 @@ export class Limiter {
     // accept path stays lean and a live connection holds a few bytes more, not a few hundred.
     (socket as TokenHolder)[TOKEN] = token;
     socket.on('close', releaseOnClose);
-    this.#changes.next();
+    if (this.#active === this.#limit) this.#changes.next();
     return token;
   }
 
   /** Called by a token on its first release. */
   #release(): void {
     this.#active--;
-    this.#changes.next();
+    if (this.#active === this.#limit - 1) this.#changes.next();
   }
 
   static {

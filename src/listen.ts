@@ -1,4 +1,4 @@
-import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type Socket } from 'node:net';
+import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type ServerOpts, type Socket } from 'node:net';
 import { asyncScheduler, defer, filter, map, Observable, repeat, take, tap, timer, type SchedulerLike, type Subscriber } from 'rxjs';
 import { defaultHeadroom, fileShortage, openFileCount, readOpenFileLimit, socketFd } from './fileLimit';
 import { errorHint } from './hint';
@@ -33,6 +33,12 @@ export interface ListenOptions extends WatchOptions {
   path?: string;
   /** The kernel queue of connections not yet accepted. Default 511, as Node. */
   backlog?: number;
+  /**
+   * Options for the `net.Server` this creates. Sockets handed to an `http.Server` should be
+   * made the way it makes its own: `{ allowHalfOpen: true, noDelay: true }` (Node's http
+   * defaults), or HTTP/1.1 half-closes and small responses behave differently.
+   */
+  server?: ServerOpts;
 }
 
 /** Listening failed at start: the port is taken, privileged or not on this host. */
@@ -76,7 +82,7 @@ export function listen(options: ListenOptions): Observable<AcceptResult> {
   const where = checkAddress(options);
   checkWatchOptions('listen', options);
   return new Observable<AcceptResult>((subscriber) => {
-    const server = createServer();
+    const server = createServer(options.server);
     const teardown = watch(server, options, subscriber, where);
     return () => {
       teardown();

@@ -9,7 +9,7 @@ export const args = parseArgs({
 }).values;
 export const port = Number(args.port ?? 0);
 export const holdMs = Number(args['hold-ms'] ?? 0);
-export const limit = Number(args.limit ?? 100_000);
+export const limit = Number(args.limit ?? 10_000);
 
 export function handler(request: IncomingMessage, response: ServerResponse): void {
   const reply = (): void => void response.end(`hello ${request.url}\n`);

@@ -66,21 +66,21 @@ function lifetime<T, C extends Accepted>(
   return new Observable<T>((subscriber) => {
     const { socket } = connection;
     const end = (): void => subscriber.complete();
-    const fail = (error: unknown): void => {
+    let served: Subscription | undefined;
+    try {
+      const result = handler(connection);
+      if (result === undefined) socket.on('close', end);
+      else served = from(result).subscribe({ next: (value) => subscriber.next(value), error: (error) => fail(error), complete: end });
+    } catch (error) {
+      fail(error);
+    }
+    function fail(error: unknown): void {
       try {
         onError(error, connection);
       } catch (thrown) {
         return subscriber.error(thrown);
       }
       subscriber.complete();
-    };
-    let served: Subscription | undefined;
-    try {
-      const result = handler(connection);
-      if (result === undefined) socket.on('close', end);
-      else served = from(result).subscribe({ next: (value) => subscriber.next(value), error: fail, complete: end });
-    } catch (error) {
-      fail(error);
     }
     return () => {
       served?.unsubscribe();
