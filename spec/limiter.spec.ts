@@ -73,3 +73,32 @@ describe('Limiter', () => {
     expect(() => new Limiter(1).setLimit(limit as number)).toThrow(/Limiter.setLimit: limit/);
   });
 });
+
+describe('Limiter per peer', () => {
+  it('closes a connection over the per-peer limit without taking a slot, and lets other peers in', () => {
+    const limiter = new Limiter(10, { perPeer: 2 });
+    const mine = [fakeSocket('10.0.0.1'), fakeSocket('10.0.0.1'), fakeSocket('10.0.0.1')];
+    const tokens = mine.map((s) => limiter.admit(s));
+    expect(tokens.map((t) => t !== undefined)).toEqual([true, true, false]);
+    expect(mine[2]!.destroyed).toBe(true);
+    expect(limiter.droppedPerPeer).toBe(1);
+    expect(limiter.activeFrom('10.0.0.1')).toBe(2);
+    expect(limiter.admit(fakeSocket('10.0.0.2'))).toBeDefined();
+    mine[0]!.destroy();
+    expect(limiter.activeFrom('10.0.0.1')).toBe(1);
+    expect(limiter.admit(fakeSocket('10.0.0.1'))).toBeDefined();
+  });
+
+  it('forgets a peer with its last connection', () => {
+    const limiter = new Limiter(10, { perPeer: 1 });
+    const socket = fakeSocket('10.0.0.9');
+    limiter.admit(socket)!.release();
+    socket.destroy();
+    expect(limiter.activeFrom('10.0.0.9')).toBe(0);
+    expect(limiter.admit(fakeSocket('10.0.0.9'))).toBeDefined();
+  });
+
+  it.each([0, 2.5, NaN])('rejects perPeer %p, naming it', (perPeer) => {
+    expect(() => new Limiter(10, { perPeer })).toThrow(/Limiter: options.perPeer must be/);
+  });
+});

@@ -10,13 +10,14 @@
  *
  * @packageDocumentation
  */
-export { listen, fromServer, ListenError, type ListenOptions, type WatchOptions } from './listen';
+export { listen, fromServer, ListenError, RELIEF_POLL_MS, type ListenOptions, type WatchOptions } from './listen';
 export { isAccepted, isAcceptFailed, type Accepted, type AcceptError, type AcceptFailed, type AcceptResult, type ListenerControl } from './result';
 export { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, FATAL_ERRORS, RESOURCE_ERRORS, type AcceptErrorKind } from './classify';
 export { errorHint } from './hint';
 export { readOpenFileLimit } from './fileLimit';
-export { Limiter, type Token } from './limiter';
+export { Limiter, type LimiterOptions, type Token } from './limiter';
 export { logWarnings, type AcceptWarning, type LogWarningsOptions } from './operators/logWarnings';
 export { handleErrors, type HandleErrorsOptions } from './operators/handleErrors';
 export { backpressure, type Admitted } from './operators/backpressure';
 export { serve, type ServeOptions } from './operators/serve';
+export { idleTimeout } from './operators/idleTimeout';

@@ -12,7 +12,18 @@ export interface Token {
 }
 
 // Lets a token free its slot without making that part of the Limiter's public API.
-let releaseSlot: (limiter: Limiter) => void;
+let releaseSlot: (limiter: Limiter, peer: string | undefined) => void;
+
+/** Options of a {@link Limiter}. */
+export interface LimiterOptions {
+  /**
+   * The most live connections from one remote address (nginx's `limit_conn`), so that one
+   * client cannot take every slot. Connections over it are closed at once and counted in
+   * {@link Limiter.droppedPerPeer}; they do not pause the listener, so others still get in.
+   * Default: no per-peer limit.
+   */
+  perPeer?: number;
+}
 
 /**
  * Counts live connections against a limit that can change while the server runs
@@ -24,6 +35,10 @@ export class Limiter {
   #limit: number;
   #active = 0;
   #dropped = 0;
+  #droppedPerPeer = 0;
+  readonly #perPeer: number;
+  // Live connections per remote address; an address leaves the map with its last connection.
+  readonly #peers = new Map<string, number>();
   readonly #changes = new Subject<void>();
 
   /**
@@ -32,9 +47,23 @@ export class Limiter {
    */
   readonly changes: Observable<void> = this.#changes.asObservable();
 
-  /** @param limit The most live connections, an integer >= 1. */
-  constructor(limit: number) {
+  /**
+   * @param limit The most live connections, an integer >= 1.
+   * @param options A per-peer limit.
+   */
+  constructor(limit: number, options: LimiterOptions = {}) {
     this.#limit = checkInteger('Limiter: limit', limit, 1);
+    this.#perPeer = options.perPeer === undefined ? Infinity : checkInteger('Limiter: options.perPeer', options.perPeer, 1);
+  }
+
+  /** Connections closed at once because their remote address held `perPeer` already. */
+  get droppedPerPeer(): number {
+    return this.#droppedPerPeer;
+  }
+
+  /** Live connections from one remote address. */
+  activeFrom(address: string): number {
+    return this.#peers.get(address) ?? 0;
   }
 
   /** The limit in force. */
@@ -75,8 +104,19 @@ export class Limiter {
       socket.destroy();
       return undefined;
     }
+    let peer: string | undefined;
+    if (this.#perPeer !== Infinity) {
+      peer = socket.remoteAddress ?? '';
+      const live = this.#peers.get(peer) ?? 0;
+      if (live >= this.#perPeer) {
+        this.#droppedPerPeer++;
+        socket.destroy();
+        return undefined;
+      }
+      this.#peers.set(peer, live + 1);
+    }
     this.#active++;
-    const token = new SlotToken(this);
+    const token = new SlotToken(this, peer);
     // One shared listener and a symbol on the socket, not a closure per connection: the
     // accept path stays lean and a live connection holds a few bytes more, not a few hundred.
     (socket as TokenHolder)[TOKEN] = token;
@@ -86,22 +126,29 @@ export class Limiter {
   }
 
   /** Called by a token on its first release. */
-  #release(): void {
+  #release(peer: string | undefined): void {
+    if (peer !== undefined) {
+      const live = this.#peers.get(peer)! - 1;
+      if (live === 0) this.#peers.delete(peer);
+      else this.#peers.set(peer, live);
+    }
     this.#active--;
     if (this.#active === this.#limit - 1) this.#changes.next();
   }
 
   static {
-    releaseSlot = (limiter) => limiter.#release();
+    releaseSlot = (limiter, peer) => limiter.#release(peer);
   }
 }
 
 
 class SlotToken implements Token {
   #limiter: Limiter | undefined;
+  readonly #peer: string | undefined;
 
-  constructor(limiter: Limiter) {
+  constructor(limiter: Limiter, peer: string | undefined) {
     this.#limiter = limiter;
+    this.#peer = peer;
   }
 
   get released(): boolean {
@@ -112,7 +159,7 @@ class SlotToken implements Token {
     const limiter = this.#limiter;
     if (limiter === undefined) return;
     this.#limiter = undefined;
-    releaseSlot(limiter);
+    releaseSlot(limiter, this.#peer);
   }
 }
 

@@ -136,3 +136,48 @@ describe('serve', () => {
     expect(() => serve(() => NEVER, { onError: 'log' as never })).toThrow(/serve: options.onError must be a function, got "log"/);
   });
 });
+
+describe('serve with an AbortSignal', () => {
+  it('stops taking connections on abort, lets live ones finish within the grace, then ends the rest', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ hot, cold, expectObservable, expectSubscriptions, flush }) => {
+      const controller = new AbortController();
+      const a = admitted();
+      const b = admitted();
+      const source = hot('-a-b------c--', { a, b, c: admitted() });
+      const handlers = { a: cold('--x|', { x: 'a' }), b: cold('------------y|', { y: 'b' }) };
+      const output = source.pipe(serve<string>((c) => (c === a ? handlers.a : handlers.b), { signal: controller.signal, graceMs: 5 }));
+      scheduler.schedule(() => controller.abort(), 4);
+      expectObservable(output).toBe('---x-----|', { x: 'a' });
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+      expectSubscriptions(handlers.b.subscriptions).toBe('---^-----!');
+      flush();
+      expect(b.token.released && b.socket.destroyed).toBe(true);
+    });
+  });
+
+  it('completes as soon as the last live connection ends within the grace', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ hot, cold, expectObservable }) => {
+      const controller = new AbortController();
+      const source = hot('-a----', { a: admitted() });
+      scheduler.schedule(() => controller.abort(), 2);
+      expectObservable(source.pipe(serve(() => cold('---|'), { signal: controller.signal, graceMs: 100 }))).toBe('----|');
+    });
+  });
+
+  it('takes nothing when the signal has already aborted', () => {
+    const values: unknown[] = [];
+    let completed = false;
+    of(admitted())
+      .pipe(serve(() => of(1), { signal: AbortSignal.abort() }))
+      .subscribe({ next: (v) => values.push(v), complete: () => (completed = true) });
+    expect(values).toEqual([]);
+    expect(completed).toBe(true);
+  });
+
+  it('rejects a signal that is not an AbortSignal and a bad grace, naming them', () => {
+    expect(() => serve(() => NEVER, { signal: {} as AbortSignal })).toThrow(/serve: options.signal must be an AbortSignal/);
+    expect(() => serve(() => NEVER, { graceMs: -1 })).toThrow(/serve: options.graceMs/);
+  });
+});

@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { warnIfLimitExceedsFiles } from '../fileLimit';
-import { Limiter, type Token } from '../limiter';
+import { Limiter, type LimiterOptions, type Token } from '../limiter';
 import type { Accepted, ListenerControl } from '../result';
 
 /** A connection admitted under a limit, with the token that holds its slot. */
@@ -30,15 +30,19 @@ export interface Admitted extends Accepted {
  * limiter.setLimit(200); // live, e.g. from an admin endpoint
  *
  * @param limit The most live connections (an integer >= 1), or a {@link Limiter} to share or change live.
+ * @param options With a number: a per-peer limit (see {@link LimiterOptions}).
  * @returns An operator from connections to admitted connections.
  */
-export function backpressure(limit: number | Limiter): OperatorFunction<Accepted, Admitted> {
+export function backpressure(limit: number | Limiter, options?: LimiterOptions): OperatorFunction<Accepted, Admitted> {
   const shared = limit instanceof Limiter ? limit : undefined;
-  if (shared === undefined) new Limiter(limit as number); // validates now, at call time
+  if (shared !== undefined && options !== undefined) {
+    throw new TypeError('backpressure: options go to the Limiter when one is passed: new Limiter(limit, options)');
+  }
+  if (shared === undefined) new Limiter(limit as number, options); // validates now, at call time
 
   return (source) =>
     new Observable<Admitted>((subscriber) => {
-      const limiter = shared ?? new Limiter(limit as number);
+      const limiter = shared ?? new Limiter(limit as number, options);
       warnIfLimitExceedsFiles(limiter.limit);
       // The listeners feeding this operator (usually one), and the pause each holds while full.
       const listeners = new Set<ListenerControl>();

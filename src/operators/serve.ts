@@ -1,7 +1,7 @@
-import { from, mergeMap, Observable } from 'rxjs';
-import type { ObservableInput, OperatorFunction, Subscription } from 'rxjs';
+import { asyncScheduler, defer, delay, from, fromEvent, mergeMap, Observable, of, take, takeUntil } from 'rxjs';
+import type { ObservableInput, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import type { Accepted } from '../result';
-import { checkFunction } from '../validate';
+import { checkDelay, checkFunction } from '../validate';
 import type { Admitted } from './backpressure';
 
 /** How {@link serve} reports a handler that failed. */
@@ -11,6 +11,17 @@ export interface ServeOptions<C extends Accepted> {
    * stderr (`connection handler failed for ADDRESS:PORT: ...`). An exception it throws errors the stream.
    */
   onError?: (error: unknown, connection: C) => void;
+  /**
+   * Graceful shutdown: when it aborts, stop accepting (the source is unsubscribed, which closes
+   * the listener), let live connections finish for up to `graceMs`, then end the rest (their
+   * sockets destroyed, tokens released) and complete. For `http.Server`, also call its
+   * `closeIdleConnections()` on abort, or idle keep-alive connections wait out the grace.
+   */
+  signal?: AbortSignal;
+  /** How long live connections may finish after `signal` aborts. Default 10 000 ms. */
+  graceMs?: number;
+  /** Where the grace is timed. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
 }
 
 function logHandlerError(error: unknown, connection: Accepted): void {
@@ -51,7 +62,16 @@ export function serve<T = never, C extends Accepted = Admitted>(
   checkFunction('serve: handler', handler);
   const onError = options.onError ?? logHandlerError;
   checkFunction('serve: options.onError', onError);
-  return mergeMap((connection: C) => lifetime(connection, handler, onError));
+  const { signal, graceMs = 10_000, scheduler = asyncScheduler } = options;
+  checkDelay('serve: options.graceMs', graceMs);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`serve: options.signal must be an AbortSignal, got ${String(signal)}`);
+  }
+  const run = mergeMap((connection: C) => lifetime(connection, handler, onError));
+  if (signal === undefined) return run;
+
+  const aborted = defer(() => (signal.aborted ? of(true) : fromEvent(signal, 'abort').pipe(take(1))));
+  return (source) => source.pipe(takeUntil(aborted), run, takeUntil(aborted.pipe(delay(graceMs, scheduler))));
 }
 
 /**
