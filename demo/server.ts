@@ -2,7 +2,8 @@
  * An HTTP server on the rxjs-listen accept loop: the library accepts, pauses and limits;
  * Node's http.Server (which never listens itself) speaks HTTP on the sockets it is handed.
  *
- *   npm run --silent demo -- [--port N] [--host H] [--limit N] [--hold-ms N] [--pause-ms N] [--grace-ms N]
+ *   npm run --silent demo -- [--port N] [--host H] [--limit N] [--per-peer N] [--idle-ms N]
+ *                            [--hold-ms N] [--pause-ms N] [--grace-ms N] [--log text|json]
  *
  * Prints `listening on http://HOST:PORT` on stdout when ready; logs go to stderr.
  * SIGINT/SIGTERM: stop accepting, let live connections finish (up to --grace-ms), exit 0.
@@ -10,48 +11,67 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { fromEvent, merge, Subject, take, takeUntil } from 'rxjs';
-import { backpressure, handleErrors, Limiter, listen, logWarnings, serve } from '../src';
+import { identity } from 'rxjs';
+import { backpressure, handleErrors, idleTimeout, Limiter, listen, logWarnings, serve, type AcceptWarning } from '../src';
 
-function integer(name: string, text: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function integer(name: string, text: string | undefined, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max || text.trim() === '') {
+  if (text.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
     console.error(`demo: --${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(text)}`);
     process.exit(2);
   }
   return value;
 }
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    limit: { type: 'string' },
-    'hold-ms': { type: 'string' },
-    'pause-ms': { type: 'string' },
-    'grace-ms': { type: 'string' },
-  },
-});
+let values;
+try {
+  ({ values } = parseArgs({
+    options: Object.fromEntries(
+      ['port', 'host', 'limit', 'per-peer', 'idle-ms', 'hold-ms', 'pause-ms', 'grace-ms', 'log'].map((name) => [name, { type: 'string' }]),
+    ) as Record<string, { type: 'string' }>,
+  }));
+} catch (error) {
+  console.error(`demo: ${(error as Error).message}`);
+  process.exit(2);
+}
 const host = values.host ?? '127.0.0.1';
-const port = integer('port', values.port, 8080, 0, 65535);
-const limiter = new Limiter(integer('limit', values.limit, 1000, 1));
-const holdMs = integer('hold-ms', values['hold-ms'], 0, 0);
-const pauseMs = integer('pause-ms', values['pause-ms'], 500, 0);
-const graceMs = integer('grace-ms', values['grace-ms'], 10_000, 0);
+const port = integer('port', values.port, 8080, 0, 65535)!;
+const limit = integer('limit', values.limit, 1000, 1)!;
+const perPeer = integer('per-peer', values['per-peer'], undefined, 1);
+const idleMs = integer('idle-ms', values['idle-ms'], undefined, 1);
+const holdMs = integer('hold-ms', values['hold-ms'], 0, 0)!;
+const pauseMs = integer('pause-ms', values['pause-ms'], 500, 0)!;
+const graceMs = integer('grace-ms', values['grace-ms'], 10_000, 0)!;
+const format = values.log ?? 'text';
+if (format !== 'text' && format !== 'json') {
+  console.error(`demo: --log must be text or json, got ${JSON.stringify(format)}`);
+  process.exit(2);
+}
 
-let stopping = false;
+// Logs in the shape of pino's JSON lines with --log json, else a text line like nginx's.
+function warn(warning: AcceptWarning): void {
+  if (format === 'json') {
+    const { code, syscall, during, hint, suppressed } = warning;
+    const fields = { level: 40, time: Date.now(), pid: process.pid, msg: warning.error.message, code, syscall, during, hint, suppressed, pauseMs };
+    console.error(JSON.stringify(fields));
+  } else {
+    console.error(`${new Date().toISOString()} [warn] ${warning.message}`);
+  }
+}
+
+const shutdown = new AbortController();
 const http = createServer((request, response) => {
   const reply = (): void => {
-    if (stopping) response.setHeader('Connection', 'close');
+    if (shutdown.signal.aborted) response.setHeader('Connection', 'close');
     response.end(`hello from rxjs-listen, ${request.method} ${request.url}\n`);
   };
   if (holdMs > 0) setTimeout(reply, holdMs);
   else reply();
 });
+const limiter = new Limiter(limit, { perPeer });
 
-const stop$ = new Subject<void>();
-const subscription = listen({
+listen({
   host,
   port,
   server: { allowHalfOpen: true, noDelay: true }, // as http.createServer makes its sockets
@@ -61,11 +81,11 @@ const subscription = listen({
   },
 })
   .pipe(
-    takeUntil(stop$),
-    logWarnings((warning) => console.error(`${new Date().toISOString()} ${warning.message}`), { window: pauseMs }),
+    logWarnings(warn, { window: pauseMs }),
     handleErrors(pauseMs),
     backpressure(limiter),
-    serve(({ socket }) => void http.emit('connection', socket)), // lives until the socket closes
+    idleMs === undefined ? identity : idleTimeout(idleMs),
+    serve(({ socket }) => void http.emit('connection', socket), { signal: shutdown.signal, graceMs }),
   )
   .subscribe({
     error: (error: unknown) => {
@@ -75,15 +95,11 @@ const subscription = listen({
     complete: () => process.exit(0),
   });
 
-merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM'))
-  .pipe(take(1))
-  .subscribe(() => {
-    console.error(`stopping: ${limiter.active} live connections, up to ${graceMs} ms to finish`);
-    stopping = true;
-    stop$.next(); // stop accepting; serve completes when the last handler has
-    http.closeIdleConnections();
-    setTimeout(() => {
-      subscription.unsubscribe(); // destroys what is still open
-      process.exit(0);
-    }, graceMs).unref();
-  });
+const stop = (): void => {
+  if (shutdown.signal.aborted) return;
+  console.error(`stopping: ${limiter.active} live connections, up to ${graceMs} ms to finish`);
+  shutdown.abort(); // stop accepting; serve completes when the last connection has ended
+  http.closeIdleConnections();
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

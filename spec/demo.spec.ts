@@ -1,0 +1,49 @@
+/* The demo's own behaviour from outside: serving, bad flags, per-peer and idle limits. */
+import { connect, sleep } from './support/net';
+import { httpGet, startDemo, stopDemo, type Demo } from './support/demo';
+import { spawnSync } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+
+describe('the demo server', () => {
+  let demo: Demo | undefined;
+  afterEach(() => {
+    if (demo?.child.exitCode === null) demo.child.kill('SIGKILL');
+  });
+
+  it('serves HTTP and exits 0 on SIGTERM', async () => {
+    demo = await startDemo([]);
+    expect(await httpGet(demo.port, '/hi')).toBe('hello from rxjs-listen, GET /hi\n');
+    expect(await stopDemo(demo)).toBe(0);
+  });
+
+  it('serves a second address while one address holds 50 idle connections (--limit 20 --per-peer 5 --idle-ms 1000)', async () => {
+    demo = await startDemo(['--limit', '20', '--per-peer', '5', '--idle-ms', '1000']);
+    const idle: Socket[] = [];
+    for (let i = 0; i < 50; i++) {
+      const socket = await connect(demo.port).catch(() => undefined);
+      socket?.on('error', () => undefined);
+      if (socket) idle.push(socket);
+    }
+    const started = performance.now();
+    expect(await httpGet(demo.port, '/other', '127.0.0.2')).toContain('GET /other');
+    expect(performance.now() - started).toBeLessThan(1000);
+    // The idle ones are closed by the idle timeout (bounded wait).
+    await sleep(1500);
+    expect(idle.filter((s) => !s.destroyed && s.readyState === 'open').length).toBe(0);
+    idle.forEach((s) => s.destroy());
+    expect(await stopDemo(demo)).toBe(0);
+  }, 20_000);
+
+  it.each([
+    [['--limit', '0'], /--limit must be an integer between 1 and/],
+    [['--port', '70000'], /--port must be an integer between 0 and 65535, got "70000"/],
+    [['--pause-ms', '-1'], /--pause-ms must be an integer/],
+    [['--log', 'xml'], /--log must be text or json, got "xml"/],
+    [['--nope', '1'], /Unknown option '--nope'/],
+  ])('rejects %p with exit status 2 and a message naming the flag', (args, message) => {
+    const run = spawnSync(process.execPath, [join(__dirname, '..', 'build', 'demo', 'server.js'), ...args], { encoding: 'utf8', timeout: 10_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+});
