@@ -38,7 +38,7 @@ describe('the demo server', () => {
   it.each([
     [['--limit', '0'], /--limit must be an integer between 1 and/],
     [['--port', '70000'], /--port must be an integer between 0 and 65535, got "70000"/],
-    [['--pause-ms', '-1'], /--pause-ms must be an integer/],
+    [['--pause-ms=-1'], /--pause-ms must be an integer/],
     [['--log', 'xml'], /--log must be text or json, got "xml"/],
     [['--nope', '1'], /Unknown option '--nope'/],
   ])('rejects %p with exit status 2 and a message naming the flag', (args, message) => {
