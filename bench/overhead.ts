@@ -5,18 +5,19 @@
  *   npm run bench:overhead [-- --pairs N --seconds N]
  *
  * 1. requests/s with wrk -t2 -c32, new connection per request and keep-alive, in alternating
- *    pairs (a, b, a, b, ...): the ratio b/a per pair, its median, min and max;
+ *    pairs (a, b, a, b, ...): the ratio b/a per pair, its median, min and max; and the same
+ *    for server CPU time per request;
  * 2. heap per live connection with 10 000 idle connections, b minus a;
  * 3. no leak: heap after GC once 100 000 connections have come and gone through b.
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { machine, median, requireWrk, startServer, stopServer, wrk, type Server } from './support/run';
+import { cpuSeconds, machine, median, requireWrk, startServer, stopServer, wrk, type Server } from './support/run';
 
 const options = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } } }).values;
-const pairs = Number(options.pairs ?? 5);
-const seconds = Number(options.seconds ?? 5);
+const pairs = Number(options.pairs ?? 10);
+const seconds = Number(options.seconds ?? 3);
 const servers = {
   plain: 'build/bench/servers/plain.js',
   pipeline: 'build/bench/servers/pipeline.js',
@@ -29,23 +30,46 @@ async function heap(server: Server): Promise<number> {
   return Number(/heap (\d+)/.exec(server.stdout.at(-1)!)![1]);
 }
 
+/*
+ * Both servers run side by side for the whole measurement (JIT warm, same machine state), and
+ * wrk alternates between them: a, b, a, b, ... Each pair gives a requests/s ratio and a ratio
+ * of server CPU time per request (from /proc), the latter less sensitive to what else the
+ * machine is doing.
+ */
 async function throughput(): Promise<void> {
-  for (const mode of ['close', 'keep-alive'] as const) {
-    const ratios: number[] = [];
-    const rows: string[] = [];
-    for (let pair = 1; pair <= pairs; pair++) {
-      const rps: Record<string, number> = {};
-      for (const kind of ['plain', 'pipeline'] as const) {
-        const server = await startServer(servers[kind], ['--port', '0']);
-        const header = mode === 'close' ? ['-H', 'Connection: close'] : [];
-        rps[kind] = (await wrk(['-t2', '-c32', `-d${seconds}s`, ...header, `http://127.0.0.1:${server.port}/`])).rps;
-        await stopServer(server);
+  const plain = await startServer(servers.plain, ['--port', '0']);
+  const pipeline = await startServer(servers.pipeline, ['--port', '0']);
+  try {
+    for (const mode of ['close', 'keep-alive'] as const) {
+      const header = mode === 'close' ? ['-H', 'Connection: close'] : [];
+      const run = async (server: Server, duration: number) => {
+        const cpu0 = cpuSeconds(server.pid);
+        const result = await wrk(['-t2', '-c32', `-d${duration}s`, ...header, `http://127.0.0.1:${server.port}/`]);
+        const requests = Number(/(\d+) requests in/.exec(result.output)?.[1] ?? NaN);
+        return { rps: result.rps, cpuPerRequest: (cpuSeconds(server.pid) - cpu0) / requests };
+      };
+      await run(plain, 1); // warm-up
+      await run(pipeline, 1);
+      const rpsRatios: number[] = [];
+      const cpuRatios: number[] = [];
+      const rows: string[] = [];
+      for (let pair = 1; pair <= pairs; pair++) {
+        const a = await run(plain, seconds);
+        const b = await run(pipeline, seconds);
+        rpsRatios.push(b.rps / a.rps);
+        cpuRatios.push(a.cpuPerRequest / b.cpuPerRequest);
+        rows.push(
+          `  pair ${pair}: plain ${a.rps.toFixed(0)} req/s ${(a.cpuPerRequest * 1e6).toFixed(1)} µs CPU/req, ` +
+            `pipeline ${b.rps.toFixed(0)} req/s ${(b.cpuPerRequest * 1e6).toFixed(1)} µs CPU/req: ratio ${rpsRatios.at(-1)!.toFixed(3)}, CPU ratio ${cpuRatios.at(-1)!.toFixed(3)}`,
+        );
       }
-      ratios.push(rps.pipeline! / rps.plain!);
-      rows.push(`  pair ${pair}: plain ${rps.plain!.toFixed(0)} req/s, pipeline ${rps.pipeline!.toFixed(0)} req/s, ratio ${ratios.at(-1)!.toFixed(3)}`);
+      const range = (r: number[]) => `${median(r).toFixed(3)} (min ${Math.min(...r).toFixed(3)}, max ${Math.max(...r).toFixed(3)})`;
+      console.log(`${mode}: requests/s ratio b/a median ${range(rpsRatios)}; CPU-per-request ratio a/b median ${range(cpuRatios)}`);
+      rows.forEach((r) => console.log(r));
     }
-    console.log(`${mode}: median ratio ${median(ratios).toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})`);
-    rows.forEach((r) => console.log(r));
+  } finally {
+    await stopServer(plain);
+    await stopServer(pipeline);
   }
 }
 

@@ -3,7 +3,7 @@
  * Node's http.Server (which never listens itself) speaks HTTP on the sockets it is handed.
  *
  *   npm run --silent demo -- [--port N] [--host H] [--limit N] [--per-peer N] [--idle-ms N]
- *                            [--hold-ms N] [--pause-ms N] [--grace-ms N] [--log text|json]
+ *                            [--hold-ms N] [--pause-ms N] [--grace-ms N] [--log text|json] [--stats]
  *
  * Prints `listening on http://HOST:PORT` on stdout when ready; logs go to stderr.
  * SIGINT/SIGTERM: stop accepting, let live connections finish (up to --grace-ms), exit 0.
@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { identity } from 'rxjs';
-import { backpressure, handleErrors, idleTimeout, Limiter, listen, logWarnings, serve, type AcceptWarning } from '../src';
+import { backpressure, handleErrors, idleTimeout, Limiter, listen, logWarnings, Metrics, serve, type AcceptWarning } from '../src';
 
 function integer(name: string, text: string | undefined, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return fallback;
@@ -27,15 +27,18 @@ function integer(name: string, text: string | undefined, fallback: number | unde
 let values;
 try {
   ({ values } = parseArgs({
-    options: Object.fromEntries(
-      ['port', 'host', 'limit', 'per-peer', 'idle-ms', 'hold-ms', 'pause-ms', 'grace-ms', 'log'].map((name) => [name, { type: 'string' }]),
-    ) as Record<string, { type: 'string' }>,
+    options: {
+      ...(Object.fromEntries(
+        ['port', 'host', 'limit', 'per-peer', 'idle-ms', 'hold-ms', 'pause-ms', 'grace-ms', 'log'].map((name) => [name, { type: 'string' }]),
+      ) as Record<string, { type: 'string' }>),
+      stats: { type: 'boolean' },
+    },
   }));
 } catch (error) {
   console.error(`demo: ${(error as Error).message}`);
   process.exit(2);
 }
-const host = values.host ?? '127.0.0.1';
+const host = (values.host as string | undefined) ?? '127.0.0.1';
 const port = integer('port', values.port, 8080, 0, 65535)!;
 const limit = integer('limit', values.limit, 1000, 1)!;
 const perPeer = integer('per-peer', values['per-peer'], undefined, 1);
@@ -70,6 +73,7 @@ const http = createServer((request, response) => {
   else reply();
 });
 const limiter = new Limiter(limit, { perPeer });
+const metrics = new Metrics(limiter);
 
 listen({
   host,
@@ -81,6 +85,7 @@ listen({
   },
 })
   .pipe(
+    metrics.count(),
     logWarnings(warn, { window: pauseMs }),
     handleErrors(pauseMs),
     backpressure(limiter),
@@ -101,5 +106,13 @@ const stop = (): void => {
   shutdown.abort(); // stop accepting; serve completes when the last connection has ended
   http.closeIdleConnections();
 };
+if (values.stats) {
+  // One line a second on stderr (a paused listener's refusals happen in the kernel, uncounted).
+  const ticker = metrics.every(1000).subscribe((s) => {
+    const line = `live=${s.live}/${s.limit} accepted=${s.accepted} connection_errors=${s.connectionErrors} shortages=${s.shortages} dropped=${s.dropped + s.droppedPerPeer} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
+    console.error(format === 'json' ? JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, msg: 'stats', ...s }) : `${new Date().toISOString()} [stats] ${line}`);
+  });
+  shutdown.signal.addEventListener('abort', () => ticker.unsubscribe());
+}
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -17,6 +17,14 @@ describe('the demo server', () => {
     expect(await stopDemo(demo)).toBe(0);
   });
 
+  it('prints a stats line a second with --stats', async () => {
+    demo = await startDemo(['--stats', '--limit', '9']);
+    await httpGet(demo.port, '/counted');
+    await sleep(1100);
+    expect(demo.stderr()).toMatch(/\[stats\] live=0\/9 accepted=1 connection_errors=0 shortages=0 dropped=0 paused=no/);
+    expect(await stopDemo(demo)).toBe(0);
+  });
+
   it('serves a second address while one address holds 50 idle connections (--limit 20 --per-peer 5 --idle-ms 1000)', async () => {
     demo = await startDemo(['--limit', '20', '--per-peer', '5', '--idle-ms', '1000']);
     const idle: Socket[] = [];

@@ -21,3 +21,4 @@ export { handleErrors, type HandleErrorsOptions } from './operators/handleErrors
 export { backpressure, type Admitted } from './operators/backpressure';
 export { serve, type ServeOptions } from './operators/serve';
 export { idleTimeout } from './operators/idleTimeout';
+export { Metrics, toPrometheus, type AcceptStats } from './metrics';

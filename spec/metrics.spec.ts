@@ -1,0 +1,49 @@
+import { of, take } from 'rxjs';
+import { Limiter } from '../src/limiter';
+import { Metrics, toPrometheus } from '../src/metrics';
+import { accepted, failed, fakeSocket, FakeListener, testScheduler } from './marbles';
+
+describe('Metrics', () => {
+  it('counts accepted connections, skipped errors and shortages, and reads the limiter and the pauses', () => {
+    const listener = new FakeListener(() => 0);
+    const limiter = new Limiter(4);
+    const metrics = new Metrics(limiter);
+    const results = [accepted(listener), failed(listener, 'ECONNRESET'), failed(listener, 'EMFILE'), accepted(listener)];
+    of(...results).pipe(metrics.count()).subscribe();
+    limiter.admit(fakeSocket());
+    const resume = listener.pause('shortage');
+    expect(metrics.snapshot()).toEqual({
+      accepted: 2,
+      connectionErrors: 1,
+      shortages: 1,
+      live: 1,
+      limit: 4,
+      dropped: 0,
+      droppedPerPeer: 0,
+      paused: true,
+      pauses: ['shortage'],
+    });
+    resume();
+    expect(metrics.snapshot().paused).toBe(false);
+  });
+
+  it('emits a snapshot at once and every period, in virtual time', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const metrics = new Metrics();
+      const live = metrics.every(1000).pipe(take(3));
+      const s = metrics.snapshot();
+      expectObservable(live).toBe('a 999ms b 999ms (c|)', { a: s, b: s, c: s });
+    });
+  });
+
+  it('writes the Prometheus text format', () => {
+    const text = toPrometheus(new Metrics(new Limiter(7)).snapshot());
+    expect(text).toContain('# TYPE rxjs_listen_accepted_total counter\nrxjs_listen_accepted_total 0\n');
+    expect(text).toContain('rxjs_listen_connection_limit 7\n');
+    expect(text).toContain('rxjs_listen_paused 0\n');
+  });
+
+  it('rejects a bad period, naming it', () => {
+    expect(() => new Metrics().every(0)).toThrow(/Metrics.every: ms must be an integer >= 1, got 0/);
+  });
+});
