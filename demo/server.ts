@@ -24,21 +24,30 @@ function integer(name: string, text: string | undefined, fallback: number | unde
   return value;
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      ...(Object.fromEntries(
-        ['port', 'host', 'limit', 'per-peer', 'idle-ms', 'hold-ms', 'pause-ms', 'grace-ms', 'log'].map((name) => [name, { type: 'string' }]),
-      ) as Record<string, { type: 'string' }>),
-      stats: { type: 'boolean' },
-    },
-  }));
-} catch (error) {
-  console.error(`demo: ${(error as Error).message}`);
-  process.exit(2);
+const text = { type: 'string' } as const;
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        port: text,
+        host: text,
+        limit: text,
+        'per-peer': text,
+        'idle-ms': text,
+        'hold-ms': text,
+        'pause-ms': text,
+        'grace-ms': text,
+        log: text,
+        stats: { type: 'boolean' },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`demo: ${(error as Error).message}`);
+    return process.exit(2);
+  }
 }
-const host = (values.host as string | undefined) ?? '127.0.0.1';
+const values = parse();
+const host = values.host ?? '127.0.0.1';
 const port = integer('port', values.port, 8080, 0, 65535)!;
 const limit = integer('limit', values.limit, 1000, 1)!;
 const perPeer = integer('per-peer', values['per-peer'], undefined, 1);
