@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { identity } from 'rxjs';
-import { backpressure, handleErrors, idleTimeout, Limiter, listen, logWarnings, Metrics, serve, type AcceptWarning } from '../src';
+import { backpressure, handleErrors, handTo, idleTimeout, Limiter, listen, logWarnings, Metrics, serve, type AcceptWarning } from '../src';
 
 function integer(name: string, text: string | undefined, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return fallback;
@@ -99,7 +99,7 @@ listen({
     handleErrors(pauseMs),
     backpressure(limiter),
     idleMs === undefined ? identity : idleTimeout(idleMs),
-    serve(({ socket }) => void http.emit('connection', socket), { signal: shutdown.signal, graceMs }),
+    serve(handTo(http), { signal: shutdown.signal, graceMs }),
   )
   .subscribe({
     error: (error: unknown) => {

@@ -21,4 +21,5 @@ export { handleErrors, type HandleErrorsOptions } from './operators/handleErrors
 export { backpressure, type Admitted } from './operators/backpressure';
 export { serve, type ServeOptions } from './operators/serve';
 export { idleTimeout } from './operators/idleTimeout';
+export { handTo } from './handTo';
 export { Metrics, toPrometheus, type AcceptStats } from './metrics';

@@ -1,11 +1,11 @@
 /* The same handler through listen -> handleErrors -> backpressure -> serve. */
-import { backpressure, handleErrors, listen, serve } from '../../src';
+import { backpressure, handleErrors, handTo, listen, serve } from '../../src';
 import { http, limit, port, ready } from './common';
 
 listen({ host: '127.0.0.1', port, onListening: ready, })
   .pipe(
     handleErrors(),
     backpressure(limit),
-    serve(({ socket }) => void http.emit('connection', socket)), // lives until the socket closes
+    serve(handTo(http)),
   )
   .subscribe();

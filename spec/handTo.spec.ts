@@ -1,0 +1,112 @@
+/* Handing accepted sockets to Node's own servers: http, https, tls, and over a Unix socket. */
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, get } from 'node:http';
+import { createServer as createHttpsServer, get as getHttps } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
+import { firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
+import { handTo } from '../src/handTo';
+import { listen } from '../src/listen';
+import { backpressure } from '../src/operators/backpressure';
+import { handleErrors } from '../src/operators/handleErrors';
+import { serve } from '../src/operators/serve';
+import { connect } from './support/net';
+
+const tlsOptions = {
+  key: readFileSync(join(__dirname, 'fixtures', 'localhost-key.pem')),
+  cert: readFileSync(join(__dirname, 'fixtures', 'localhost-cert.pem')),
+};
+const ca = tlsOptions.cert;
+
+/** The whole loop, handing connections to `server`; resolves with the bound port or path. */
+async function loop(server: Parameters<typeof handTo>[0], where: { port: number; host: string } | { path: string }) {
+  const address = new ReplaySubject<AddressInfo | string>(1);
+  const subscription = listen({ ...where, server: { allowHalfOpen: true, noDelay: true }, onListening: (a) => address.next(a) })
+    .pipe(handleErrors(), backpressure(10), serve(handTo(server)))
+    .subscribe();
+  return { address: await firstValueFrom(address), subscription };
+}
+
+function body(response: import('node:http').IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    response.on('data', (c: Buffer) => (text += c.toString()));
+    response.on('end', () => resolve(text));
+  });
+}
+
+describe('handTo', () => {
+  let subscription: Subscription | undefined;
+  afterEach(() => subscription?.unsubscribe());
+
+  it('serves HTTP, and keeps http.Server enforcing headersTimeout on handed sockets', async () => {
+    const app = createHttpServer({ headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 }, (_, res) => res.end('http ok'));
+    const l = await loop(app, { host: '127.0.0.1', port: 0 });
+    subscription = l.subscription;
+    const { port } = l.address as AddressInfo;
+    const [response] = (await once(get({ host: '127.0.0.1', port, agent: false }), 'response')) as [import('node:http').IncomingMessage];
+    expect(await body(response)).toBe('http ok');
+
+    // A slowloris client: headers never finish. http answers 408 and closes.
+    const slow: Socket = await connect(port);
+    slow.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    const [reply] = (await once(slow, 'data')) as [Buffer];
+    expect(reply.toString()).toMatch(/^HTTP\/1.1 408/);
+    slow.destroy();
+    app.close();
+  });
+
+  it('serves HTTPS', async () => {
+    const app = createHttpsServer(tlsOptions, (_, res) => res.end('https ok'));
+    const l = await loop(app, { host: '127.0.0.1', port: 0 });
+    subscription = l.subscription;
+    const { port } = l.address as AddressInfo;
+    const [response] = (await once(getHttps({ host: '127.0.0.1', port, ca, agent: false }), 'response')) as [import('node:http').IncomingMessage];
+    expect(await body(response)).toBe('https ok');
+    app.close();
+  });
+
+  it('serves TLS, and a client that never finishes the handshake is closed after handshakeTimeout', async () => {
+    const server = createTlsServer({ ...tlsOptions, handshakeTimeout: 300 }, (socket) => socket.end('tls ok'));
+    const l = await loop(server, { host: '127.0.0.1', port: 0 });
+    subscription = l.subscription;
+    const { port } = l.address as AddressInfo;
+    const client = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+    const [text] = (await once(client, 'data')) as [Buffer];
+    expect(text.toString()).toBe('tls ok');
+    client.destroy();
+
+    const silent = await connect(port); // TCP only: never sends a ClientHello
+    const started = Date.now();
+    await once(silent, 'close');
+    expect(Date.now() - started).toBeLessThan(3000);
+    server.close();
+  });
+
+  it('serves a plain net.Server over a Unix socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxjs-listen-unix-'));
+    try {
+      const server = createNetServer((socket) => socket.end('unix ok'));
+      const l = await loop(server, { path: join(dir, 's.sock') });
+      subscription = l.subscription;
+      const client = await connect(l.address as string);
+      const [text] = (await once(client, 'data')) as [Buffer];
+      expect(text.toString()).toBe('unix ok');
+      client.destroy();
+    } finally {
+      subscription?.unsubscribe();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a server that listens itself, or something else', async () => {
+    const server = createNetServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    expect(() => handTo(server)).toThrow(/handTo: server must not listen itself/);
+    server.close();
+    expect(() => handTo({} as never)).toThrow(/handTo: server must be a net.Server/);
+  });
+});
