@@ -1,5 +1,6 @@
 /* The demo's own behaviour from outside: serving, bad flags, per-peer and idle limits. */
-import { connect, sleep } from './support/net';
+import { get } from 'node:http';
+import { connect, connectOutcome, sleep } from './support/net';
 import { httpGet, startDemo, stopDemo, type Demo } from './support/demo';
 import { spawnSync } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -54,4 +55,39 @@ describe('the demo server', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(message);
   });
+
+  it('runs a cluster with --workers 2: both serve, each with its own limit, and the port refuses while both are paused', async () => {
+    demo = await startDemo(['--workers', '2', '--limit', '1', '--hold-ms', '800']);
+    const port = demo.port;
+    const first = httpGetWithWorker(port);
+    await sleep(100);
+    const second = httpGetWithWorker(port);
+    await sleep(200);
+    // Each worker holds one connection, its limit: both left the rotation, the primary closed the port.
+    expect(await connectOutcome(port)).toBe('ECONNREFUSED');
+    const served = await Promise.all([first, second]);
+    expect(new Set(served).size).toBe(2);
+    // Resumed: served again, by both workers in turn.
+    const workers = new Set<string>();
+    for (let i = 0; i < 6; i++) workers.add(await httpGetWithWorker(port));
+    expect(workers.size).toBe(2);
+    expect(await stopDemo(demo)).toBe(0);
+  }, 20_000);
 });
+
+/** GET /, resolving with the pid of the worker that served it (retried while it resumes). */
+async function httpGetWithWorker(port: number): Promise<string> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const pid = await new Promise<string | undefined>((resolve) => {
+      const req = get({ host: '127.0.0.1', port, agent: false, timeout: 3000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.headers['x-served-by'])));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(undefined));
+    });
+    if (pid !== undefined) return pid;
+    await sleep(20);
+  }
+  throw new Error('not served');
+}

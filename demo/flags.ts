@@ -1,0 +1,61 @@
+/* The demo's command line: every flag checked, a bad one named with its value (exit 2). */
+import { parseArgs } from 'node:util';
+
+export interface Config {
+  host: string;
+  port: number;
+  limit: number;
+  perPeer: number | undefined;
+  idleMs: number | undefined;
+  holdMs: number;
+  pauseMs: number;
+  graceMs: number;
+  log: 'text' | 'json';
+  stats: boolean;
+  workers: number;
+}
+
+function fail(message: string): never {
+  console.error(`demo: ${message}`);
+  return process.exit(2);
+}
+
+function integer(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+    fail(`--${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+export function parseFlags(args = process.argv.slice(2)): Config {
+  const text = { type: 'string' } as const;
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text,
+        'pause-ms': text, 'grace-ms': text, log: text, workers: text, stats: { type: 'boolean' },
+      },
+    }).values;
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const log = values.log ?? 'text';
+  if (log !== 'text' && log !== 'json') fail(`--log must be text or json, got ${JSON.stringify(log)}`);
+  return {
+    host: values.host ?? '127.0.0.1',
+    port: integer('port', values.port, 0, 65535) ?? 8080,
+    limit: integer('limit', values.limit, 1) ?? 1000,
+    perPeer: integer('per-peer', values['per-peer'], 1),
+    idleMs: integer('idle-ms', values['idle-ms'], 1),
+    holdMs: integer('hold-ms', values['hold-ms'], 0) ?? 0,
+    pauseMs: integer('pause-ms', values['pause-ms'], 0) ?? 500,
+    graceMs: integer('grace-ms', values['grace-ms'], 0) ?? 10_000,
+    log: log as 'text' | 'json',
+    stats: values.stats ?? false,
+    workers: integer('workers', values.workers, 1, 64) ?? 1,
+  };
+}

@@ -1,0 +1,76 @@
+/*
+ * One server process: the rxjs-listen accept loop handing sockets to an http.Server that
+ * never listens itself. In a cluster, every worker runs this with its own limit and pauses.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { identity } from 'rxjs';
+import { backpressure, handleErrors, handTo, idleTimeout, Limiter, listen, logWarnings, Metrics, serve, type AcceptStats, type AcceptWarning } from '../src';
+import type { Config } from './flags';
+
+export function runHttpServer(config: Config, onListening: (address: AddressInfo) => void): void {
+  const { host, port, limit, perPeer, idleMs, holdMs, pauseMs, graceMs } = config;
+
+  // pino's JSON lines with --log json, else a text line like nginx's.
+  const write = (level: 'warn' | 'stats', text: string, fields: object): void => {
+    const json = { level: level === 'warn' ? 40 : 30, time: Date.now(), pid: process.pid, msg: level === 'warn' ? text : 'stats', ...fields };
+    console.error(config.log === 'json' ? JSON.stringify(json) : `${new Date().toISOString()} [${level}] ${text}`);
+  };
+  const warn = (w: AcceptWarning): void => {
+    const { code, syscall, during, hint, suppressed } = w;
+    write('warn', config.log === 'json' ? w.error.message : w.message, { code, syscall, during, hint, suppressed, pauseMs });
+  };
+  const statsLine = (s: AcceptStats): string =>
+    `live=${s.live}/${s.limit} accepted=${s.accepted} connection_errors=${s.connectionErrors} shortages=${s.shortages} ` +
+    `dropped=${s.dropped + s.droppedPerPeer} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
+
+  const shutdown = new AbortController();
+  const http = createServer((request, response) => {
+    const reply = (): void => {
+      if (shutdown.signal.aborted) response.setHeader('Connection', 'close');
+      response.setHeader('X-Served-By', String(process.pid));
+      response.end(`hello from rxjs-listen, ${request.method} ${request.url}\n`);
+    };
+    if (holdMs > 0) setTimeout(reply, holdMs);
+    else reply();
+  });
+  const limiter = new Limiter(limit, { perPeer });
+  const metrics = new Metrics(limiter);
+
+  listen({
+    host,
+    port,
+    server: { allowHalfOpen: true, noDelay: true }, // as http.createServer makes its sockets
+    onListening: (address) => onListening(address as AddressInfo),
+  })
+    .pipe(
+      metrics.count(),
+      logWarnings(warn, { window: pauseMs }),
+      handleErrors(pauseMs),
+      backpressure(limiter),
+      idleMs === undefined ? identity : idleTimeout(idleMs),
+      serve(handTo(http), { signal: shutdown.signal, graceMs }),
+    )
+    .subscribe({
+      error: (error: unknown) => {
+        console.error(`demo: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+      complete: () => process.exit(0),
+    });
+
+  if (config.stats) {
+    // One line a second (a paused listener's refusals happen in the kernel, uncounted).
+    const ticker = metrics.every(1000).subscribe((s) => write('stats', statsLine(s), s));
+    shutdown.signal.addEventListener('abort', () => ticker.unsubscribe());
+  }
+
+  const stop = (): void => {
+    if (shutdown.signal.aborted) return;
+    console.error(`stopping: ${limiter.active} live connections, up to ${graceMs} ms to finish`);
+    shutdown.abort(); // stop accepting; serve completes when the last connection has ended
+    http.closeIdleConnections();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
