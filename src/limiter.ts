@@ -7,7 +7,9 @@ import { checkInteger } from './validate';
  * closes, or explicitly; releasing twice frees one slot only.
  */
 export interface Token {
+  /** Frees the slot (once; later calls do nothing). The socket stays open. */
   release(): void;
+  /** Whether the slot has been freed. */
   readonly released: boolean;
 }
 

@@ -27,9 +27,11 @@ export interface WatchOptions {
 
 /** Where {@link listen} listens: a TCP `port` (0 picks a free one) and `host`, or a Unix socket `path`. */
 export interface ListenOptions extends WatchOptions {
+  /** The TCP port, 0 to 65535 (0 picks a free one, kept across pauses). */
   port?: number;
   /** Default: all interfaces, as `net.Server.listen`. */
   host?: string;
+  /** A Unix socket path, instead of a port. */
   path?: string;
   /** The kernel queue of connections not yet accepted. Default 511, as Node. */
   backlog?: number;
@@ -43,11 +45,16 @@ export interface ListenOptions extends WatchOptions {
 
 /** Listening failed at start: the port is taken, privileged or not on this host. */
 export class ListenError extends Error {
+  /** Always `'ListenError'`. */
   override readonly name = 'ListenError';
+  /** The error code: `'EADDRINUSE'`, `'EACCES'`, `'EADDRNOTAVAIL'`, ... */
   readonly code: string | undefined;
+  /** The call that failed: `'listen'`, `'bind'`, `'getaddrinfo'`, ... */
   readonly syscall: string | undefined;
+  /** What to do about it, with a link into `docs/errors.md` (also in the message). */
   readonly hint: string | undefined;
 
+  /** @param cause The error Node reported. */
   constructor(override readonly cause: AcceptError) {
     const hint = errorHint(cause);
     super(hint === undefined ? cause.message : `${cause.message}. ${hint}`);

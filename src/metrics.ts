@@ -14,11 +14,15 @@ export interface AcceptStats {
   readonly shortages: number;
   /** Live connections (tokens), the limit, and those closed at once over it; 0 without a limiter. */
   readonly live: number;
+  /** The connection limit in force. */
   readonly limit: number;
+  /** Connections closed at once over the limit. */
   readonly dropped: number;
+  /** Connections closed at once over the per-peer limit. */
   readonly droppedPerPeer: number;
   /** Whether the listener is paused, and why (`'shortage'`, `'limit'`, ...). */
   readonly paused: boolean;
+  /** The reasons holding it paused. */
   readonly pauses: readonly string[];
 }
 

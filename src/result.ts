@@ -26,7 +26,9 @@ export interface ListenerControl {
 
 /** A connection the listener accepted. */
 export interface Accepted {
+  /** Tells an accepted connection from an {@link AcceptFailed}. */
   readonly type: 'connection';
+  /** The accepted socket. */
   readonly socket: Socket;
   /** The listener that accepted it. */
   readonly listener: ListenerControl;
@@ -37,9 +39,13 @@ export interface Accepted {
  * after a pause (`during: 'resume'`, always worth a retry: the listener is being rebuilt).
  */
 export interface AcceptFailed {
+  /** Tells an error from an {@link Accepted}. */
   readonly type: 'error';
+  /** The error, with `code` and `syscall`. */
   readonly error: AcceptError;
+  /** Whether it came from accepting, or from listening again after a pause. */
   readonly during: 'accept' | 'resume';
+  /** The listener that met it. */
   readonly listener: ListenerControl;
   /**
    * For shortages the listener can check again (open files on Linux): emits once the shortage

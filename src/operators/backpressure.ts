@@ -5,6 +5,7 @@ import type { Accepted, ListenerControl } from '../result';
 
 /** A connection admitted under a limit, with the token that holds its slot. */
 export interface Admitted extends Accepted {
+  /** Holds the connection's slot until its socket closes or it is released. */
   readonly token: Token;
 }
 

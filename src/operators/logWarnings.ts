@@ -9,10 +9,15 @@ import { checkDelay, checkFunction } from '../validate';
 export interface AcceptWarning {
   /** A ready-made line: `accept error: EMFILE: too many open files, accept (3 more suppressed). <hint>` */
   readonly message: string;
+  /** The error itself. */
   readonly error: AcceptError;
+  /** Its code: `'EMFILE'`, ... */
   readonly code: string | undefined;
+  /** The call that failed: `'accept'`, `'listen'`. */
   readonly syscall: string | undefined;
+  /** Whether it came from accepting or from listening again after a pause. */
   readonly during: 'accept' | 'resume';
+  /** What to do about it (see {@link errorHint}). */
   readonly hint: string | undefined;
   /** Shortages since the previous entry that were not logged, to keep a flood out of the log. */
   readonly suppressed: number;
