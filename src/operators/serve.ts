@@ -1,5 +1,5 @@
 import { asyncScheduler, defer, delay, from, fromEvent, mergeMap, Observable, of, take, takeUntil } from 'rxjs';
-import type { ObservableInput, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
+import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
 import type { Accepted } from '../result';
 import { checkDelay, checkFunction } from '../validate';
 import type { Admitted } from './backpressure';
@@ -90,17 +90,9 @@ function lifetime<T, C extends Accepted>(
     try {
       const result = handler(connection);
       if (result === undefined) socket.on('close', end);
-      else served = from(result).subscribe({ next: (value) => subscriber.next(value), error: (error) => fail(error), complete: end });
+      else served = from(result).subscribe({ next: (value) => subscriber.next(value), error: (error) => report(error, connection, onError, subscriber), complete: end });
     } catch (error) {
-      fail(error);
-    }
-    function fail(error: unknown): void {
-      try {
-        onError(error, connection);
-      } catch (thrown) {
-        return subscriber.error(thrown);
-      }
-      subscriber.complete();
+      report(error, connection, onError, subscriber);
     }
     return () => {
       served?.unsubscribe();
@@ -109,4 +101,14 @@ function lifetime<T, C extends Accepted>(
       socket.destroy();
     };
   });
+}
+
+/** Reports a handler's error and ends its connection; an `onError` that throws ends the loop. */
+function report<C>(error: unknown, connection: C, onError: (error: unknown, connection: C) => void, subscriber: Subscriber<unknown>): void {
+  try {
+    onError(error, connection);
+  } catch (thrown) {
+    return subscriber.error(thrown);
+  }
+  subscriber.complete();
 }
