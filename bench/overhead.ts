@@ -4,7 +4,7 @@
  *
  *   npm run bench:overhead [-- --pairs N --seconds N]
  *
- * 1. requests/s with wrk -t2 -c32, new connection per request and keep-alive, in alternating
+ * 1. requests/s with wrk -t1 -c32, new connection per request and keep-alive, in alternating
  *    pairs (a, b, a, b, ...): the ratio b/a per pair, its median, min and max; and the same
  *    for server CPU time per request;
  * 2. heap per live connection with 10 000 idle connections, b minus a;
@@ -31,20 +31,20 @@ async function heap(server: Server): Promise<number> {
 }
 
 /*
- * Both servers run side by side for the whole measurement (JIT warm, same machine state), and
- * wrk alternates between them: a, b, a, b, ... Each pair gives a requests/s ratio and a ratio
- * of server CPU time per request (from /proc), the latter less sensitive to what else the
- * machine is doing.
+ * Both servers run side by side for the whole measurement (JIT warm, same machine state),
+ * pinned to core 0, and wrk (one thread) to core 1, so the load generator does not compete
+ * with the server it measures; wrk alternates between them: a, b, a, b, ... Each pair gives a
+ * requests/s ratio and a ratio of server CPU time per request (from /proc).
  */
 async function throughput(): Promise<void> {
-  const plain = await startServer(servers.plain, ['--port', '0']);
-  const pipeline = await startServer(servers.pipeline, ['--port', '0']);
+  const plain = await startServer(servers.plain, ['--port', '0'], { cpu: 0 });
+  const pipeline = await startServer(servers.pipeline, ['--port', '0'], { cpu: 0 });
   try {
     for (const mode of ['close', 'keep-alive'] as const) {
       const header = mode === 'close' ? ['-H', 'Connection: close'] : [];
       const run = async (server: Server, duration: number) => {
         const cpu0 = cpuSeconds(server.pid);
-        const result = await wrk(['-t2', '-c32', `-d${duration}s`, ...header, `http://127.0.0.1:${server.port}/`]);
+        const result = await wrk(['-t1', '-c32', `-d${duration}s`, ...header, `http://127.0.0.1:${server.port}/`], 1);
         const requests = Number(/(\d+) requests in/.exec(result.output)?.[1] ?? NaN);
         return { rps: result.rps, cpuPerRequest: (cpuSeconds(server.pid) - cpu0) / requests };
       };

@@ -16,8 +16,13 @@ export interface Server {
 }
 
 /** Starts `node <script> args` under an optional `ulimit -n`, resolving when it prints its ready line. */
-export async function startServer(script: string, args: string[], { ulimit, nodeArgs = [] }: { ulimit?: number; nodeArgs?: string[] } = {}): Promise<Server> {
-  const command = [process.execPath, ...nodeArgs, join(root, script), ...args].map((a) => `'${a}'`).join(' ');
+export async function startServer(
+  script: string,
+  args: string[],
+  { ulimit, nodeArgs = [], cpu }: { ulimit?: number; nodeArgs?: string[]; cpu?: number } = {},
+): Promise<Server> {
+  const pin = cpu === undefined ? [] : ['taskset', '-c', String(cpu)];
+  const command = [...pin, process.execPath, ...nodeArgs, join(root, script), ...args].map((a) => `'${a}'`).join(' ');
   const child = spawn('bash', ['-c', `${ulimit ? `ulimit -n ${ulimit} && ` : ''}exec ${command}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   const stdout: string[] = [];
@@ -63,8 +68,8 @@ export function requireWrk(): void {
 }
 
 /** Runs wrk and returns its requests/s and its full output. */
-export async function wrk(args: string[]): Promise<{ rps: number; output: string }> {
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function wrk(args: string[], cpu?: number): Promise<{ rps: number; output: string }> {
+  const child = cpu === undefined ? spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('taskset', ['-c', String(cpu), 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
