@@ -139,8 +139,8 @@ function watch(
   const headroom = fileLimit === undefined ? 0 : (options.headroom ?? defaultHeadroom(fileLimit));
   // Descriptor numbers (and counts) at or above this mean the process is about to run out.
   const ceiling = fileLimit === undefined ? Infinity : fileLimit - headroom;
-  // Where to listen again after a pause: the address actually bound, so port 0 and host
-  // names are resolved once and resuming is synchronous.
+  // Where to listen again after a pause: the address actually bound, so port 0 keeps its
+  // port and a host name is not looked up again.
   let where: NetListenOptions | undefined;
   let resuming = false;
   let closed = false;
@@ -181,8 +181,8 @@ function watch(
 
   function resume(): void {
     if (closed || where === undefined) return;
-    // Counting is exact where the descriptor numbers seen on accept have holes (the closed
-    // listening socket's among them).
+    // Count the open descriptors: the numbers seen on accept have holes by now (the closed
+    // listening socket's among them), so they would understate what is open.
     const open = fileLimit === undefined ? 0 : openFileCount();
     if (open + 1 >= ceiling) return fail(fileShortage(open, fileLimit!, 'listen'), 'resume', true);
     resuming = true;
