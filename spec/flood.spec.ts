@@ -2,7 +2,10 @@
  * The seed's procedure in small: the demo server under `ulimit -n 64`, flooded from this
  * process with more connections than it has descriptors (bounded: 150, on loopback).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import { connect, sleep } from './support/net';
 import { httpGet, startDemo, stopDemo, type Demo } from './support/demo';
 
@@ -67,3 +70,56 @@ describe('the demo under a file-descriptor flood', () => {
     expect(await stopDemo(demo)).toBe(0);
   }, 30_000);
 });
+
+describe('a handler that meets EMFILE (child process under ulimit -n 64)', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL'); // only the process this spec started
+  });
+
+  it('treats it as a shortage: logs it a bounded number of times, pauses, and recovers', async () => {
+    const script = join(__dirname, 'fixtures', 'files-server.js');
+    child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const port = Number(/:(\d+)/.exec(line.toString())![1]);
+
+    const started = Date.now();
+    const open = await flood(port);
+    await sleep(400);
+    const seconds = (Date.now() - started) / 1000;
+    const shortages = stderr.split('\n').filter((l) => /EMFILE: too many open files, open/.test(l));
+    expect(child.exitCode).toBeNull();
+    expect(shortages.length).toBeGreaterThan(0);
+    expect(shortages[0]).toMatch(/ulimit -n/);
+    expect(shortages.length).toBeLessThanOrEqual(1 + Math.ceil(seconds / 0.3)); // one per 300 ms window at most
+    expect(stderr).not.toMatch(/connection handler failed/); // not reported per connection
+
+    open.forEach((s) => s.destroy());
+    let greeting = '';
+    for (let attempt = 0; attempt < 50 && greeting === ''; attempt++) {
+      greeting = await greet(port);
+      if (greeting === '') await sleep(100);
+    }
+    expect(greeting).toBe('ok\n');
+  }, 30_000);
+});
+
+/** The server's first line, or '' if the connection fails, closes or stays silent for 1 s. */
+function greet(port: number): Promise<string> {
+  return connect(port).then(
+    (socket) =>
+      new Promise<string>((resolve) => {
+        const done = (text: string) => {
+          socket.destroy();
+          resolve(text);
+        };
+        socket.setTimeout(1000, () => done(''));
+        socket.once('data', (data: Buffer) => done(data.toString()));
+        socket.once('close', () => done(''));
+        socket.on('error', () => done(''));
+      }),
+    () => '',
+  );
+}

@@ -135,6 +135,17 @@ describe('listen on TCP', () => {
     expect(await resumeFailure).toMatchObject({ error: { code: 'EMFILE', syscall: 'listen' } });
   });
 
+  it('takes an error reported from elsewhere (a handler\'s EMFILE) as an accept error', async () => {
+    const l = start((onListening) => listen({ host: '127.0.0.1', port: 0, onListening }));
+    subscription = l.subscription;
+    const { port } = (await l.ready) as AddressInfo;
+    clients.push(await connect(port));
+    const { listener } = await first(l.connections);
+    const failure = first(l.failures);
+    listener.report(Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', syscall: 'open' }));
+    expect(await failure).toMatchObject({ during: 'accept', error: { code: 'EMFILE', syscall: 'open' } });
+  });
+
   it('survives a server error event: it becomes a value, never a crash', async () => {
     let server: Server | undefined;
     const owned = createServer();

@@ -30,6 +30,11 @@ export class FakeListener implements ListenerControl {
   get pauses(): string[] {
     return this.#pauses.reasons;
   }
+
+  readonly reported: unknown[] = [];
+  report(error: unknown): void {
+    this.reported.push(error);
+  }
 }
 
 /** A socket stand-in: `destroy()` records and emits 'close' synchronously. */

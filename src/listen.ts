@@ -151,6 +151,9 @@ function watch(
     get pauses() {
       return pauses.reasons;
     },
+    report: (error) => {
+      if (!closed) fail(error, 'accept', fileLimit !== undefined && (error.code === 'EMFILE' || error.code === 'ENFILE'));
+    },
   };
 
   // Emits once another `headroom` descriptors are free under the ceiling, so each resume admits

@@ -22,6 +22,11 @@ export interface ListenerControl {
   pause(reason: string): () => void;
   /** The reasons currently holding the listener paused; empty while accepting. */
   readonly pauses: readonly string[];
+  /**
+   * Feeds an error met elsewhere (a handler's EMFILE) into the loop as an accept error, so it
+   * is classified, logged and paused on like one (as `during: 'accept'`).
+   */
+  report(error: AcceptError): void;
 }
 
 /** A connection the listener accepted. */

@@ -105,7 +105,7 @@ describe('backpressure', () => {
   it("errors the stream when a listener's pause throws", () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const boom = new Error('pause failed');
-      const listener = { pause: () => { throw boom; }, pauses: [] };
+      const listener = { pause: () => { throw boom; }, pauses: [], report: () => undefined };
       expectObservable(cold('-a', { a: accepted(listener) }).pipe(backpressure(1))).toBe('-#', {}, boom);
     });
   });

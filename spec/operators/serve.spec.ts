@@ -81,6 +81,18 @@ describe('serve', () => {
     expect(a.socket.listenerCount('close')).toBe(1); // serve's own listener is removed
   });
 
+  it('hands a resource shortage met by a handler to the listener, not to onError', () => {
+    const a = admitted();
+    const emfile = Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', syscall: 'open' });
+    const reported: unknown[] = [];
+    of(a)
+      .pipe(serve(() => throwError(() => emfile), { onError: (e) => reported.push(e) }))
+      .subscribe();
+    expect(reported).toEqual([]);
+    expect((a.listener as FakeListener).reported).toEqual([emfile]);
+    expect(a.token.released && a.socket.destroyed).toBe(true);
+  });
+
   it('writes a handler error to stderr by default', () => {
     const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     of(admitted()).pipe(serve(() => throwError(() => new Error('oops')))).subscribe();

@@ -1,6 +1,7 @@
 import { asyncScheduler, defer, delay, from, fromEvent, mergeMap, Observable, of, take, takeUntil } from 'rxjs';
 import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
-import type { Accepted } from '../result';
+import { RESOURCE_ERRORS } from '../classify';
+import type { AcceptError, Accepted } from '../result';
 import { checkDelay, checkFunction } from '../validate';
 import type { Admitted } from './backpressure';
 
@@ -36,7 +37,9 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * until its socket closes (the way to hand sockets to `http.Server`). Whichever way it ends,
  * and on unsubscription, a finalizer releases its token and destroys its socket, so no path
  * leaks a slot or a descriptor. A handler that throws or errors is reported through `onError`
- * and the loop goes on. Emits what the handlers emit.
+ * and the loop goes on; a resource shortage it meets (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to
+ * the listener instead, so that `logWarnings` logs it once and `handleErrors` pauses on it.
+ * Emits what the handlers emit.
  *
  * ```
  * admitted: -a---b------|
@@ -103,10 +106,16 @@ function lifetime<T, C extends Accepted>(
   });
 }
 
-/** Reports a handler's error and ends its connection; an `onError` that throws ends the loop. */
-function report<C>(error: unknown, connection: C, onError: (error: unknown, connection: C) => void, subscriber: Subscriber<unknown>): void {
+/**
+ * Reports a handler's error and ends its connection; an `onError` that throws ends the loop.
+ * A resource shortage (EMFILE: the handler could not open a file) is the loop's business, not
+ * the connection's: it goes to the listener, to be logged once per window and paused on.
+ */
+function report<C extends Accepted>(error: unknown, connection: C, onError: (error: unknown, connection: C) => void, subscriber: Subscriber<unknown>): void {
   try {
-    onError(error, connection);
+    const code = (error as AcceptError | undefined)?.code;
+    if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
+    else onError(error, connection);
   } catch (thrown) {
     return subscriber.error(thrown);
   }
