@@ -1,0 +1,50 @@
+import { openSync, closeSync } from 'node:fs';
+import { defaultHeadroom, fileShortage, openFileCount, readOpenFileLimit, warnIfLimitExceedsFiles } from '../src/fileLimit';
+
+const limits = (soft: string, hard: string) =>
+  `Limit                     Soft Limit           Hard Limit           Units     \nMax processes             95434                95434                processes \nMax open files            ${soft.padEnd(21)}${hard.padEnd(21)}files     \n`;
+
+describe('the open-file limit', () => {
+  it('reads the soft limit from /proc/self/limits text', () => {
+    expect(readOpenFileLimit(limits('100', '4096'))).toBe(100);
+    expect(readOpenFileLimit(limits('unlimited', 'unlimited'))).toBeUndefined();
+    expect(readOpenFileLimit('')).toBeUndefined();
+  });
+
+  it('reads this process: a number on Linux', () => {
+    if (process.platform !== 'linux') return;
+    expect(readOpenFileLimit()).toBeGreaterThan(0);
+  });
+
+  it('counts open descriptors, following opens and closes', () => {
+    if (process.platform !== 'linux') return;
+    const before = openFileCount();
+    const fds = [openSync(__filename, 'r'), openSync(__filename, 'r')];
+    expect(openFileCount()).toBe(before + 2);
+    fds.forEach(closeSync);
+    expect(openFileCount()).toBe(before);
+  });
+
+  it('keeps 5% of the limit free, at least 16', () => {
+    expect(defaultHeadroom(100)).toBe(16);
+    expect(defaultHeadroom(65536)).toBe(3277);
+  });
+
+  it('describes a hidden shortage as the EMFILE Node would have reported', () => {
+    const error = fileShortage(85, 100, 'accept');
+    expect(error).toMatchObject({ code: 'EMFILE', errno: -24, syscall: 'accept' });
+    expect(error.message).toBe('EMFILE: too many open files, accept (85 of 100 descriptors open; paused before Node drops connections silently)');
+  });
+
+  it('warns when a connection limit cannot fit in the open-file limit, and only then', () => {
+    const spy = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect(warnIfLimitExceedsFiles(200, 100)).toBe(true);
+      expect(spy).toHaveBeenCalledWith(expect.stringMatching(/^connection limit 200 cannot fit in the open-file limit 100/), { code: 'RXJS_LISTEN_FILE_LIMIT' });
+      expect(warnIfLimitExceedsFiles(10, 100_000)).toBe(false);
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
