@@ -44,6 +44,23 @@ describe('the demo server', () => {
     expect(await stopDemo(demo)).toBe(0);
   }, 20_000);
 
+  it('closes a slowloris client that trickles a byte less often than --idle-ms, freeing its slot', async () => {
+    demo = await startDemo(['--limit', '1', '--idle-ms', '500']);
+    const slow = await connect(demo.port);
+    slow.on('error', () => undefined);
+    const trickle = setInterval(() => slow.write('G'), 800);
+    const started = performance.now();
+    try {
+      await new Promise((resolve) => slow.once('close', resolve));
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(performance.now() - started).toBeLessThan(2000);
+    // Its slot is free again: with --limit 1, a new client is served.
+    expect(await httpGet(demo.port, '/after-slowloris').catch(async () => (await sleep(200), httpGet(demo!.port, '/after-slowloris')))).toContain('after-slowloris');
+    expect(await stopDemo(demo)).toBe(0);
+  }, 20_000);
+
   it.each([
     [['--limit', '0'], /--limit must be an integer between 1 and/],
     [['--port', '70000'], /--port must be an integer between 0 and 65535, got "70000"/],
