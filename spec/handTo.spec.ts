@@ -16,8 +16,8 @@ import { serve } from '../src/operators/serve';
 import { connect } from './support/net';
 
 const tlsOptions = {
-  key: readFileSync(join(__dirname, 'fixtures', 'localhost-key.pem')),
-  cert: readFileSync(join(__dirname, 'fixtures', 'localhost-cert.pem')),
+  key: readFileSync(join(__dirname, '..', 'demo', 'certs', 'localhost-key.pem')),
+  cert: readFileSync(join(__dirname, '..', 'demo', 'certs', 'localhost-cert.pem')),
 };
 const ca = tlsOptions.cert;
 

@@ -14,22 +14,28 @@ export interface Demo {
 }
 
 export async function startDemo(args: string[], ulimit?: number): Promise<Demo> {
-  const command = [process.execPath, demo, '--port', '0', ...args].map((a) => `'${a}'`).join(' ');
+  const started = await startScript(demo, ['--port', '0', ...args], ulimit);
+  const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(started.line);
+  if (!match) {
+    started.child.kill('SIGKILL');
+    throw new Error(`the demo did not start: ${started.line} ${started.stderr()}`);
+  }
+  return { ...started, port: Number(match[1]) };
+}
+
+/** Starts a compiled script, resolving with its first stdout line (`listening on ...`). */
+export async function startScript(script: string, args: string[], ulimit?: number): Promise<Omit<Demo, 'port'> & { line: string }> {
+  const command = [process.execPath, script, ...args].map((a) => `'${a}'`).join(' ');
   const child = spawn('bash', ['-c', `${ulimit ? `ulimit -n ${ulimit} && ` : ''}exec ${command}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const deadline = new Promise<[string]>((resolve) => setTimeout(() => resolve(['timeout']), 10_000).unref());
   const [line] = (await Promise.race([once(child.stdout!, 'data'), deadline])) as [Buffer | string];
-  const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line.toString());
-  if (!match) {
-    child.kill('SIGKILL');
-    throw new Error(`the demo did not start: ${line.toString()} ${stderr}`);
-  }
-  return { child, port: Number(match[1]), stderr: () => stderr };
+  return { child, line: line.toString().trim(), stderr: () => stderr };
 }
 
 /** Stops the demo gracefully and resolves with its exit code. */
-export async function stopDemo(demo: Demo): Promise<number | null> {
+export async function stopDemo(demo: Pick<Demo, 'child'>): Promise<number | null> {
   if (demo.child.exitCode !== null) return demo.child.exitCode;
   demo.child.kill('SIGTERM');
   const [code] = (await once(demo.child, 'exit')) as [number | null];
