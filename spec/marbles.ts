@@ -40,15 +40,18 @@ export class FakeListener implements ListenerControl {
 /** A socket stand-in: `destroy()` records and emits 'close' synchronously. */
 export interface FakeSocket extends Socket {
   destroyed: boolean;
+  closed: boolean;
 }
 export function fakeSocket(remoteAddress = '127.0.0.1'): FakeSocket {
   const socket = new EventEmitter() as unknown as FakeSocket & { remoteAddress: string; remotePort: number };
   socket.remoteAddress = remoteAddress;
   socket.remotePort = 40000;
   socket.destroyed = false;
+  socket.closed = false;
   socket.destroy = () => {
     if (!socket.destroyed) {
       socket.destroyed = true;
+      socket.closed = true;
       socket.emit('close');
     }
     return socket;

@@ -81,6 +81,17 @@ describe('serve', () => {
     expect(a.socket.listenerCount('close')).toBe(1); // serve's own listener is removed
   });
 
+  it('ends at once a connection whose socket closed before its handler ran', () => {
+    const a = admitted();
+    a.socket.destroy();
+    let completed = false;
+    of(a)
+      .pipe(serve(() => undefined))
+      .subscribe({ complete: () => (completed = true) });
+    expect(completed).toBe(true);
+    expect(a.socket.listenerCount('close')).toBe(1); // the token's own; serve added none
+  });
+
   it('hands a resource shortage met by a handler to the listener, not to onError', () => {
     const a = admitted();
     const emfile = Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', syscall: 'open' });

@@ -92,7 +92,9 @@ function lifetime<T, C extends Accepted>(
     let served: Subscription | undefined;
     try {
       const result = handler(connection);
-      if (result === undefined) socket.on('close', end);
+      // Lives until its socket closes; one that closed already (say, after an asynchronous
+      // operator upstream) ends now, or its 'close' would never come.
+      if (result === undefined) socket.closed ? end() : socket.on('close', end);
       else served = from(result).subscribe({ next: (value) => subscriber.next(value), error: (error) => report(error, connection, onError, subscriber), complete: end });
     } catch (error) {
       report(error, connection, onError, subscriber);
