@@ -23,6 +23,15 @@ describe('Limiter', () => {
     expect(limiter.active).toBe(1);
   });
 
+  it('gives a socket that closed before admission a released token and no slot', () => {
+    const limiter = new Limiter(1);
+    const gone = fakeSocket();
+    gone.destroy();
+    expect(limiter.admit(gone)?.released).toBe(true);
+    expect(limiter.active).toBe(0);
+    expect(limiter.admit(fakeSocket())?.released).toBe(false);
+  });
+
   it('drops a socket over the limit: destroyed, counted, no token', () => {
     const limiter = new Limiter(1);
     limiter.admit(fakeSocket());

@@ -101,6 +101,9 @@ export class Limiter {
    * @returns The token, or `undefined` when the socket was dropped.
    */
   admit(socket: Socket): Token | undefined {
+    // A socket that closed before admission (an asynchronous operator upstream) would never
+    // emit 'close' again to free a slot: it gets none.
+    if (socket.closed) return GONE;
     if (this.full) {
       this.#dropped++;
       socket.destroy();
@@ -164,6 +167,8 @@ class SlotToken implements Token {
     releaseSlot(limiter, this.#peer);
   }
 }
+
+const GONE: Token = Object.freeze({ release: () => undefined, released: true });
 
 const TOKEN = Symbol('rxjs-listen token');
 type TokenHolder = Socket & { [TOKEN]?: Token };
