@@ -15,12 +15,16 @@ import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, machine, median, requireWrk, startServer, stopServer, wrk, type Server } from './support/run';
 
-const options = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } } }).values;
+const options = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, baseline: { type: 'string' } } }).values;
 const pairs = Number(options.pairs ?? 10);
+// What (a) is: Node's own server (`plain`), or Node's own hand-off to a never-listening
+// http.Server without the library (`handoff`), which isolates the library's share.
+const baseline = (options.baseline ?? 'plain') as 'plain' | 'handoff';
 const seconds = Number(options.seconds ?? 3);
 const servers = {
   plain: 'build/bench/servers/plain.js',
   pipeline: 'build/bench/servers/pipeline.js',
+  handoff: 'build/bench/servers/handoff.js',
 } as const;
 
 async function heap(server: Server): Promise<number> {
@@ -37,8 +41,9 @@ async function heap(server: Server): Promise<number> {
  * requests/s ratio and a ratio of server CPU time per request (from /proc).
  */
 async function throughput(): Promise<void> {
-  const plain = await startServer(servers.plain, ['--port', '0'], { cpu: 0 });
+  const plain = await startServer(servers[baseline], ['--port', '0'], { cpu: 0 });
   const pipeline = await startServer(servers.pipeline, ['--port', '0'], { cpu: 0 });
+  console.log(`a = ${baseline}, b = pipeline`);
   try {
     for (const mode of ['close', 'keep-alive'] as const) {
       const header = mode === 'close' ? ['-H', 'Connection: close'] : [];

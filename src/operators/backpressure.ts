@@ -72,7 +72,8 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
             listeners.add(connection.listener);
             const token = limiter.admit(connection.socket);
             if (token === undefined) return update();
-            subscriber.next({ ...connection, token });
+            // A literal of one shape rather than a spread: measurably cheaper on the accept path.
+            subscriber.next({ type: 'connection', socket: connection.socket, listener: connection.listener, token });
           },
           error: (error: unknown) => subscriber.error(error),
           complete: () => subscriber.complete(),
