@@ -20,8 +20,8 @@ export interface Admitted extends Accepted {
  *
  * ```
  * connections: -a-b-----c---|     limit 2
- * released:    -------a-------
- * paused:          [--]
+ * released:    -------a------
+ * paused:         [---] [---     full at b, free when a's socket closes, full again at c
  * output:      -a-b-----c---|
  * ```
  *

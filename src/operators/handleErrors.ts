@@ -26,9 +26,9 @@ export interface HandleErrorsOptions {
  * listener re-checks open files), so a server recovers as soon as descriptors are free.
  *
  * ```
- * results:  -c-r-x-c----c-|     c connection, r EMFILE, x ECONNRESET
- * paused:       [--500ms--]
- * output:   -c-------c----c-|
+ * results:  -c-x-r------c-c-|     c connection, x ECONNRESET, r EMFILE; a frame is 100 ms
+ * paused:        [----]           500 ms from r
+ * output:   -c----------c-c-|
  * ```
  *
  * @example

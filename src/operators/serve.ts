@@ -42,10 +42,10 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * Emits what the handlers emit.
  *
  * ```
- * admitted: -a---b------|
- * handler a:  ---x|              x: a's handler emits x, then completes: a's token released
- * handler b:      --#            #: reported, b's token released, the loop goes on
- * output:   ----x-------|
+ * admitted:   -a---b-----|
+ * handler a:   ---x|              a's handler emits x and completes: a's token released
+ * handler b:       --#            reported, b's token released, the loop goes on
+ * output:     ----x------|
  * ```
  *
  * @example
