@@ -20,6 +20,15 @@ function start(source: (onListening: (address: AddressInfo | string) => void) =>
   return { results, ready, subscription, connections, failures };
 }
 
+/** Everything `source` emits (replayed ones included) within `ms`. */
+async function collectFor<T>(source: import('rxjs').Observable<T>, ms: number): Promise<T[]> {
+  const seen: T[] = [];
+  const subscription = source.subscribe((v) => seen.push(v));
+  await sleep(ms);
+  subscription.unsubscribe();
+  return seen;
+}
+
 function bind(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -135,6 +144,22 @@ describe('listen on TCP', () => {
     expect(await resumeFailure).toMatchObject({ error: { code: 'EMFILE', syscall: 'listen' } });
   });
 
+  it('notices a shortage that no connection shows (descriptors taken by other work) while listening', async () => {
+    const limit = readOpenFileLimit();
+    if (limit === undefined) return;
+    const l = start((onListening) => listen({ host: '127.0.0.1', port: 0, headroom: limit, checkInterval: 20, onListening }));
+    subscription = l.subscription;
+    await l.ready;
+    const failure = await first(l.failures); // no client has connected
+    expect(failure).toMatchObject({ during: 'accept', error: { code: 'EMFILE', syscall: 'accept' } });
+    expect(failure.relieved).toBeDefined();
+    // Paused (as handleErrors would), the check stays quiet.
+    const resume = failure.listener.pause('test');
+    const before = (await collectFor(l.failures, 100)).length;
+    expect((await collectFor(l.failures, 100)).length).toBe(before);
+    resume();
+  });
+
   it('takes an error reported from elsewhere (a handler\'s EMFILE) as an accept error', async () => {
     const l = start((onListening) => listen({ host: '127.0.0.1', port: 0, onListening }));
     subscription = l.subscription;
@@ -248,6 +273,7 @@ describe('bad input', () => {
     [{ port: 0, headroom: -1 }, RangeError, 'listen: options.headroom'],
     [{ port: 0, retryDelay: NaN }, TypeError, 'listen: options.retryDelay must be a number of milliseconds, got NaN'],
     [{ port: 0, retryDelay: -5 }, RangeError, 'listen: options.retryDelay'],
+    [{ port: 0, checkInterval: -1 }, RangeError, 'listen: options.checkInterval must be an integer >= 0, got -1'],
   ])('rejects %p at call time, naming the option', (options, type, message) => {
     expect(() => listen(options as never)).toThrow(type);
     expect(() => listen(options as never)).toThrow(message);
