@@ -143,7 +143,7 @@ export class Limiter {
   }
 }
 
-
+/** A live connection's slot: frees it once, on its socket's close or an explicit release. */
 class SlotToken implements Token {
   #limiter: Limiter | undefined;
   readonly #peer: string | undefined;
@@ -173,4 +173,3 @@ class SlotToken implements Token {
 }
 
 const GONE: Token = Object.freeze({ release: () => undefined, released: true });
-
