@@ -1,5 +1,7 @@
 import { openSync, closeSync } from 'node:fs';
-import { defaultHeadroom, fileShortage, openFileCount, readOpenFileLimit, warnIfLimitExceedsFiles } from '../src/fileLimit';
+import { take } from 'rxjs';
+import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, warnIfLimitExceedsFiles } from '../src/fileLimit';
+import { testScheduler } from './marbles';
 
 const limits = (soft: string, hard: string) =>
   `Limit                     Soft Limit           Hard Limit           Units     \nMax processes             95434                95434                processes \nMax open files            ${soft.padEnd(21)}${hard.padEnd(21)}files     \n`;
@@ -23,6 +25,27 @@ describe('the open-file limit', () => {
     expect(openFileCount()).toBe(before + 2);
     fds.forEach(closeSync);
     expect(openFileCount()).toBe(before);
+  });
+
+  it('counts every minimum period, and less often as the count grows past its share of a core', () => {
+    if (process.platform !== 'linux') return;
+    const scheduler = testScheduler();
+    scheduler.run(({ flush }) => {
+      const at: number[] = [];
+      openFilesEvery(25, 0.01, scheduler).pipe(take(3)).subscribe(() => at.push(scheduler.now()));
+      const slow: number[] = [];
+      let open = 0;
+      openFilesEvery(25, 1e-6, scheduler)
+        .pipe(take(2))
+        .subscribe((count) => {
+          open = count;
+          slow.push(scheduler.now());
+        });
+      flush();
+      expect(at).toEqual([25, 50, 75]); // a few dozen descriptors cost far less than 1% at 25 ms
+      expect(slow[0]).toBe(25);
+      expect(slow[1]! - slow[0]!).toBeGreaterThanOrEqual(open * 1000 - 1000); // ~1 s per descriptor at a millionth of a core
+    });
   });
 
   it('keeps 5% of the limit free, at least 16', () => {

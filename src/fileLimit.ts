@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { defer, map, repeat, tap, timer, type Observable, type SchedulerLike } from 'rxjs';
 import type { AcceptError } from './result';
 
 /*
@@ -42,6 +43,26 @@ export function openFileCount(): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The open-descriptor count, every `minMs` or more: the period grows with the count so that
+ * counting (about 1 µs per descriptor) takes at most `share` of a core. Cold: it counts only
+ * while subscribed.
+ *
+ * @param minMs The shortest period.
+ * @param share The most of a core the counting may take (0.01 is 1%).
+ * @param scheduler Where the periods are timed.
+ */
+export function openFilesEvery(minMs: number, share: number, scheduler: SchedulerLike): Observable<number> {
+  return defer(() => {
+    let period = minMs;
+    return defer(() => timer(period, scheduler)).pipe(
+      map(() => openFileCount()),
+      tap((open) => (period = Math.max(minMs, (open * 0.001) / share))),
+      repeat(),
+    );
+  });
 }
 
 /** @returns The descriptor number of a socket Node accepted, or -1 where Node has none (Windows). */

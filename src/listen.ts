@@ -1,6 +1,6 @@
 import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type ServerOpts, type Socket } from 'node:net';
-import { asyncScheduler, defer, filter, map, Observable, repeat, take, tap, timer, type SchedulerLike, type Subscriber } from 'rxjs';
-import { defaultHeadroom, fileShortage, openFileCount, readOpenFileLimit, socketFd } from './fileLimit';
+import { asyncScheduler, filter, Observable, take, timer, type SchedulerLike, type Subscriber } from 'rxjs';
+import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { errorHint } from './hint';
 import { Pauses } from './pauses';
 import type { AcceptError, AcceptResult, ListenerControl } from './result';
@@ -166,16 +166,10 @@ function watch(
 
   // Emits once another `headroom` descriptors are free under the ceiling, so each resume admits
   // a batch instead of flapping per closed socket. Polls only while subscribed.
-  const relieved = defer(() => {
-    let period = RELIEF_POLL_MS;
-    return defer(() => timer(period, scheduler)).pipe(
-      map(openFileCount),
-      tap((open) => (period = Math.max(RELIEF_POLL_MS, open / 10))),
-      repeat(),
-      filter((open) => open < ceiling - headroom),
-      take(1),
-    );
-  });
+  const relieved = openFilesEvery(RELIEF_POLL_MS, 0.01, scheduler).pipe(
+    filter((open) => open < ceiling - headroom),
+    take(1),
+  );
 
   function fail(error: AcceptError, during: 'accept' | 'resume', fileShort = false): void {
     subscriber.next(fileShort ? { type: 'error', error, during, listener, relieved } : { type: 'error', error, during, listener });
@@ -227,16 +221,9 @@ function watch(
 
   const checkInterval = options.checkInterval ?? 1000;
   if (fileLimit !== undefined && checkInterval > 0) {
-    let period = checkInterval;
     subscriber.add(
-      defer(() => timer(period, scheduler))
-        .pipe(
-          repeat(),
-          filter(() => server.listening && !pauses.paused),
-          map(openFileCount),
-          tap((open) => (period = Math.max(checkInterval, open))),
-          filter((open) => open >= ceiling),
-        )
+      openFilesEvery(checkInterval, 0.001, scheduler)
+        .pipe(filter((open) => open >= ceiling && server.listening && !pauses.paused))
         .subscribe((open) => fail(fileShortage(open, fileLimit, 'accept'), 'accept', true)),
     );
   }

@@ -30,6 +30,8 @@ function destroyIdle(this: Socket): void {
 export function idleTimeout<C extends Accepted>(ms: number): MonoTypeOperatorFunction<C> {
   checkInteger('idleTimeout: ms', ms, 1);
   return tap(({ socket }) => {
+    // The socket's own idle timer, not an RxJS one: Node resets it on every read and write,
+    // which an operator could only do by watching every chunk on the hot path.
     socket.setTimeout(ms);
     socket.on('timeout', destroyIdle);
   });
