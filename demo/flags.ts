@@ -6,6 +6,9 @@ export interface Config {
   port: number;
   limit: number;
   perPeer: number | undefined;
+  queue: number;
+  queueTimeoutMs: number;
+  keepAliveMs: number | undefined;
   idleMs: number | undefined;
   holdMs: number;
   pauseMs: number;
@@ -37,7 +40,8 @@ export function parseFlags(args = process.argv.slice(2)): Config {
       args,
       options: {
         port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text,
-        'pause-ms': text, 'grace-ms': text, log: text, workers: text, stats: { type: 'boolean' },
+        'pause-ms': text, 'grace-ms': text,
+        queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
       },
     }).values;
   } catch (error) {
@@ -50,6 +54,9 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     port: integer('port', values.port, 0, 65535) ?? 8080,
     limit: integer('limit', values.limit, 1) ?? 1000,
     perPeer: integer('per-peer', values['per-peer'], 1),
+    queue: integer('queue', values.queue, 0) ?? 511,
+    queueTimeoutMs: integer('queue-timeout-ms', values['queue-timeout-ms'], 1) ?? 10_000,
+    keepAliveMs: integer('keep-alive-ms', values['keep-alive-ms'], 0),
     idleMs: integer('idle-ms', values['idle-ms'], 1),
     holdMs: integer('hold-ms', values['hold-ms'], 0) ?? 0,
     pauseMs: integer('pause-ms', values['pause-ms'], 0) ?? 500,

@@ -5,11 +5,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { identity } from 'rxjs';
-import { backpressure, handleErrors, handTo, idleTimeout, Limiter, listen, logWarnings, Metrics, serve, type AcceptStats, type AcceptWarning } from '../src';
+import { backpressure, handleErrors, handTo, idleTimeout, Limiter, listen, logWarnings, Metrics, serve, serviceUnavailable, type AcceptStats, type AcceptWarning } from '../src';
 import type { Config } from './flags';
 
 export function runHttpServer(config: Config, onListening: (address: AddressInfo) => void): void {
-  const { host, port, limit, perPeer, idleMs, holdMs, pauseMs, graceMs } = config;
+  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, pauseMs, graceMs } = config;
 
   // pino's JSON lines with --log json, else a text line like nginx's.
   const write = (level: 'warn' | 'stats', text: string, fields: object): void => {
@@ -22,19 +22,22 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   };
   const statsLine = (s: AcceptStats): string =>
     `live=${s.live}/${s.limit} accepted=${s.accepted} connection_errors=${s.connectionErrors} shortages=${s.shortages} ` +
-    `dropped=${s.dropped + s.droppedPerPeer} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
+    `dropped=${s.dropped + s.droppedPerPeer} waiting=${s.waiting} queued=${s.queued} admitted_from_queue=${s.admittedFromQueue} ` +
+    `queue_timeouts=${s.queueTimeouts} gave_up=${s.gaveUp} reclaimed=${s.reclaimed} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
 
   const shutdown = new AbortController();
   const http = createServer((request, response) => {
     const reply = (): void => {
-      if (shutdown.signal.aborted) response.setHeader('Connection', 'close');
       response.setHeader('X-Served-By', String(process.pid));
+      response.setHeader('X-Live', String(limiter.active)); // slots in use as this is served
       response.end(`hello from rxjs-listen, ${request.method} ${request.url}\n`);
     };
     if (holdMs > 0) setTimeout(reply, holdMs);
     else reply();
   });
-  const limiter = new Limiter(limit, { perPeer });
+  if (keepAliveMs !== undefined) http.keepAliveTimeout = keepAliveMs;
+  // Connections beyond the limit wait (first in, first out); one that waits too long is told 503.
+  const limiter = new Limiter(limit, { perPeer, queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable() });
   const metrics = new Metrics(limiter);
 
   listen({
@@ -68,8 +71,9 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const stop = (): void => {
     if (shutdown.signal.aborted) return;
     console.error(`stopping: ${limiter.active} live connections, up to ${graceMs} ms to finish`);
-    shutdown.abort(); // stop accepting; serve completes when the last connection has ended
-    http.closeIdleConnections();
+    // Stop accepting; idle keep-alive connections close now, busy ones after their response;
+    // serve completes when the last connection has ended (or after the grace).
+    shutdown.abort();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -1,8 +1,9 @@
 /*
  * The demo: an HTTP server on the rxjs-listen accept loop.
  *
- *   npm run --silent demo -- [--port N] [--host H] [--limit N] [--per-peer N] [--idle-ms N]
- *     [--hold-ms N] [--pause-ms N] [--grace-ms N] [--log text|json] [--stats] [--workers N]
+ *   npm run --silent demo -- [--port N] [--host H] [--limit N] [--queue N] [--queue-timeout-ms N]
+ *     [--per-peer N] [--idle-ms N] [--keep-alive-ms N] [--hold-ms N] [--pause-ms N] [--grace-ms N]
+ *     [--log text|json] [--stats] [--workers N]
  *
  * Prints `listening on http://HOST:PORT` on stdout when ready; logs go to stderr.
  * SIGINT/SIGTERM: stop accepting, let live connections finish (up to --grace-ms), exit 0.

@@ -22,7 +22,9 @@ describe('the demo server', () => {
     demo = await startDemo(['--stats', '--limit', '9']);
     await httpGet(demo.port, '/counted');
     await sleep(1100);
-    expect(demo.stderr()).toMatch(/\[stats\] live=0\/9 accepted=1 connection_errors=0 shortages=0 dropped=0 paused=no/);
+    expect(demo.stderr()).toMatch(
+      /\[stats\] live=0\/9 accepted=1 connection_errors=0 shortages=0 dropped=0 waiting=0 queued=0 admitted_from_queue=0 queue_timeouts=0 gave_up=0 reclaimed=0 paused=no/,
+    );
     expect(await stopDemo(demo)).toBe(0);
   });
 
@@ -66,6 +68,9 @@ describe('the demo server', () => {
     [['--port', '70000'], /--port must be an integer between 0 and 65535, got "70000"/],
     [['--pause-ms=-1'], /--pause-ms must be an integer/],
     [['--log', 'xml'], /--log must be text or json, got "xml"/],
+    [['--queue=-1'], /--queue must be an integer between 0 and/],
+    [['--queue-timeout-ms', '0'], /--queue-timeout-ms must be an integer between 1 and/],
+    [['--keep-alive-ms', 'soon'], /--keep-alive-ms must be an integer between 0 and .*, got "soon"/],
     [['--nope', '1'], /Unknown option '--nope'/],
   ])('rejects %p with exit status 2 and a message naming the flag', (args, message) => {
     const run = spawnSync(process.execPath, [join(__dirname, '..', 'build', 'demo', 'server.js'), ...args], { encoding: 'utf8', timeout: 10_000 });
@@ -74,7 +79,7 @@ describe('the demo server', () => {
   });
 
   it('runs a cluster with --workers 2: both serve, each with its own limit, and the port refuses while both are paused', async () => {
-    demo = await startDemo(['--workers', '2', '--limit', '1', '--hold-ms', '800']);
+    demo = await startDemo(['--workers', '2', '--limit', '1', '--queue', '0', '--hold-ms', '800']);
     const port = demo.port;
     const first = httpGetWithWorker(port);
     await sleep(100);

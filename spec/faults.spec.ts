@@ -67,8 +67,38 @@ describe('faults on real sockets', () => {
     expect(await echo(loop.port, 'still here')).toBe('still here');
   });
 
+  it('lets clients that reset or close while they wait leave the queue, and serves the next in order', async () => {
+    const limiter = new Limiter(1, { queue: 20 });
+    const loop = await echoLoop(limiter);
+    subscription = loop.subscription;
+    const holder = await connect(loop.port);
+    clients.push(holder);
+    await until(() => limiter.active === 1);
+    const leaving = await Promise.all(Array.from({ length: 10 }, () => connect(loop.port)));
+    await until(() => limiter.waiting === 10);
+    await Promise.all(
+      leaving.map(async (socket, i) => {
+        socket.on('error', () => undefined);
+        if (i % 3 === 0) return void socket.end(); // closes before sending anything
+        if (i % 3 === 1) {
+          socket.write('data the server never read');
+          await sleep(20); // sent, then reset (a close right after a write would send FIN: a half-close, which keeps its place)
+        }
+        socket.resetAndDestroy();
+      }),
+    );
+    await until(() => limiter.waiting === 0);
+    expect([limiter.waiting, limiter.gaveUp, limiter.active]).toEqual([0, 10, 1]);
+    const next = echo(loop.port, 'my turn'); // waits behind the holder
+    await until(() => limiter.waiting === 1);
+    holder.destroy();
+    expect(await next).toBe('my turn');
+    await until(() => limiter.active === 0);
+    expect(limiter.active).toBe(0);
+  });
+
   it('follows a limit lowered to 1 and raised again under load, never touching live connections', async () => {
-    const limiter = new Limiter(3);
+    const limiter = new Limiter(3, { queue: 0 }); // no queue: a full limit shows as a refusal
     const loop = await echoLoop(limiter);
     subscription = loop.subscription;
     for (let i = 0; i < 3; i++) clients.push(await connect(loop.port));

@@ -62,9 +62,9 @@ describe('the open-file limit', () => {
   it('warns when a connection limit cannot fit in the open-file limit, and only then', () => {
     const spy = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
-      expect(warnIfLimitExceedsFiles(200, 100)).toBe(true);
+      expect(warnIfLimitExceedsFiles(200, 0, 100)).toBe(true);
       expect(spy).toHaveBeenCalledWith(expect.stringMatching(/^connection limit 200 cannot fit in the open-file limit 100/), { code: 'RXJS_LISTEN_FILE_LIMIT' });
-      expect(warnIfLimitExceedsFiles(10, 100_000)).toBe(false);
+      expect(warnIfLimitExceedsFiles(10, 0, 100_000)).toBe(false);
       expect(spy).toHaveBeenCalledTimes(1);
     } finally {
       spy.mockRestore();

@@ -1,7 +1,7 @@
 /* Handing accepted sockets to Node's own servers: http, https, tls, and over a Unix socket. */
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, get } from 'node:http';
+import { Agent, createServer as createHttpServer, get } from 'node:http';
 import { createServer as createHttpsServer, get as getHttps } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,11 +9,16 @@ import { join } from 'node:path';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
 import { handTo } from '../src/handTo';
+import { Limiter } from '../src/limiter';
 import { listen } from '../src/listen';
 import { backpressure } from '../src/operators/backpressure';
 import { handleErrors } from '../src/operators/handleErrors';
 import { serve } from '../src/operators/serve';
-import { connect } from './support/net';
+import { connect, sleep } from './support/net';
+
+async function until(condition: () => boolean, ms = 3000): Promise<void> {
+  for (const started = Date.now(); !condition() && Date.now() - started < ms; ) await sleep(5);
+}
 
 const tlsOptions = {
   key: readFileSync(join(__dirname, '..', 'demo', 'certs', 'localhost-key.pem')),
@@ -41,6 +46,45 @@ function body(response: import('node:http').IncomingMessage): Promise<string> {
 describe('handTo', () => {
   let subscription: Subscription | undefined;
   afterEach(() => subscription?.unsubscribe());
+
+  it("emits 'listening' with the first connection, when the server's address() answers the listener's", async () => {
+    const app = createHttpServer((_, res) => res.end('ok'));
+    const seen: (AddressInfo | string | null)[] = [];
+    app.on('listening', () => seen.push(app.address()));
+    const l = await loop(app, { host: '127.0.0.1', port: 0 });
+    subscription = l.subscription;
+    expect(seen).toEqual([]);
+    const [response] = (await once(get({ host: '127.0.0.1', port: (l.address as AddressInfo).port, agent: false }), 'response')) as [import('node:http').IncomingMessage];
+    await body(response);
+    expect(seen).toEqual([l.address]);
+    expect(app.address()).toEqual(l.address);
+  });
+
+  it('answers with Connection: close while connections wait, and hands a waiting socket to http with its request intact', async () => {
+    const release: (() => void)[] = [];
+    const app = createHttpServer((req, res) => release.push(() => res.end(`served ${req.url}`)));
+    const address = new ReplaySubject<AddressInfo | string>(1);
+    const limiter = new Limiter(1);
+    subscription = listen({ host: '127.0.0.1', port: 0, server: { allowHalfOpen: true, noDelay: true }, onListening: (a) => address.next(a) })
+      .pipe(handleErrors(), backpressure(limiter), serve(handTo(app)))
+      .subscribe();
+    const { port } = (await firstValueFrom(address)) as AddressInfo;
+    const agent = new Agent({ keepAlive: true });
+    const first = once(get({ host: '127.0.0.1', port, path: '/first', agent }), 'response');
+    await until(() => release.length === 1);
+    const other = new Agent({ keepAlive: true });
+    const second = once(get({ host: '127.0.0.1', port, path: '/second', agent: other }), 'response'); // waits for the slot
+    await until(() => limiter.waiting === 1);
+    release.shift()!();
+    const [one] = (await first) as [import('node:http').IncomingMessage];
+    expect([one.headers.connection, await body(one)]).toEqual(['close', 'served /first']);
+    await until(() => release.length === 1); // the waiting one got the slot, its request read
+    release.shift()!();
+    const [two] = (await second) as [import('node:http').IncomingMessage];
+    expect([two.headers.connection, await body(two)]).toEqual(['keep-alive', 'served /second']); // nobody waits now
+    agent.destroy();
+    other.destroy();
+  });
 
   it('serves HTTP, and keeps http.Server enforcing headersTimeout on handed sockets', async () => {
     const app = createHttpServer({ headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 }, (_, res) => res.end('http ok'));

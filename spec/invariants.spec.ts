@@ -1,6 +1,7 @@
 /*
- * Property-based: over random interleavings of arrivals, closes, explicit releases (also
- * twice), live limit changes, shortages, time and unsubscription, the loop's guarantees hold.
+ * Property-based: over random interleavings of arrivals, closes (of live and of waiting
+ * connections), explicit releases (also twice), connections marked idle or busy, live limit
+ * changes, shortages, time (queue timeouts) and unsubscription, the loop's guarantees hold.
  */
 import fc from 'fast-check';
 import { Subject, VirtualTimeScheduler } from 'rxjs';
@@ -11,12 +12,15 @@ import type { AcceptResult } from '../src/result';
 import { accepted, failed, fakeSocket, FakeListener, type FakeSocket } from './marbles';
 
 const DELAY = 10;
+const QUEUE_TIMEOUT = 20;
 
 type Step =
   | { op: 'arrive' }
   | { op: 'close'; which: number }
   | { op: 'release'; which: number; twice: boolean }
   | { op: 'setLimit'; limit: number }
+  | { op: 'idle'; which: number }
+  | { op: 'busy'; which: number }
   | { op: 'shortage' }
   | { op: 'advance'; ms: number };
 
@@ -25,17 +29,20 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant('close' as const), which: fc.nat(50) }),
   fc.record({ op: fc.constant('release' as const), which: fc.nat(50), twice: fc.boolean() }),
   fc.record({ op: fc.constant('setLimit' as const), limit: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({ op: fc.constant('idle' as const), which: fc.nat(50) }),
+  fc.record({ op: fc.constant('busy' as const), which: fc.nat(50) }),
   fc.constant({ op: 'shortage' as const }),
   fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 15 }) }),
 );
 
 describe('invariants under random schedules', () => {
-  it('never exceeds the limit in force, pauses exactly while a reason holds, leaks nothing', () => {
+  it('never exceeds the limit in force or the queue, admits in arrival order, pauses exactly while a reason holds, leaks nothing', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 5 }), fc.array(step, { maxLength: 60 }), (initial, steps) => {
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 3 }), fc.array(step, { maxLength: 60 }), (initial, queue, steps) => {
         const scheduler = new VirtualTimeScheduler();
         const listener = new FakeListener(() => scheduler.now());
-        const limiter = new Limiter(initial);
+        const limiter = new Limiter(initial, { queue, queueTimeout: QUEUE_TIMEOUT, scheduler });
+        const idle = new Set<Admitted>(); // marked idle, not busy since
         const results = new Subject<AcceptResult>();
         const admitted: Admitted[] = [];
         const sockets: FakeSocket[] = [];
@@ -43,6 +50,8 @@ describe('invariants under random schedules', () => {
         const subscription = results.pipe(handleErrors({ delay: DELAY, scheduler }), backpressure(limiter)).subscribe((c) => {
           // A token is issued only with room under the limit in force.
           expect(limiter.active).toBeLessThanOrEqual(limiter.limit);
+          // Nobody jumps the queue: admissions come in arrival order.
+          expect(sockets.indexOf(c.socket as FakeSocket)).toBeGreaterThan(admitted.length === 0 ? -1 : sockets.indexOf(admitted.at(-1)!.socket as FakeSocket));
           admitted.push(c);
         });
 
@@ -57,6 +66,14 @@ describe('invariants under random schedules', () => {
             const { token } = admitted[s.which % admitted.length]!;
             token.release();
             if (s.twice) token.release();
+          } else if (s.op === 'idle' && admitted.length > 0) {
+            const connection = admitted[s.which % admitted.length]!;
+            idle.add(connection);
+            connection.token.idle();
+          } else if (s.op === 'busy' && admitted.length > 0) {
+            const connection = admitted[s.which % admitted.length]!;
+            idle.delete(connection);
+            connection.token.busy();
           } else if (s.op === 'setLimit') {
             limiter.setLimit(s.limit);
           } else if (s.op === 'shortage') {
@@ -69,13 +86,18 @@ describe('invariants under random schedules', () => {
           }
           // Live tokens count exactly the admitted connections still holding theirs.
           expect(limiter.active).toBe(admitted.filter((c) => !c.token.released).length);
-          // Paused exactly while a reason holds: the limit is full, or a shortage pause runs.
+          // The queue never holds more than its size, and every waiting socket is still open.
+          expect(limiter.waiting).toBeLessThanOrEqual(queue);
+          // Nobody waits while an idle connection (still holding its slot) could make room.
+          if (limiter.waiting > 0) expect([...idle].filter((c) => !c.token.released)).toEqual([]);
+          // Paused exactly while a reason holds: slots and queue are full, or a shortage pause runs.
           const shortage = shortagesUntil.some((until) => scheduler.now() < until);
-          expect(listener.pauses.includes('limit')).toBe(limiter.full);
+          expect(listener.pauses.includes('limit')).toBe(limiter.active >= limiter.limit && limiter.waiting >= queue);
           expect(listener.pauses.includes('shortage')).toBe(shortage);
         }
 
         subscription.unsubscribe();
+        expect(limiter.waiting).toBe(0); // what waited is closed
         expect(listener.pauses).toEqual([]); // every pause released, every timer gone
         expect(scheduler.actions.filter((a) => !a.closed)).toEqual([]);
         sockets.forEach((s) => s.destroy());

@@ -1,5 +1,5 @@
-import { Limiter } from '../src/limiter';
-import { fakeSocket } from './marbles';
+import { Limiter, type LimiterOptions, type Token } from '../src/limiter';
+import { fakeSocket, type FakeSocket } from './marbles';
 
 describe('Limiter', () => {
   it('counts admitted sockets and releases a token when its socket closes', () => {
@@ -57,8 +57,8 @@ describe('Limiter', () => {
     expect(limiter.full).toBe(false);
   });
 
-  it('announces when it becomes full or not full, and every new limit', () => {
-    const limiter = new Limiter(2);
+  it('announces when it starts or stops refusing, and every new limit', () => {
+    const limiter = new Limiter(2, { queue: 0 });
     const seen: boolean[] = [];
     const subscription = limiter.changes.subscribe(() => seen.push(limiter.full));
     const first = limiter.admit(fakeSocket())!; // 1 of 2: no change at the boundary
@@ -109,5 +109,75 @@ describe('Limiter per peer', () => {
 
   it.each([0, 2.5, NaN])('rejects perPeer %p, naming it', (perPeer) => {
     expect(() => new Limiter(10, { perPeer })).toThrow(/Limiter: options.perPeer must be/);
+  });
+
+  it('counts a waiting connection against its address, so one client cannot fill the queue', () => {
+    const limiter = new Limiter(1, { perPeer: 2, queueTimeout: Infinity });
+    const owner = { admitted: () => undefined, failed: () => undefined };
+    expect(['10.0.0.1', '10.0.0.1', '10.0.0.1', '10.0.0.2'].map((ip) => limiter.enter({ socket: fakeSocket(ip) }, owner))).toEqual(['admitted', 'queued', 'dropped', 'queued']);
+    expect([limiter.activeFrom('10.0.0.1'), limiter.waiting, limiter.droppedPerPeer]).toEqual([2, 2, 1]);
+  });
+});
+
+describe('Limiter queue', () => {
+  const entered = (limiter: Limiter, sockets: FakeSocket[]) => {
+    const admitted: FakeSocket[] = [];
+    const tokens: Token[] = [];
+    const owner = { admitted: (c: { socket: FakeSocket }, t: Token) => void (admitted.push(c.socket), tokens.push(t)), failed: (e: unknown) => { throw e; } };
+    const outcomes = sockets.map((socket) => limiter.enter({ socket }, owner));
+    return { admitted, tokens, outcomes };
+  };
+
+  it('admits waiting connections first in first out as slots free, and when the limit is raised', () => {
+    const limiter = new Limiter(1, { queue: 3 });
+    const sockets = [1, 2, 3, 4, 5].map(() => fakeSocket());
+    const { admitted, outcomes } = entered(limiter, sockets);
+    expect(outcomes).toEqual(['admitted', 'queued', 'queued', 'queued', 'dropped']);
+    expect([limiter.refusing, limiter.waiting, limiter.dropped]).toEqual([true, 3, 1]);
+    sockets[0]!.destroy();
+    expect(admitted).toEqual(sockets.slice(0, 2));
+    limiter.setLimit(3);
+    expect(admitted).toEqual(sockets.slice(0, 4));
+    expect([limiter.active, limiter.waiting, limiter.admittedFromQueue, limiter.refusing]).toEqual([3, 0, 3, false]);
+  });
+
+  it('lets a client that closes before sending anything leave the queue (half-open sockets included)', () => {
+    const limiter = new Limiter(1);
+    const [first, closes, ends] = [fakeSocket(), fakeSocket(), fakeSocket()];
+    entered(limiter, [first, closes, ends]);
+    closes.destroy();
+    ends.emit('end');
+    expect([limiter.waiting, limiter.gaveUp, ends.destroyed]).toEqual([0, 2, true]);
+    expect(ends.listenerCount('error')).toBe(0); // its watchers are gone
+  });
+
+  it('keeps a waiting socket from crashing the process on a reset, and leaves no listener on admission', () => {
+    const limiter = new Limiter(1);
+    const [first, waiting] = [fakeSocket(), fakeSocket()];
+    entered(limiter, [first, waiting]);
+    expect(() => waiting.emit('error', new Error('ECONNRESET'))).not.toThrow();
+    first.destroy();
+    expect([waiting.listenerCount('error'), waiting.listenerCount('end'), waiting.listenerCount('close')]).toEqual([0, 0, 1]); // 1: its token's
+  });
+
+  it('does not take for idle a connection that received bytes since it was marked idle', () => {
+    const limiter = new Limiter(1);
+    const [a, b] = [fakeSocket(), fakeSocket()];
+    const { tokens } = entered(limiter, [a]);
+    tokens[0]!.idle();
+    a.bytesRead = 40; // its next request is arriving
+    entered(limiter, [b]);
+    expect([a.destroyed, limiter.waiting, limiter.reclaimed]).toEqual([false, 1, 0]);
+    tokens[0]!.idle(); // its answer went out: idle again, and now it goes
+    expect([a.destroyed, limiter.waiting, limiter.reclaimed]).toEqual([true, 0, 1]);
+  });
+
+  it.each([
+    [{ queue: -1 }, /Limiter: options.queue must be an integer >= 0, got -1/],
+    [{ queueTimeout: 0 }, /Limiter: options.queueTimeout must be an integer >= 1, got 0/],
+    [{ queueTimeout: NaN }, /Limiter: options.queueTimeout must be a number, got NaN/],
+    [{ onQueueTimeout: 'close' }, /Limiter: options.onQueueTimeout must be a function, got "close"/],
+  ])('rejects %p, naming the option and the value', (options, message) => {
+    expect(() => new Limiter(1, options as LimiterOptions)).toThrow(message);
   });
 });

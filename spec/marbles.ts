@@ -31,16 +31,25 @@ export class FakeListener implements ListenerControl {
     return this.#pauses.reasons;
   }
 
+  address(): string | null {
+    return null;
+  }
+
   readonly reported: unknown[] = [];
   report(error: unknown): void {
     this.reported.push(error);
   }
 }
 
-/** A socket stand-in: `destroy()` records and emits 'close' synchronously. */
+/**
+ * A socket stand-in: `destroy()` (and `destroySoon()`) records and emits 'close'
+ * synchronously; `bytesRead` and `bytesWritten` are set by the test.
+ */
 export interface FakeSocket extends Socket {
   destroyed: boolean;
   closed: boolean;
+  bytesRead: number;
+  bytesWritten: number;
 }
 export function fakeSocket(remoteAddress = '127.0.0.1'): FakeSocket {
   const socket = new EventEmitter() as unknown as FakeSocket & { remoteAddress: string; remotePort: number };
@@ -48,6 +57,9 @@ export function fakeSocket(remoteAddress = '127.0.0.1'): FakeSocket {
   socket.remotePort = 40000;
   socket.destroyed = false;
   socket.closed = false;
+  socket.bytesRead = 0;
+  socket.bytesWritten = 0;
+  socket.destroySoon = () => void socket.destroy();
   socket.destroy = () => {
     if (!socket.destroyed) {
       socket.destroyed = true;

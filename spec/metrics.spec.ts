@@ -6,25 +6,34 @@ import { accepted, failed, fakeSocket, FakeListener, testScheduler } from './mar
 describe('Metrics', () => {
   it('counts accepted connections, skipped errors and shortages, and reads the limiter and the pauses', () => {
     const listener = new FakeListener(() => 0);
-    const limiter = new Limiter(4);
+    const limiter = new Limiter(1, { queueTimeout: Infinity });
     const metrics = new Metrics(limiter);
     const results = [accepted(listener), failed(listener, 'ECONNRESET'), failed(listener, 'EMFILE'), accepted(listener)];
     of(...results).pipe(metrics.count()).subscribe();
     limiter.admit(fakeSocket());
+    const waiting = fakeSocket();
+    limiter.enter({ socket: waiting }, { admitted: () => undefined, failed: () => undefined }); // waits for the slot
     const resume = listener.pause('shortage');
     expect(metrics.snapshot()).toEqual({
       accepted: 2,
       connectionErrors: 1,
       shortages: 1,
       live: 1,
-      limit: 4,
+      limit: 1,
       dropped: 0,
       droppedPerPeer: 0,
+      waiting: 1,
+      queued: 1,
+      admittedFromQueue: 0,
+      queueTimeouts: 0,
+      gaveUp: 0,
+      reclaimed: 0,
       paused: true,
       pauses: ['shortage'],
     });
     resume();
-    expect(metrics.snapshot().paused).toBe(false);
+    waiting.destroy();
+    expect(metrics.snapshot()).toMatchObject({ paused: false, waiting: 0, gaveUp: 1 });
   });
 
   it('emits a snapshot at once and every period, in virtual time', () => {

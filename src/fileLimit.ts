@@ -95,19 +95,21 @@ export function fileShortage(open: number, limit: number, syscall: string): Acce
 
 /**
  * Warns (through `process.emitWarning`, code `RXJS_LISTEN_FILE_LIMIT`) when `connections`
- * live connections cannot fit in the open-file limit next to what the process already holds.
+ * live connections and `waiting` queued ones cannot fit in the open-file limit next to what
+ * the process already holds.
  *
  * @returns Whether a warning was emitted.
  */
-export function warnIfLimitExceedsFiles(connections: number, limit = readOpenFileLimit()): boolean {
+export function warnIfLimitExceedsFiles(connections: number, waiting = 0, limit = readOpenFileLimit()): boolean {
   if (limit === undefined) return false;
   const open = openFileCount();
   const room = limit - open - defaultHeadroom(limit);
-  if (connections <= room) return false;
+  if (connections + waiting <= room) return false;
+  const what = waiting === 0 ? `connection limit ${connections}` : `connection limit ${connections} with a queue of ${waiting}`;
   process.emitWarning(
-    `connection limit ${connections} cannot fit in the open-file limit ${limit} (${open} descriptors in use, ` +
+    `${what} cannot fit in the open-file limit ${limit} (${open} descriptors in use, ` +
       `${defaultHeadroom(limit)} kept free): the listener will pause on file shortage at about ${Math.max(room, 0)} connections. ` +
-      'Raise the open-file limit (ulimit -n, systemd LimitNOFILE=, docker --ulimit nofile=) or lower the connection limit.',
+      'Raise the open-file limit (ulimit -n, systemd LimitNOFILE=, docker --ulimit nofile=) or lower the connection limit (and the queue).',
     { code: 'RXJS_LISTEN_FILE_LIMIT' },
   );
   return true;

@@ -1,20 +1,33 @@
+import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import type { Accepted } from './result';
+import type { Token } from './limiter';
+import type { Accepted, ListenerControl } from './result';
 
 /**
  * A {@link serve} handler that hands each connection to a server that never listens itself:
- * an `http.Server`, `https.Server`, `tls.Server` or `net.Server`, which then speaks its
- * protocol on the socket as if it had accepted it. The connection lives until its socket
- * closes.
+ * an `http.Server`, `https.Server`, `tls.Server`, `http2` server or `net.Server`, which then
+ * speaks its protocol on the socket as if it had accepted it. The connection lives until its
+ * socket closes.
  *
- * Node's http and https servers start their `headersTimeout` / `requestTimeout` checks only
- * when they emit `'listening'`; a server that never listens would never enforce them, and a
- * slowloris client could hold its slot forever. So this emits `'listening'` on the server
- * once, now. And a `tls.Server` (or `https.Server`) only reports a handshake that timed out
- * (`handshakeTimeout`, default 120 s) or failed as `'tlsClientError'`, leaving the socket open:
- * when the server has no listener for it, this adds one that destroys the socket, so a client
- * that never finishes its handshake cannot hold a slot.
+ * With the first connection, the server emits `'listening'` (Node's http and https servers
+ * start their `headersTimeout` / `requestTimeout` checks only then: without it a slowloris
+ * client could hold its slot forever), and from then on its `address()` answers the address
+ * of the listener that accepts for it (before, `null`). Announce readiness with
+ * {@link listen}'s `onListening`, which runs when the port is bound.
+ *
+ * For an `http.Server` or `https.Server`, connections admitted by {@link backpressure} are
+ * kept in step with the limit: each is marked busy while a request is in flight and idle
+ * between requests ({@link Token.idle}), so an idle keep-alive connection can be closed to
+ * admit a waiting one, and while connections wait (or the server shuts down) responses carry
+ * `Connection: close` (decided when the headers are written), so busy connections end after
+ * their response instead of lingering for the keep-alive timeout.
+ *
+ * A `tls.Server` (or `https.Server`) only reports a handshake that timed out
+ * (`handshakeTimeout`, default 120 s) or failed as `'tlsClientError'`, leaving the socket
+ * open: when the server has no listener for it, this adds one that destroys the socket, so a
+ * client that never finishes its handshake cannot hold a slot.
  *
  * @example
  * const app = createServer((req, res) => res.end('hello\n'));
@@ -26,9 +39,65 @@ import type { Accepted } from './result';
 export function handTo(server: NetServer): (connection: Accepted) => void {
   if (!(server instanceof NetServer)) throw new TypeError(`handTo: server must be a net.Server, got ${String(server)}`);
   if (server.listening) throw new TypeError('handTo: server must not listen itself: rxjs-listen accepts for it');
-  server.emit('listening');
   if (server instanceof TlsServer && server.listenerCount('tlsClientError') === 0) server.on('tlsClientError', destroyClient);
-  return ({ socket }) => void server.emit('connection', socket);
+  const exchanges = server instanceof HttpServer || server instanceof HttpsServer ? trackExchanges(server) : undefined;
+  let started = false;
+  return (connection) => {
+    if (!started) {
+      started = true;
+      start(server, connection.listener);
+    }
+    const { token } = connection as Partial<{ token: Token }>;
+    if (exchanges !== undefined && token !== undefined) exchanges.set(connection.socket, { token, inFlight: 0 });
+    server.emit('connection', connection.socket);
+  };
+}
+
+/** Makes a server that never listens behave as one that does, bound where `listener` is. */
+function start(server: NetServer, listener: ListenerControl): void {
+  server.address = () => listener.address();
+  server.emit('listening');
+}
+
+/** One HTTP/1 connection's requests in flight (pipelined requests overlap). */
+interface Exchanges {
+  readonly token: Token;
+  inFlight: number;
+}
+
+/**
+ * Marks each admitted HTTP connection busy from a request to the end of its response, and
+ * idle in between; asks for `Connection: close` while the limit is contended.
+ */
+function trackExchanges(server: HttpServer | HttpsServer): WeakMap<Socket, Exchanges> {
+  const connections = new WeakMap<Socket, Exchanges>();
+  // Before the application's own listener, so the header can still change when it answers at once.
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+    const exchanges = connections.get(request.socket);
+    if (exchanges === undefined) return;
+    const { token } = exchanges;
+    exchanges.inFlight++;
+    token.busy();
+    closeWhenContended(response, token);
+    response.once('finish', () => {
+      if (--exchanges.inFlight === 0) token.idle();
+    });
+  });
+  return connections;
+}
+
+/**
+ * Decides keep-alive when the headers are written, not when the request arrived: clients that
+ * began to wait while it was being worked on count too. (`end()`, `write()` and
+ * `flushHeaders()` all write the headers through `writeHead`.) A response that said
+ * keep-alive and is closed right after would race the client's next request.
+ */
+function closeWhenContended(response: ServerResponse, token: Token): void {
+  const writeHead = response.writeHead;
+  response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (token.contended) this.shouldKeepAlive = false;
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
 }
 
 function destroyClient(_error: Error, socket: Socket): void {

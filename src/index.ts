@@ -4,18 +4,24 @@
  * ```
  * listen / fromServer  ->  logWarnings  ->  handleErrors  ->  backpressure  ->  serve
  *   accept results          log shortage      skip, pause       token per         handlers,
- *   (values, never          with a hint,      or fail           connection,       finalizer
- *    thrown)                rate-limited                         pause at limit    releases
+ *   (values, never          with a hint,      or fail           connection, a     finalizer
+ *    thrown)                rate-limited                         wait queue,       releases
+ *                                                                pause when full
  * ```
  *
  * @packageDocumentation
  */
+// The declarations name `node:net` and `NodeJS`: this makes every .d.ts of the package (all
+// reached through index.d.ts) pull in @types/node, which TypeScript 6 no longer includes by
+// default. `preserve` keeps the directive in the emitted index.d.ts (TypeScript >= 5.5).
+/// <reference types="node" preserve="true" />
 export { listen, fromServer, ListenError, RELIEF_POLL_MS, type ListenOptions, type WatchOptions } from './listen';
 export { isAccepted, isAcceptFailed, type Accepted, type AcceptError, type AcceptFailed, type AcceptResult, type ListenerControl } from './result';
 export { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, FATAL_ERRORS, RESOURCE_ERRORS, type AcceptErrorKind } from './classify';
 export { errorHint } from './hint';
 export { readOpenFileLimit } from './fileLimit';
-export { Limiter, type LimiterOptions, type Token } from './limiter';
+export { Limiter, type Admissions, type LimiterOptions, type Token, type WithSocket } from './limiter';
+export { serviceUnavailable, type ServiceUnavailableOptions } from './serviceUnavailable';
 export { logWarnings, type AcceptWarning, type LogWarningsOptions } from './operators/logWarnings';
 export { handleErrors, type HandleErrorsOptions } from './operators/handleErrors';
 export { backpressure, type Admitted } from './operators/backpressure';

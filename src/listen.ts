@@ -150,6 +150,7 @@ function watch(
   // Where to listen again after a pause: the address actually bound, so port 0 keeps its
   // port and a host name is not looked up again.
   let where: NetListenOptions | undefined;
+  let bound: AddressInfo | string | null = null;
   let resuming = false;
   let closed = false;
 
@@ -159,6 +160,7 @@ function watch(
     get pauses() {
       return pauses.reasons;
     },
+    address: () => bound,
     report: (error) => {
       if (!closed) fail(error, 'accept', fileLimit !== undefined && (error.code === 'EMFILE' || error.code === 'ENFILE'));
     },
@@ -207,6 +209,7 @@ function watch(
     if (pauses.paused) return stop();
     if (where !== undefined) return;
     const address = server.address()!;
+    bound = address;
     where = typeof address === 'string' ? { path: address, backlog } : { host: address.address, port: address.port, backlog, ipv6Only: start?.ipv6Only };
     options.onListening?.(address);
   }

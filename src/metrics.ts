@@ -12,7 +12,7 @@ export interface AcceptStats {
   readonly connectionErrors: number;
   /** Resource shortages (EMFILE, ..., failures to listen again). */
   readonly shortages: number;
-  /** Live connections (tokens), the limit, and those closed at once over it; 0 without a limiter. */
+  /** Live connections (tokens); 0 without a limiter (as every limiter figure below). */
   readonly live: number;
   /** The connection limit in force. */
   readonly limit: number;
@@ -20,6 +20,18 @@ export interface AcceptStats {
   readonly dropped: number;
   /** Connections closed at once over the per-peer limit. */
   readonly droppedPerPeer: number;
+  /** Connections waiting for a slot now. */
+  readonly waiting: number;
+  /** Connections that have had to wait, in all. */
+  readonly queued: number;
+  /** Connections admitted after waiting. */
+  readonly admittedFromQueue: number;
+  /** Connections that waited too long and were ended (`onQueueTimeout`). */
+  readonly queueTimeouts: number;
+  /** Connections whose client gave up while waiting. */
+  readonly gaveUp: number;
+  /** Idle keep-alive connections closed to admit a waiting one. */
+  readonly reclaimed: number;
   /** Whether the listener is paused, and why (`'shortage'`, `'limit'`, ...). */
   readonly paused: boolean;
   /** The reasons holding it paused. */
@@ -66,6 +78,12 @@ export class Metrics {
       limit: this.limiter?.limit ?? 0,
       dropped: this.limiter?.dropped ?? 0,
       droppedPerPeer: this.limiter?.droppedPerPeer ?? 0,
+      waiting: this.limiter?.waiting ?? 0,
+      queued: this.limiter?.queued ?? 0,
+      admittedFromQueue: this.limiter?.admittedFromQueue ?? 0,
+      queueTimeouts: this.limiter?.queueTimeouts ?? 0,
+      gaveUp: this.limiter?.gaveUp ?? 0,
+      reclaimed: this.limiter?.reclaimed ?? 0,
       paused: pauses.length > 0,
       pauses,
     };
@@ -102,6 +120,12 @@ export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): strin
   metric('shortages_total', 'counter', 'Resource shortages (EMFILE, ENFILE, ENOBUFS, ENOMEM, failed resumes).', stats.shortages);
   metric('dropped_total', 'counter', 'Connections closed at once over the limit.', stats.dropped);
   metric('dropped_per_peer_total', 'counter', 'Connections closed at once over the per-peer limit.', stats.droppedPerPeer);
+  metric('queued_total', 'counter', 'Connections that had to wait for a slot.', stats.queued);
+  metric('admitted_from_queue_total', 'counter', 'Connections admitted after waiting.', stats.admittedFromQueue);
+  metric('queue_timeouts_total', 'counter', 'Connections that waited too long and were ended.', stats.queueTimeouts);
+  metric('queue_gave_up_total', 'counter', 'Connections whose client gave up while waiting.', stats.gaveUp);
+  metric('reclaimed_total', 'counter', 'Idle keep-alive connections closed to admit a waiting one.', stats.reclaimed);
+  metric('waiting_connections', 'gauge', 'Connections waiting for a slot.', stats.waiting);
   metric('live_connections', 'gauge', 'Live connections.', stats.live);
   metric('connection_limit', 'gauge', 'The connection limit in force.', stats.limit);
   metric('paused', 'gauge', '1 while accepting is paused.', stats.paused ? 1 : 0);

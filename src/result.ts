@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 
 /**
@@ -23,6 +23,11 @@ export interface ListenerControl {
   /** The reasons currently holding the listener paused; empty while accepting. */
   readonly pauses: readonly string[];
   /**
+   * The address the listener is bound to (kept while paused), as `net.Server.address()`
+   * gives it; `null` before it first listens.
+   */
+  address(): AddressInfo | string | null;
+  /**
    * Feeds an error met elsewhere (a handler's EMFILE) into the loop as an accept error, so it
    * is classified, logged and paused on like one (as `during: 'accept'`).
    */
@@ -41,7 +46,8 @@ export interface Accepted {
 
 /**
  * An error the listener met: while accepting (`during: 'accept'`), or while listening again
- * after a pause (`during: 'resume'`, always worth a retry: the listener is being rebuilt).
+ * after a pause (`during: 'resume'`, worth a retry: the listener is being rebuilt; except
+ * EACCES and EPERM, then a {@link ListenError}: the process may no longer bind the address).
  */
 export interface AcceptFailed {
   /** Tells an error from an {@link Accepted}. */

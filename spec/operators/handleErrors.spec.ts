@@ -130,7 +130,7 @@ describe('handleErrors', () => {
   it("errors the stream when a listener's pause throws", () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const boom = new Error('pause failed');
-      const listener = { pause: () => { throw boom; }, pauses: [], report: () => undefined };
+      const listener = { pause: () => { throw boom; }, pauses: [], report: () => undefined, address: () => null };
       expectObservable(cold('-r', { r: failed(listener, 'EMFILE') }).pipe(handleErrors())).toBe('-#', {}, boom);
     });
   });

@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { warnIfLimitExceedsFiles } from '../fileLimit';
-import { Limiter, type LimiterOptions, type Token } from '../limiter';
+import { Limiter, type Admissions, type LimiterOptions, type Token } from '../limiter';
 import type { Accepted, ListenerControl } from '../result';
 
 /** A connection admitted under a limit, with the token that holds its slot. */
@@ -10,28 +10,36 @@ export interface Admitted extends Accepted {
 }
 
 /**
- * Limits simultaneous connections: emits each connection with a {@link Token}, and at `limit`
- * live tokens pauses accepting (the listener stops, so clients wait in no queue of ours), until
- * a token is released: when its socket closes, or explicitly. A connection that still arrives
- * over the limit is closed at once and counted in {@link Limiter.dropped}.
+ * Limits simultaneous connections: emits each connection with a {@link Token} once it has a
+ * slot. With every slot taken, connections wait in the {@link Limiter}'s queue, first in
+ * first out, not read from, and are emitted as tokens are released (their sockets close, or
+ * `token.release()`); one whose client gives up leaves the queue, one that waits longer than
+ * `queueTimeout` is ended (`onQueueTimeout`). Only when the queue is full too does the
+ * listener pause (it closes, so the kernel refuses new clients at no cost to the process),
+ * until a place frees. A connection that still arrives then is closed at once and counted in
+ * {@link Limiter.dropped}. When idle keep-alive connections hold the slots, the one idle
+ * the longest is closed to admit a waiting connection (see {@link Token.idle}).
+ *
+ * Unsubscribing ends the connections waiting here and lets the admitted ones finish their
+ * current exchange (idle ones close, busy ones when they go idle): graceful shutdown.
  *
  * At subscription it warns (`process.emitWarning`, code `RXJS_LISTEN_FILE_LIMIT`) when the
- * limit cannot fit in the process's open-file limit.
+ * limit and the queue cannot fit in the process's open-file limit.
  *
  * ```
- * connections: -a-b-----c---|     limit 2
- * released:    -------a------
- * paused:         [---] [---     full at b, free when a's socket closes, full again at c
- * output:      -a-b-----c---|
+ * connections: -a-b-c-d-----e---|     limit 2, queue 1
+ * released:    -------a---b------
+ * paused:           [-] [-] [--     full and queue full at c, free when a's socket closes...
+ * output:      -a-b---c---d-e---|     c waits for a's slot, d for b's
  * ```
  *
  * @example
- * const limiter = new Limiter(100);
+ * const limiter = new Limiter(100, { queue: 511, queueTimeout: 10_000 });
  * listen({ port: 8080 }).pipe(handleErrors(), backpressure(limiter), serve(handle)).subscribe();
  * limiter.setLimit(200); // live, e.g. from an admin endpoint
  *
  * @param limit The most live connections (an integer >= 1), or a {@link Limiter} to share or change live.
- * @param options With a number: a per-peer limit (see {@link LimiterOptions}).
+ * @param options With a number: the per-peer limit and the queue (see {@link LimiterOptions}).
  * @returns An operator from connections to admitted connections.
  */
 export function backpressure(limit: number | Limiter, options?: LimiterOptions): OperatorFunction<Accepted, Admitted> {
@@ -44,8 +52,8 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
   return (source) =>
     new Observable<Admitted>((subscriber) => {
       const limiter = shared ?? new Limiter(limit as number, options);
-      warnIfLimitExceedsFiles(limiter.limit);
-      // The listeners feeding this operator (usually one), and the pause each holds while full.
+      warnIfLimitExceedsFiles(limiter.limit, limiter.queueSize);
+      // The listeners feeding this operator (usually one), and the pause each holds while refusing.
       const listeners = new Set<ListenerControl>();
       const pauses = new Map<ListenerControl, () => void>();
 
@@ -53,7 +61,7 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
       // must be routed to the subscriber here: a Subject would only report it as unhandled.
       const update = (): void => {
         try {
-          if (limiter.full) {
+          if (limiter.refusing) {
             for (const listener of listeners) if (!pauses.has(listener)) pauses.set(listener, listener.pause('limit'));
           } else if (pauses.size > 0) {
             const resumes = [...pauses.values()];
@@ -65,21 +73,25 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
         }
       };
 
+      const admissions: Admissions<Accepted> = {
+        // A literal of one shape rather than a spread: measurably cheaper on the accept path.
+        admitted: ({ socket, listener }, token) => subscriber.next({ type: 'connection', socket, listener, token }),
+        failed: (error) => subscriber.error(error),
+      };
+
       subscriber.add(limiter.changes.subscribe(update));
       subscriber.add(
         source.subscribe({
           next: (connection) => {
             listeners.add(connection.listener);
-            const token = limiter.admit(connection.socket);
-            if (token === undefined) return update();
-            // A literal of one shape rather than a spread: measurably cheaper on the accept path.
-            subscriber.next({ type: 'connection', socket: connection.socket, listener: connection.listener, token });
+            if (limiter.enter(connection, admissions) === 'dropped') update();
           },
           error: (error: unknown) => subscriber.error(error),
           complete: () => subscriber.complete(),
         }),
       );
       return () => {
+        limiter.withdraw(admissions);
         for (const resume of pauses.values()) resume();
         pauses.clear();
       };

@@ -1,19 +1,26 @@
-import { tap, type MonoTypeOperatorFunction } from 'rxjs';
+import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Socket } from 'node:net';
 import type { Accepted } from '../result';
 import { checkInteger } from '../validate';
 
-// One shared listener for every socket, not a closure per connection.
-function destroyIdle(this: Socket): void {
-  this.destroy();
+/** What a connection had sent and received when it was last seen moving, and since when. */
+interface Traffic {
+  bytes: number;
+  since: number;
 }
 
 /**
- * Closes a connection that sends and receives nothing for `ms` (Node's socket idle timer, reset
- * by every read and write), so idle clients, and slowloris clients that trickle a byte less
- * often than that, cannot hold their slots forever: closing the socket releases its token.
- * (A client trickling faster is the protocol's business: `http.Server`'s `headersTimeout` and
- * `requestTimeout`.) Place it after {@link backpressure}, or anywhere connections pass.
+ * Closes a connection that sends and receives nothing for `ms`, whatever the server behind it
+ * does with the socket, so idle clients, and slowloris clients that trickle a byte less often
+ * than that, cannot hold their slots: closing the socket releases its token. Silence counts in
+ * both directions, also while a request is being worked on.
+ *
+ * It reads the socket's byte counters (`bytesRead`, `bytesWritten`) every `ms / 5`, one timer
+ * for all connections, running only while there are connections: a connection is closed
+ * between `ms` and `1.2 × ms` after its last byte. (Not the socket's own idle timer,
+ * `socket.setTimeout`: `http.Server` replaces it with its keep-alive timeout after every
+ * response, and clears it on the next request.) Place it after {@link backpressure}. When
+ * its source completes, the connections it passed on stay watched until they close.
  *
  * ```
  * admitted: -a-------|
@@ -25,14 +32,73 @@ function destroyIdle(this: Socket): void {
  * listen({ port: 8080 }).pipe(handleErrors(), backpressure(100), idleTimeout(30_000), serve(handle)).subscribe();
  *
  * @param ms Milliseconds of silence allowed, an integer >= 1.
+ * @param scheduler Where the checks are timed. Default `asyncScheduler`.
  * @returns An operator that passes connections through.
  */
-export function idleTimeout<C extends Accepted>(ms: number): MonoTypeOperatorFunction<C> {
+export function idleTimeout<C extends Accepted>(ms: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<C> {
   checkInteger('idleTimeout: ms', ms, 1);
-  return tap(({ socket }) => {
-    // The socket's own idle timer, not an RxJS one: Node resets it on every read and write,
-    // which an operator could only do by watching every chunk on the hot path.
-    socket.setTimeout(ms);
-    socket.on('timeout', destroyIdle);
-  });
+  const period = Math.max(1, Math.floor(ms / 5));
+
+  return (source) =>
+    new Observable<C>((subscriber) => {
+      const watched = new Map<Socket, Traffic>();
+      let sweeping: Subscription | undefined;
+      let completed = false;
+
+      // One shared 'close' listener: a closed socket leaves at once, not at the next check.
+      function forget(this: Socket): void {
+        watched.delete(this);
+      }
+
+      const sweep = (): void => {
+        const now = scheduler.now();
+        for (const [socket, traffic] of watched) {
+          const bytes = socket.bytesRead + socket.bytesWritten;
+          if (bytes !== traffic.bytes) {
+            traffic.bytes = bytes;
+            traffic.since = now;
+          } else if (now - traffic.since >= ms) {
+            watched.delete(socket);
+            socket.destroy();
+          }
+        }
+      };
+
+      const watch = (socket: Socket): void => {
+        // -1: the first check records its counters and starts its silence from there.
+        watched.set(socket, { bytes: -1, since: 0 });
+        socket.on('close', forget);
+        sweeping ??= scheduler.schedule(function () {
+          try {
+            sweep();
+          } catch (error) {
+            return subscriber.error(error); // a socket without counters: not one of Node's
+          }
+          if (watched.size > 0) this.schedule(undefined, period);
+          else sweeping = undefined;
+        }, period);
+      };
+
+      const subscription = source.subscribe({
+        next: (connection) => {
+          if (!connection.socket.closed) watch(connection.socket);
+          subscriber.next(connection);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          completed = true;
+          subscriber.complete();
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        // After completion the connections passed on are still served downstream: they stay
+        // watched until they close (the timer stops with the last one). Unsubscribing or an
+        // error stops watching at once.
+        if (completed) return;
+        sweeping?.unsubscribe();
+        for (const socket of watched.keys()) socket.off('close', forget);
+        watched.clear();
+      };
+    });
 }

@@ -14,9 +14,11 @@ export interface ServeOptions<C extends Accepted> {
   onError?: (error: unknown, connection: C) => void;
   /**
    * Graceful shutdown: when it aborts, stop accepting (the source is unsubscribed, which closes
-   * the listener), let live connections finish for up to `graceMs`, then end the rest (their
-   * sockets destroyed, tokens released) and complete. For `http.Server`, also call its
-   * `closeIdleConnections()` on abort, or idle keep-alive connections wait out the grace.
+   * the listener and the connections still waiting in {@link backpressure}'s queue), let live
+   * connections finish for up to `graceMs`, then end the rest (their sockets destroyed, tokens
+   * released) and complete. Connections whose protocol marks them idle ({@link Token.idle}:
+   * {@link handTo} does for HTTP/1) are closed as soon as they are idle, now or later in the
+   * grace, and HTTP responses meanwhile carry `Connection: close`.
    */
   signal?: AbortSignal;
   /** How long live connections may finish after `signal` aborts. Default 10 000 ms. */

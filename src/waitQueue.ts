@@ -1,0 +1,115 @@
+import type { Socket } from 'node:net';
+import type { SchedulerLike, Subscription } from 'rxjs';
+
+/** One connection waiting for a slot, with what it needs to be admitted or ended later. */
+export interface Waiting<C extends { readonly socket: Socket } = { readonly socket: Socket }, O = unknown> {
+  readonly connection: C;
+  /** Who queued it: the one told when it is admitted. */
+  readonly owner: O;
+  /** Its remote address when a per-peer limit counts it; released with it. */
+  readonly peer: string | undefined;
+}
+
+/** Why a connection left the queue without being admitted. */
+export type Departure = 'gone' | 'expired' | 'withdrawn';
+
+/**
+ * The connections accepted while every slot is taken, first in first out: the backlog a
+ * listening socket would hold, kept in the process so that the listener need not close
+ * (closing resets the kernel's backlog). A waiting socket is left untouched, as accepted: it
+ * reads at most its stream's high-water mark into memory and costs no CPU, and a server it is
+ * handed to later reads the buffered request as if it had just arrived.
+ *
+ * A client that gives up while waiting (a reset, or a close before sending anything) leaves
+ * the queue at once, and one that waits longer than `timeout` ms is handed to `onDepart`
+ * with `'expired'`, so that the protocol can say why (an HTTP 503) instead of a bare close.
+ */
+export class WaitQueue<C extends { readonly socket: Socket }, O> {
+  // A Map keeps insertion order: the first entry is the one that has waited longest, and a
+  // client leaving from the middle costs O(1).
+  readonly #entries = new Map<Socket, Entry<C, O>>();
+
+  /**
+   * @param timeout How long one may wait, in ms (`Infinity`: no limit).
+   * @param scheduler Where timeouts are timed.
+   * @param onDepart Called for every connection that leaves without a slot.
+   */
+  constructor(
+    private readonly timeout: number,
+    private readonly scheduler: SchedulerLike,
+    private readonly onDepart: (waiting: Waiting<C, O>, why: Departure) => void,
+  ) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Queues a connection at the back. */
+  push(connection: C, owner: O, peer: string | undefined): void {
+    const entry = new Entry(connection, owner, peer, this);
+    this.#entries.set(connection.socket, entry);
+    if (this.timeout !== Infinity) entry.timer = this.scheduler.schedule(() => this.#depart(entry, 'expired'), this.timeout);
+  }
+
+  /** Takes the connection that has waited longest, ready to be admitted. */
+  shift(): Waiting<C, O> | undefined {
+    const first = this.#entries.values().next();
+    if (first.done) return undefined;
+    this.#remove(first.value);
+    return first.value;
+  }
+
+  /** Ends every connection `owner` queued (its operator was unsubscribed). */
+  withdraw(owner: O): void {
+    for (const entry of [...this.#entries.values()]) if (entry.owner === owner) this.#depart(entry, 'withdrawn');
+  }
+
+  /** Called by an entry whose socket closed or ended while it waited. */
+  gone(entry: Entry<C, O>): void {
+    this.#depart(entry, 'gone');
+  }
+
+  #depart(entry: Entry<C, O>, why: Departure): void {
+    if (!this.#remove(entry)) return;
+    this.onDepart(entry, why);
+  }
+
+  #remove(entry: Entry<C, O>): boolean {
+    if (!this.#entries.delete(entry.connection.socket)) return false;
+    entry.timer?.unsubscribe();
+    entry.unwatch();
+    return true;
+  }
+}
+
+/** A queued connection: watches its socket for the client giving up. */
+class Entry<C extends { readonly socket: Socket }, O> implements Waiting<C, O> {
+  timer: Subscription | undefined;
+
+  constructor(
+    readonly connection: C,
+    readonly owner: O,
+    readonly peer: string | undefined,
+    private readonly queue: WaitQueue<C, O>,
+  ) {
+    const { socket } = connection;
+    socket.on('close', this.onGone);
+    // 'end' before any data: the client closed without sending a request. (After data, it may
+    // be a half-close that still wants its answer: such a connection keeps its place.)
+    socket.on('end', this.onGone);
+    // A reset while waiting must not crash the process for want of a listener: 'close' follows.
+    socket.on('error', ignore);
+  }
+
+  readonly onGone = (): void => this.queue.gone(this);
+
+  /** Leaves the socket as it was found, for whoever gets it next. */
+  unwatch(): void {
+    const { socket } = this.connection;
+    socket.off('close', this.onGone);
+    socket.off('end', this.onGone);
+    socket.off('error', ignore);
+  }
+}
+
+function ignore(): void {}
