@@ -3,6 +3,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 export const root = join(__dirname, '..', '..', '..');
@@ -57,14 +58,29 @@ export function peakRssKiB(pid: number): number {
 }
 
 export function requireWrk(): void {
+  requireCommand('wrk', ['-v']);
+}
+
+/** Exits 2 with the install instruction when `command` is not installed (Debian's package of the same name). */
+export function requireCommand(command: string, versionArgs: string[]): void {
   try {
-    execFileSync('wrk', ['-v'], { stdio: 'ignore' });
+    execFileSync(command, versionArgs, { stdio: 'ignore' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      console.error('wrk is missing: install it with `apt-get update && apt-get install -y wrk` (Debian/Ubuntu).');
+      console.error(`${command} is missing: install it with \`apt-get update && apt-get install -y ${command}\` (Debian/Ubuntu).`);
       process.exit(2);
     }
   }
+}
+
+/** A port free on 127.0.0.1 now (another process may take it before it is used: fine on a test machine). */
+export async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  probe.close();
+  await once(probe, 'close');
+  return port;
 }
 
 /** Runs wrk and returns its requests/s and its full output. */
@@ -82,6 +98,21 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The kernel's TCP extension counters (ListenOverflows, TCPSynRetrans, ...): system-wide, so compare deltas on a quiet machine. */
+export function tcpCounters(): Record<string, number> {
+  const [names, values] = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const keys = names!.split(' ').slice(1);
+  const numbers = values!.split(' ').slice(1).map(Number);
+  return Object.fromEntries(keys.map((key, i) => [key, numbers[i]!]));
+}
+
+/** How many times each label occurs. */
+export function tally(labels: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const label of labels) counts[label] = (counts[label] ?? 0) + 1;
+  return counts;
 }
 
 export function machine(): string {

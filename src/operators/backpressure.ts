@@ -27,10 +27,10 @@ export interface Admitted extends Accepted {
  * limit and the queue cannot fit in the process's open-file limit.
  *
  * ```
- * connections: -a-b-c-d-----e---|     limit 2, queue 1
+ * connections: -a-b-c---d---e---|     limit 2, queue 1
  * released:    -------a---b------
- * paused:           [-] [-] [--     full and queue full at c, free when a's socket closes...
- * output:      -a-b---c---d-e---|     c waits for a's slot, d for b's
+ * paused:           [-] [-] [---]     slots and queue full at c, d and e, until a slot frees
+ * output:      -a-b---c---d-----|     c waits for a's slot, d for b's; e, still waiting at the end, is closed
  * ```
  *
  * @example
