@@ -1,5 +1,6 @@
 import { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, RESOURCE_ERRORS } from '../src/classify';
-import { failed, FakeListener } from './marbles';
+import { handleErrors } from '../src/operators/handleErrors';
+import { failed, FakeListener, testScheduler } from './marbles';
 
 const error = (code: string | undefined, syscall = 'accept') => Object.assign(new Error(String(code)), { code, syscall });
 
@@ -33,9 +34,28 @@ describe('classifyAcceptError', () => {
 });
 
 describe('classifyFailure', () => {
-  it('retries any failure to listen again, even a fatal-looking one', () => {
+  it('retries a failure to listen again, even a fatal-looking one (the port taken meanwhile)', () => {
     const listener = new FakeListener(() => 0);
     expect(classifyFailure(failed(listener, 'EADDRINUSE', { during: 'resume', syscall: 'listen' }))).toBe('resource');
+    expect(classifyFailure(failed(listener, 'EMFILE', { during: 'resume', syscall: 'listen' }))).toBe('resource');
     expect(classifyFailure(failed(listener, 'EBADF'))).toBe('fatal');
+  });
+
+  it.each(['EACCES', 'EPERM'])('fails on %s when listening again: the process may no longer bind the address', (code) => {
+    const listener = new FakeListener(() => 0);
+    expect(classifyFailure(failed(listener, code, { during: 'resume', syscall: 'listen' }))).toBe('fatal');
+    // While accepting, EPERM is one connection's (a firewall rule), EACCES an unknown code.
+    expect(classifyFailure(failed(listener, code))).toBe(code === 'EPERM' ? 'connection' : 'resource');
+  });
+
+  it.each(['EACCES', 'EPERM'])('makes handleErrors end the stream with %s from listening again, without pausing', (code) => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const listener = new FakeListener(() => scheduler.now());
+      const v = { r: failed(listener, code, { during: 'resume', syscall: 'listen' }), a: failed(listener, 'EADDRINUSE', { during: 'resume', syscall: 'listen' }) };
+      expectObservable(cold('-a-r-a-|', v).pipe(handleErrors(1))).toBe('---#', {}, v.r.error);
+      flush();
+      expect(listener.events).toEqual(['pause@1', 'resume@2']); // only EADDRINUSE paused
+    });
   });
 });

@@ -19,8 +19,10 @@ describe('the npm package', () => {
     const installed = join(dir, 'node_modules', 'rxjs-listen');
     mkdirSync(installed, { recursive: true });
     execFileSync('tar', ['-xzf', join(dir, tarball), '-C', installed, '--strip-components=1']);
-    // The peer dependency, as the consumer's own install would provide it.
+    // The peer dependency, and @types/node, as the consumer's own install would provide them.
     symlinkSync(join(root, 'node_modules', 'rxjs'), join(dir, 'node_modules', 'rxjs'), 'dir');
+    mkdirSync(join(dir, 'node_modules', '@types'));
+    symlinkSync(join(root, 'node_modules', '@types', 'node'), join(dir, 'node_modules', '@types', 'node'), 'dir');
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -61,7 +63,35 @@ describe('the npm package', () => {
       join(dir, 'tsconfig.json'),
       JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', types: [], typeRoots: [join(root, 'node_modules', '@types')], skipLibCheck: true }, files: ['consumer.ts'] }),
     );
-    symlinkSync(join(root, 'node_modules', '@types'), join(dir, 'node_modules', '@types'), 'dir');
     expect(() => node([join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], dir)).not.toThrow();
   });
+
+  it('type-checks, declarations included, for a consumer with default settings and @types/node installed', () => {
+    // TypeScript 6 includes no @types package unless told (`types` defaults to []): the
+    // declarations name `node:net` and `NodeJS`, so they must reference @types/node themselves.
+    const consumer = [
+      "import { handleErrors, listen, ListenError, type AcceptResult } from 'rxjs-listen';",
+      "const show = (r: AcceptResult): string => (r.type === 'error' ? `${r.error.code} ${r.error.syscall}` : `${r.socket.remoteAddress}`);",
+      'listen({ port: 0 }).pipe(handleErrors()).subscribe({',
+      '  next: (c) => {',
+      '    // @ts-expect-error: a Socket is no string (were the Node types lost, it would be `any` and this line an error)',
+      '    const notAString: string = c.socket;',
+      '    console.log(show(c), c.socket.setNoDelay(true).localPort, notAString);',
+      '  },',
+      '  error: (e: unknown) => console.error(e instanceof ListenError ? e.hint : e),',
+      '});',
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, 'default.ts'), consumer);
+    writeFileSync(join(dir, 'default.mts'), consumer);
+    // No `types`, no `typeRoots`, no `skipLibCheck`: the package's .d.ts files are checked too.
+    writeFileSync(join(dir, 'tsconfig.default.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext' }, files: ['default.ts', 'default.mts'] }));
+    let errors = '';
+    try {
+      node([join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.default.json'], dir);
+    } catch (error) {
+      errors = `${(error as { stdout?: string }).stdout ?? ''}${String(error)}`;
+    }
+    expect(errors).toBe(''); // before the reference: "Cannot find name 'node:net'" in dist/cjs/*.d.ts
+  }, 90_000); // checking @types/node and rxjs's declarations takes tsc about 9 s of CPU
 });

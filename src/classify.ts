@@ -71,10 +71,28 @@ export function classifyAcceptError(error: AcceptError): AcceptErrorKind {
 }
 
 /**
- * Classifies an accept result's error. A failure to listen again after a pause is always a
- * shortage: the listener is being rebuilt, so even EADDRINUSE (the port taken meanwhile) is
- * worth another try later.
+ * Failures to listen again after a pause that no retry can fix: the process may no longer bind
+ * the address it bound at start. EACCES: a port below 1024 after the process dropped its
+ * privileges (or a Unix socket's directory it may no longer write); EPERM: a security policy
+ * (seccomp, a sandbox) forbids it. See `docs/errors.md`, "EACCES or EPERM when listening again".
+ */
+const FATAL_RESUME_ERRORS: ReadonlySet<string> = new Set(['EACCES', 'EPERM']);
+
+/**
+ * Classifies an accept result's error. A failure to listen again after a pause is a shortage,
+ * worth another try later (the listener is being rebuilt; even EADDRINUSE, the port taken
+ * meanwhile by another process, may pass), except EACCES and EPERM, which are fatal: the
+ * process lost the right to bind the address (a privileged port after dropping privileges),
+ * and retrying forever would leave the server closed without a word.
+ *
+ * @example
+ * classifyFailure({ type: 'error', during: 'resume', listener, error: Object.assign(new Error('listen EACCES'), { code: 'EACCES' }) });
+ * // Output: 'fatal'
+ *
+ * @param failure An accept result's error, with `during`.
+ * @returns What the accept loop should do about it.
  */
 export function classifyFailure(failure: AcceptFailed): AcceptErrorKind {
-  return failure.during === 'resume' ? 'resource' : classifyAcceptError(failure.error);
+  if (failure.during === 'resume') return FATAL_RESUME_ERRORS.has(failure.error.code ?? '') ? 'fatal' : 'resource';
+  return classifyAcceptError(failure.error);
 }

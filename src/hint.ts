@@ -20,6 +20,11 @@ const HINTS: Readonly<Record<string, string>> = {
     'This host has no interface with that address. Listen on `0.0.0.0`, `::` or an address the host owns.',
 };
 
+/** EACCES and EPERM from listening again after a pause: the section both share. */
+const RESUME_REFUSED =
+  'Listening again after a pause was refused: pausing closes the listening socket, and the process may no longer bind this address (a port below 1024 after it dropped root privileges). Keep the right to bind (grant `CAP_NET_BIND_SERVICE`, e.g. systemd `AmbientCapabilities=CAP_NET_BIND_SERVICE`, instead of starting as root and dropping it), listen on a port >= 1024 behind a proxy or an iptables redirect, or keep the listener from pausing at the limit (a longer wait queue, `new Limiter(limit, { queue })`, or a higher limit).';
+const RESUME_REFUSED_DOC = 'eacces-or-eperm-when-listening-again';
+
 /**
  * A short remediation for an error, with a link to its section in `docs/errors.md`, for the
  * people who run the server: these errors usually mean a misconfigured system.
@@ -29,10 +34,13 @@ const HINTS: Readonly<Record<string, string>> = {
  * // Output: 'The process ran out of file descriptors. Raise its open-file limit (...). See rxjs-listen/docs/errors.md#emfile'
  *
  * @param error An error with a `code`.
+ * @param during `'resume'` for a failure to listen again after a pause (an accept result's
+ *   `during`): EACCES and EPERM then mean the process lost the right to bind the address.
  * @returns The hint, or `undefined` for codes without one.
  */
-export function errorHint(error: AcceptError): string | undefined {
+export function errorHint(error: AcceptError, during?: 'accept' | 'resume'): string | undefined {
   const code = error.code ?? '';
+  if (during === 'resume' && (code === 'EACCES' || code === 'EPERM')) return `${RESUME_REFUSED} See ${ERRORS_DOC}#${RESUME_REFUSED_DOC}`;
   const hint = HINTS[code];
   if (hint === undefined) return undefined;
   const port = (error as { port?: number }).port;

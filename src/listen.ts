@@ -1,10 +1,11 @@
 import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type ServerOpts, type Socket } from 'node:net';
+import { classifyFailure } from './classify';
 import { asyncScheduler, filter, Observable, take, timer, type SchedulerLike, type Subscriber } from 'rxjs';
 import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { errorHint } from './hint';
 import { Pauses } from './pauses';
 import type { AcceptError, AcceptResult, ListenerControl } from './result';
-import { checkDelay, checkFunction, checkInteger } from './validate';
+import { checkBoolean, checkDelay, checkFunction, checkInteger } from './validate';
 
 /** Options shared by {@link listen} and {@link fromServer}. */
 export interface WatchOptions {
@@ -44,6 +45,14 @@ export interface ListenOptions extends WatchOptions {
   /** The kernel queue of connections not yet accepted. Default 511, as Node. */
   backlog?: number;
   /**
+   * Lets several processes listen on this TCP port at once (SO_REUSEPORT), the kernel
+   * spreading new connections among the listening ones; kept when listening again after a
+   * pause, so a paused process leaves the group and rejoins it. Needs Node >= 22.12 (or 23.1)
+   * and Linux 3.9+ (or DragonFlyBSD, FreeBSD 12+, Solaris, AIX); older Node ignores it (the
+   * second process fails with EADDRINUSE). Not with `path`. Default false.
+   */
+  reusePort?: boolean;
+  /**
    * Options for the `net.Server` this creates. Sockets handed to an `http.Server` should be
    * made the way it makes its own: `{ allowHalfOpen: true, noDelay: true }` (Node's http
    * defaults), or HTTP/1.1 half-closes and small responses behave differently.
@@ -51,7 +60,11 @@ export interface ListenOptions extends WatchOptions {
   server?: ServerOpts;
 }
 
-/** Listening failed at start: the port is taken, privileged or not on this host. */
+/**
+ * Listening failed at start (the port is taken, privileged or not on this host), or listening
+ * again after a pause was refused for good (`during: 'resume'`: EACCES or EPERM, a port below
+ * 1024 after the process dropped its privileges).
+ */
 export class ListenError extends Error {
   /** Always `'ListenError'`. */
   override readonly name = 'ListenError';
@@ -62,9 +75,15 @@ export class ListenError extends Error {
   /** What to do about it, with a link into `docs/errors.md` (also in the message). */
   readonly hint: string | undefined;
 
-  /** @param cause The error Node reported. */
-  constructor(override readonly cause: AcceptError) {
-    const hint = errorHint(cause);
+  /**
+   * @param cause The error Node reported.
+   * @param during Whether listening failed at start or when listening again after a pause.
+   */
+  constructor(
+    override readonly cause: AcceptError,
+    readonly during: 'start' | 'resume' = 'start',
+  ) {
+    const hint = errorHint(cause, during === 'resume' ? 'resume' : undefined);
     super(hint === undefined ? cause.message : `${cause.message}. ${hint}`);
     this.code = cause.code;
     this.syscall = cause.syscall;
@@ -84,7 +103,11 @@ export class ListenError extends Error {
  * kernel backlog are reset, and a Unix socket's path is gone (ENOENT). Connections already
  * accepted are untouched. Resuming listens again on the same address and port (also when it
  * was started on port 0) within a millisecond; if that fails (EMFILE, the port taken
- * meanwhile) the failure is emitted with `during: 'resume'` and retried.
+ * meanwhile) the failure is emitted with `during: 'resume'` and retried. While paused the port
+ * is free to bind for any local process, and a process that dropped its privileges after
+ * binding a port below 1024 cannot bind it again: that failure (EACCES, EPERM) is emitted as a
+ * {@link ListenError} with `during: 'resume'` and a hint, and `handleErrors` ends the stream
+ * with it (a retry cannot succeed).
  *
  * @example
  * listen({ host: '127.0.0.1', port: 0 }).pipe(handleErrors(), take(1))
@@ -124,22 +147,28 @@ export const RELIEF_POLL_MS = 25;
  * while the server lives on.
  *
  * @param server The server; its own `'connection'` listeners still run.
- * @param options How to watch for shortage.
+ * @param options How to watch for shortage; `backlog` and `reusePort` (see {@link ListenOptions})
+ *   for listening again after a pause, as the server first listened (Node does not tell).
  * @returns An Observable of {@link AcceptResult}; it never completes by itself.
  */
-export function fromServer(server: Server, options: WatchOptions & { backlog?: number } = {}): Observable<AcceptResult> {
+export function fromServer(server: Server, options: WatchOptions & { backlog?: number; reusePort?: boolean } = {}): Observable<AcceptResult> {
   if (!(server instanceof NetServer)) throw new TypeError(`fromServer: server must be a net.Server, got ${String(server)}`);
   checkWatchOptions('fromServer', options);
   if (options.backlog !== undefined) checkInteger('fromServer: options.backlog', options.backlog, 1);
-  return new Observable<AcceptResult>((subscriber) => watch(server, options, subscriber, undefined, options.backlog));
+  if (options.reusePort !== undefined) checkBoolean('fromServer: options.reusePort', options.reusePort);
+  return new Observable<AcceptResult>((subscriber) => watch(server, options, subscriber, undefined, options.backlog, options.reusePort));
 }
+
+/** `net.ListenOptions` with `reusePort` (Node >= 22.12, 23.1), which @types/node 20 lacks. */
+type Where = NetListenOptions & { reusePort?: boolean };
 
 function watch(
   server: Server,
   options: WatchOptions,
   subscriber: Subscriber<AcceptResult>,
-  start: NetListenOptions | undefined,
+  start: Where | undefined,
   backlog = start?.backlog,
+  reusePort = start?.reusePort,
 ): () => void {
   const scheduler = options.scheduler ?? asyncScheduler;
   const retryDelay = options.retryDelay ?? 500;
@@ -149,7 +178,7 @@ function watch(
   const ceiling = fileLimit === undefined ? Infinity : fileLimit - headroom;
   // Where to listen again after a pause: the address actually bound, so port 0 keeps its
   // port and a host name is not looked up again.
-  let where: NetListenOptions | undefined;
+  let where: Where | undefined;
   let bound: AddressInfo | string | null = null;
   let resuming = false;
   let closed = false;
@@ -210,7 +239,7 @@ function watch(
     if (where !== undefined) return;
     const address = server.address()!;
     bound = address;
-    where = typeof address === 'string' ? { path: address, backlog } : { host: address.address, port: address.port, backlog, ipv6Only: start?.ipv6Only };
+    where = typeof address === 'string' ? { path: address, backlog } : { host: address.address, port: address.port, backlog, ipv6Only: start?.ipv6Only, reusePort };
     options.onListening?.(address);
   }
 
@@ -219,7 +248,10 @@ function watch(
     if (where === undefined && !server.listening) return subscriber.error(new ListenError(error));
     const during = resuming ? 'resume' : 'accept';
     resuming = false;
-    fail(error, during);
+    // Listening again refused for good (EACCES, EPERM: privileges dropped since the first
+    // listen): a ListenError, so that the stream `handleErrors` ends with it carries the hint.
+    const fatal = during === 'resume' && classifyFailure({ type: 'error', error, during, listener }) === 'fatal';
+    fail(fatal ? new ListenError(error, 'resume') : error, during);
   }
 
   const checkInterval = options.checkInterval ?? 1000;
@@ -245,11 +277,11 @@ function watch(
   };
 }
 
-function checkAddress(options: ListenOptions): NetListenOptions {
+function checkAddress(options: ListenOptions): Where {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`listen: options must be an object with a port or a path, got ${String(options)}`);
   }
-  const { port, host, path, backlog } = options;
+  const { port, host, path, backlog, reusePort } = options;
   if (port === undefined && path === undefined) throw new TypeError('listen: options.port or options.path is required');
   if (port !== undefined && path !== undefined) throw new TypeError('listen: options.port and options.path exclude each other');
   if (port !== undefined) checkInteger('listen: options.port', port, 0, 65535);
@@ -260,7 +292,11 @@ function checkAddress(options: ListenOptions): NetListenOptions {
     throw new TypeError(`listen: options.host must be a non-empty string, got ${JSON.stringify(host)}`);
   }
   if (backlog !== undefined) checkInteger('listen: options.backlog', backlog, 1);
-  return path !== undefined ? { path, backlog } : { port, host, backlog };
+  if (reusePort !== undefined) {
+    checkBoolean('listen: options.reusePort', reusePort);
+    if (path !== undefined) throw new TypeError('listen: options.reusePort applies to a TCP port, not to options.path');
+  }
+  return path !== undefined ? { path, backlog } : { port, host, backlog, reusePort };
 }
 
 function checkWatchOptions(caller: string, options: WatchOptions): void {

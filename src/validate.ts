@@ -35,3 +35,9 @@ export function checkFunction<F>(name: string, value: F): F {
   if (typeof value !== 'function') throw new TypeError(`${name} must be a function, got ${show(value)}`);
   return value;
 }
+
+/** Throws unless `value` is `true` or `false`. */
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${show(value)}`);
+  return value;
+}
