@@ -1,5 +1,4 @@
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Server as HttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Token } from './limiter';
@@ -17,12 +16,14 @@ import type { Accepted, ListenerControl } from './result';
  * of the listener that accepts for it (before, `null`). Announce readiness with
  * {@link listen}'s `onListening`, which runs when the port is bound.
  *
- * For an `http.Server` or `https.Server`, connections admitted by {@link backpressure} are
- * kept in step with the limit: each is marked busy while a request is in flight and idle
+ * For an `http.Server`, connections admitted by {@link backpressure} are kept in step with the
+ * limit: each is marked busy while a request is in flight and idle
  * between requests ({@link Token.idle}), so an idle keep-alive connection can be closed to
  * admit a waiting one, and while connections wait (or the server shuts down) responses carry
  * `Connection: close` (decided when the headers are written), so busy connections end after
- * their response instead of lingering for the keep-alive timeout.
+ * their response instead of lingering for the keep-alive timeout. (Not yet for `https.Server`:
+ * its requests come on the TLS socket wrapped around the accepted one, which Node does not
+ * link back publicly; HTTPS connections are neither reclaimed nor asked to close.)
  *
  * A `tls.Server` (or `https.Server`) only reports a handshake that timed out
  * (`handshakeTimeout`, default 120 s) or failed as `'tlsClientError'`, leaving the socket
@@ -40,7 +41,7 @@ export function handTo(server: NetServer): (connection: Accepted) => void {
   if (!(server instanceof NetServer)) throw new TypeError(`handTo: server must be a net.Server, got ${String(server)}`);
   if (server.listening) throw new TypeError('handTo: server must not listen itself: rxjs-listen accepts for it');
   if (server instanceof TlsServer && server.listenerCount('tlsClientError') === 0) server.on('tlsClientError', destroyClient);
-  const exchanges = server instanceof HttpServer || server instanceof HttpsServer ? trackExchanges(server) : undefined;
+  const exchanges = server instanceof HttpServer ? trackExchanges(server) : undefined;
   let started = false;
   return (connection) => {
     if (!started) {
@@ -69,7 +70,7 @@ interface Exchanges {
  * Marks each admitted HTTP connection busy from a request to the end of its response, and
  * idle in between; asks for `Connection: close` while the limit is contended.
  */
-function trackExchanges(server: HttpServer | HttpsServer): WeakMap<Socket, Exchanges> {
+function trackExchanges(server: HttpServer): WeakMap<Socket, Exchanges> {
   const connections = new WeakMap<Socket, Exchanges>();
   // Before the application's own listener, so the header can still change when it answers at once.
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {

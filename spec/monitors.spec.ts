@@ -1,0 +1,125 @@
+/* The pressure monitors on the real process, and the listener they pause: bounded waits, loopback only. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { firstValueFrom, ReplaySubject, take, toArray, type Subscription } from 'rxjs';
+import { adaptiveLimit } from '../src/adaptiveLimit';
+import { Limiter } from '../src/limiter';
+import { listen } from '../src/listen';
+import { eventLoopDelay } from '../src/monitors/eventLoopDelay';
+import { eventLoopUtilization } from '../src/monitors/eventLoopUtilization';
+import { cgroupMemory, heapLimitMiB, heapUsed, rss } from '../src/monitors/memory';
+import { handleErrors } from '../src/operators/handleErrors';
+import { pauseUnderPressure, type PressureWarning } from '../src/operators/pauseUnderPressure';
+import { connectOutcome, sleep } from './support/net';
+import { fakeSocket, testScheduler } from './marbles';
+
+function busy(ms: number): void {
+  for (const end = performance.now() + ms; performance.now() < end; );
+}
+
+describe('monitors', () => {
+  it('eventLoopDelay reports a blocked loop in the window it happened, and little otherwise', async () => {
+    const readings = firstValueFrom(eventLoopDelay(50).pipe(take(4), toArray()));
+    await sleep(60);
+    busy(200); // a CPU-bound handler
+    const values = await readings;
+    expect(Math.max(...values)).toBeGreaterThanOrEqual(150);
+    expect(Math.min(...values)).toBeLessThan(150); // the windows around it read the loop as free again
+  });
+
+  it('eventLoopUtilization is near 1 over a window spent busy', async () => {
+    const first = firstValueFrom(eventLoopUtilization(100).pipe(take(1)));
+    busy(95);
+    expect(await first).toBeGreaterThan(0.8);
+  });
+
+  it('heapUsed and rss read MiB, below their limits', async () => {
+    const [heap] = await firstValueFrom(heapUsed(10).pipe(take(1), toArray()));
+    const [resident] = await firstValueFrom(rss(10).pipe(take(1), toArray()));
+    expect(heap).toBeGreaterThan(1);
+    expect(heap).toBeLessThan(heapLimitMiB());
+    expect(resident).toBeGreaterThan(heap!);
+  });
+
+  it('cgroupMemory reads memory.current / memory.max where cgroup v2 limits memory, and completes at once elsewhere', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cgroup-'));
+    try {
+      writeFileSync(join(root, 'memory.max'), '1000\n');
+      writeFileSync(join(root, 'memory.current'), '250\n');
+      expect(await firstValueFrom(cgroupMemory(10, undefined, root).pipe(take(1)))).toBe(0.25);
+      writeFileSync(join(root, 'memory.max'), 'max\n');
+      expect(await firstValueFrom(cgroupMemory(10, undefined, root).pipe(toArray()))).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it.each([0, 1.5, -1])('rejects a window of %p ms, naming it', (every) => {
+    expect(() => eventLoopDelay(every)).toThrow(/eventLoopDelay: every must be an integer >= 1/);
+    expect(() => rss(every)).toThrow(/rss: every must be/);
+  });
+});
+
+describe('a listener paused by event-loop delay', () => {
+  let subscription: Subscription | undefined;
+  afterEach(() => subscription?.unsubscribe());
+
+  it('refuses new clients while a handler blocks the loop, logs it once, and accepts again after', async () => {
+    const address = new ReplaySubject<AddressInfo>(1);
+    const warnings: PressureWarning[] = [];
+    subscription = listen({ host: '127.0.0.1', port: 0, onListening: (a) => address.next(a as AddressInfo) })
+      .pipe(
+        pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelay(20), above: 100, below: 50, unit: 'ms' }], {
+          minPause: 100,
+          onPause: (w) => warnings.push(w),
+        }),
+        handleErrors(),
+      )
+      .subscribe(({ socket }) => {
+        socket.on('error', () => undefined); // the probing client resets
+        socket.end('hi\n');
+        if (warnings.length === 0) busy(300); // the first client's handler hogs the loop
+      });
+    const { port } = await firstValueFrom(address);
+    expect(await connectOutcome(port)).toBe('connected');
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i++) refused = (await connectOutcome(port)) === 'ECONNREFUSED';
+    expect(refused).toBe(true);
+    expect(warnings).toHaveLength(1);
+    let accepted = false;
+    for (let i = 0; i < 100 && !accepted; i++) accepted = (await connectOutcome(port)) === 'connected' || (await sleep(10), false);
+    expect(accepted).toBe(true);
+  });
+});
+
+describe('adaptiveLimit', () => {
+  it('lowers the limit by a factor on each reading above the target, and raises it by one while it is reached', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const limiter = new Limiter(10, { queue: 0 });
+      for (let i = 0; i < 10; i++) limiter.admit(fakeSocket());
+      const lag = cold('-h-h-l-l-|', { h: 300, l: 10 });
+      // 10 -> 9 -> 8 (above), then full (10 live): 9, 10 (max).
+      expectObservable(adaptiveLimit(limiter, lag, { target: 100, min: 2 })).toBe('-a-b-c-d-|', { a: 9, b: 8, c: 9, d: 10 });
+    });
+  });
+
+  it('stays within min and does not grow while the limit is not reached', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const limiter = new Limiter(3);
+      const lag = cold('hhhll|', { h: 300, l: 10 });
+      // 3 -> 2 (above), then held at min; below the target it does not grow: nothing is waiting.
+      expectObservable(adaptiveLimit(limiter, lag, { target: 100, min: 2, max: 8 })).toBe('a----|', { a: 2 });
+    });
+  });
+
+  it.each([
+    [{ target: 0 }, /options.target must be a number > 0, got 0/],
+    [{ target: 10, min: 0 }, /options.min must be an integer >= 1, got 0/],
+    [{ target: 10, min: 5, max: 4 }, /options.max must be an integer >= 5, got 4/],
+    [{ target: 10, decrease: 1 }, /options.decrease must be a number between 0 and 1, got 1/],
+  ])('rejects %p, naming the option and the value', (options, message) => {
+    expect(() => adaptiveLimit(new Limiter(5), testScheduler().createColdObservable('-'), options)).toThrow(message);
+  });
+});

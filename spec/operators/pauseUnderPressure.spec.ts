@@ -1,0 +1,131 @@
+import { of, Subject } from 'rxjs';
+import { pauseUnderPressure, type Pressure, type PressureWarning } from '../../src/operators/pauseUnderPressure';
+import type { AcceptResult } from '../../src/result';
+import { accepted, FakeListener, testScheduler } from '../marbles';
+
+describe('pauseUnderPressure', () => {
+  it('pauses while a signal is above its threshold, resumes at or below the lower mark after minPause, and logs once per pause', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, hot, expectObservable, expectSubscriptions, flush }) => {
+      const listener = new FakeListener(() => scheduler.now());
+      const [a, b, c] = [1, 2, 3].map(() => accepted(listener));
+      const lag = hot('-l--h---m--o--w-|', { l: 1, h: 150, m: 90, o: 60, w: 40 });
+      const source = cold('a-----b------------c-|', { a, b, c });
+      const warnings: PressureWarning[] = [];
+      const pressures: Pressure[] = [{ name: 'eventLoopDelay', samples: lag, above: 100, unit: 'ms' }];
+      expectObservable(source.pipe(pauseUnderPressure(pressures, { minPause: 5, scheduler, onPause: (w) => warnings.push(w) }))).toBe('a-----b------------c-|', { a, b, c });
+      expectSubscriptions(source.subscriptions).toBe('^--------------------!');
+      expectSubscriptions(lag.subscriptions).toBe('^---------------!'); // the signal completed by itself
+      flush();
+      // Above at 4 (150); 90 at 8 is over the lower mark (80); 60 at 11, after minPause: resume.
+      expect(listener.events).toEqual(['pause@4', 'resume@11']);
+      expect(warnings).toEqual([expect.objectContaining({ signal: 'eventLoopDelay', value: 150, threshold: 100 })]);
+      expect(warnings[0]!.message).toMatch(/^overload: eventLoopDelay 150ms is above 100ms; not accepting until it is at or below 80ms\. .*docs\/errors\.md#overload$/);
+    });
+  });
+
+  it('holds a pause for minPause however soon the signal falls, and pauses a listener seen later', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, hot, flush }) => {
+      const first = new FakeListener(() => scheduler.now());
+      const later = new FakeListener(() => scheduler.now());
+      const heap = hot('-h-l-l-l-l', { h: 900, l: 10 });
+      cold('a---b', { a: accepted(first), b: accepted(later) })
+        .pipe(pauseUnderPressure([{ name: 'heap', samples: heap, above: 500, below: 400 }], { minPause: 6, scheduler }))
+        .subscribe();
+      flush();
+      expect(first.events).toEqual(['pause@1', 'resume@7']);
+      expect(later.events).toEqual(['pause@4', 'resume@7']);
+      expect(first.pauses).toEqual([]);
+    });
+  });
+
+  it('keeps the listener paused while any signal holds it, each with its own reason', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ hot, cold, flush }) => {
+      const listener = new FakeListener(() => scheduler.now());
+      const lag = hot('-h---l', { h: 200, l: 1 });
+      const rss = hot('--h-----l', { h: 2000, l: 100 });
+      cold('a', { a: accepted(listener) })
+        .pipe(
+          pauseUnderPressure(
+            [
+              { name: 'lag', samples: lag, above: 100 },
+              { name: 'rss', samples: rss, above: 1000 },
+            ],
+            { minPause: 0, scheduler },
+          ),
+        )
+        .subscribe();
+      scheduler.schedule(() => expect(listener.pauses).toEqual(['pressure:lag', 'pressure:rss']), 3);
+      flush();
+      expect(listener.events).toEqual(['pause@1', 'resume@8']);
+    });
+  });
+
+  it('passes errors of the source and of a signal through, and releases its pauses', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, hot, expectObservable, flush }) => {
+      const listener = new FakeListener(() => scheduler.now());
+      const a = accepted(listener);
+      expectObservable(cold<AcceptResult>('a-#', { a }).pipe(pauseUnderPressure([{ name: 's', samples: hot('-h', { h: 9 }), above: 1 }], { scheduler }))).toBe('a-#', { a });
+      const broken = cold<number>('--#', {}, new Error('monitor failed'));
+      expectObservable(cold('a----', { a }).pipe(pauseUnderPressure([{ name: 's', samples: broken, above: 1 }]))).toBe('a-#', { a }, new Error('monitor failed'));
+      flush();
+      expect(listener.pauses).toEqual([]);
+    });
+  });
+
+  it('releases its pauses and unsubscribes from the signals on early unsubscription', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ hot, expectObservable, expectSubscriptions, flush }) => {
+      const listener = new FakeListener(() => scheduler.now());
+      const lag = hot('h----', { h: 500 });
+      const source = hot('a----', { a: accepted(listener) });
+      expectObservable(source.pipe(pauseUnderPressure([{ name: 'lag', samples: lag, above: 100 }], { scheduler })), '^--!').toBe('a--', { a: expect.anything() });
+      expectSubscriptions(lag.subscriptions).toBe('^--!');
+      expectSubscriptions(source.subscriptions).toBe('^--!');
+      flush();
+      expect(listener.events).toEqual(['pause@0', 'resume@3']);
+    });
+  });
+
+  it('handles a synchronous source and signal', () => {
+    const listener = new FakeListener(() => 0);
+    const seen: unknown[] = [];
+    of(accepted(listener), accepted(listener))
+      .pipe(pauseUnderPressure([{ name: 'now', samples: of(5), above: 1 }]))
+      .subscribe((r) => seen.push(r));
+    expect(seen).toHaveLength(2);
+    expect(listener.events).toEqual(['pause@0', 'resume@0']); // paused by the first reading, released at completion
+  });
+
+  it('errors the stream when onPause throws', () => {
+    const listener = new FakeListener(() => 0);
+    const samples = new Subject<number>();
+    const results = new Subject<AcceptResult>();
+    let error: unknown;
+    results
+      .pipe(pauseUnderPressure([{ name: 'lag', samples, above: 1 }], { onPause: () => { throw new Error('log failed'); } }))
+      .subscribe({ error: (e) => (error = e) });
+    results.next(accepted(listener));
+    samples.next(5);
+    expect((error as Error).message).toBe('log failed');
+    expect(listener.pauses).toEqual([]);
+  });
+
+  it.each([
+    [[{ name: '', samples: of(1), above: 1 }], /pressures\[0\]\.name must be a non-empty string/],
+    [[{ name: 'x', samples: 5, above: 1 }], /pressures\[0\]\.samples must be an Observable, got 5/],
+    [[{ name: 'x', samples: of(1), above: NaN }], /pressures\[0\]\.above must be a finite number, got NaN/],
+    [[{ name: 'x', samples: of(1), above: 10, below: 20 }], /pressures\[0\]\.below must be a number <= above \(10\), got 20/],
+    ['lag', /pauseUnderPressure: pressures must be an array, got lag/],
+  ])('rejects %p, naming the option and the value', (pressures, message) => {
+    expect(() => pauseUnderPressure(pressures as Pressure[])).toThrow(message);
+  });
+
+  it('rejects a bad minPause or onPause', () => {
+    expect(() => pauseUnderPressure([], { minPause: -1 })).toThrow(/options.minPause must be a finite number of milliseconds >= 0, got -1/);
+    expect(() => pauseUnderPressure([], { onPause: 'log' as never })).toThrow(/options.onPause must be a function, got "log"/);
+  });
+});

@@ -1,0 +1,153 @@
+import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import type { Accepted, ListenerControl } from '../result';
+import { checkDelay, checkFunction } from '../validate';
+
+/** A signal of how loaded the process is, and where it stops accepting. */
+export interface Pressure {
+  /** Names the signal in the log and in the listener's pause reasons (`pressure:NAME`). */
+  readonly name: string;
+  /** Its readings: a monitor ({@link eventLoopDelay}, {@link heapUsed}, ...) or any Observable (a queue depth, a downstream's health). */
+  readonly samples: Observable<number>;
+  /** Accepting stops when a reading is above this. */
+  readonly above: number;
+  /** Accepting resumes once a reading is at or below this (hysteresis, so it does not flap). Default 80% of `above`. */
+  readonly below?: number;
+  /** For the log line: `'ms'`, `'MiB'`, ... Default none. */
+  readonly unit?: string;
+}
+
+/** What {@link pauseUnderPressure} logs, once per pause. */
+export interface PressureWarning {
+  /** One line: the signal, its value, the threshold, the hint. */
+  readonly message: string;
+  /** The signal's name. */
+  readonly signal: string;
+  /** The reading that started the pause. */
+  readonly value: number;
+  /** The threshold it crossed (`above`). */
+  readonly threshold: number;
+  /** What to do about it, with a link into `docs/errors.md`. */
+  readonly hint: string;
+}
+
+/** Options of {@link pauseUnderPressure}. */
+export interface PauseUnderPressureOptions {
+  /** The shortest pause, ms, however soon the signal falls back. Default 500. */
+  minPause?: number;
+  /** Called once per pause, when it starts. Default: none. An exception it throws errors the stream. */
+  onPause?: (warning: PressureWarning) => void;
+  /** Where `minPause` is timed. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+const HINT =
+  'The process is overloaded: new connections are refused until it recovers (a refused connection costs it nothing, a queued one costs every client a wait). ' +
+  'Add processes or machines, make handlers cheaper, or raise the threshold if it is too strict. See rxjs-listen/docs/errors.md#overload';
+
+/**
+ * Stops accepting while the process is overloaded: while any signal's last reading is above
+ * its threshold, every listener whose results pass here is paused (the kernel refuses new
+ * clients at no cost to the process), and it resumes once the reading is back at or below the
+ * lower mark and `minPause` has passed. Each pause is logged once, through `onPause`, with the
+ * signal, its value, the threshold and a hint. Results pass through unchanged. Place it right
+ * after the listener.
+ *
+ * ```
+ * lag (ms):  -1--150---90--60--40-|     above 100, below 80, minPause 3 frames
+ * results:   a-----b------------c-|
+ * paused:        [--------]            from 150 until 60, the first reading <= 80 after minPause
+ * output:    a-----b------------c-|
+ * ```
+ *
+ * @example
+ * listen({ port: 8080 }).pipe(
+ *   pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelay(100), above: 100, unit: 'ms' }], { onPause: (w) => log.warn(w) }),
+ *   handleErrors(), backpressure(limiter), serve(handTo(app)),
+ * ).subscribe();
+ *
+ * @param pressures The signals and their thresholds.
+ * @param options The shortest pause, the log.
+ * @returns An operator that passes results (or connections) through.
+ */
+export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
+  pressures: readonly Pressure[],
+  options: PauseUnderPressureOptions = {},
+): MonoTypeOperatorFunction<R> {
+  if (!Array.isArray(pressures)) throw new TypeError(`pauseUnderPressure: pressures must be an array, got ${String(pressures)}`);
+  const signals = pressures.map((pressure, i) => checkPressure(pressure, `pauseUnderPressure: pressures[${i}]`));
+  const { minPause = 500, onPause, scheduler = asyncScheduler } = options;
+  checkDelay('pauseUnderPressure: options.minPause', minPause);
+  if (onPause !== undefined) checkFunction('pauseUnderPressure: options.onPause', onPause);
+
+  return (source) =>
+    new Observable<R>((subscriber) => {
+      const listeners = new Set<ListenerControl>();
+      // The pauses each signal holds now, per listener, and since when.
+      const held = signals.map(() => ({ since: 0, resumes: undefined as Map<ListenerControl, () => void> | undefined }));
+
+      const pauseAll = (i: number): void => {
+        const state = held[i]!;
+        for (const listener of listeners) if (!state.resumes!.has(listener)) state.resumes!.set(listener, listener.pause(`pressure:${signals[i]!.name}`));
+      };
+      const release = (i: number): void => {
+        const resumes = held[i]!.resumes;
+        held[i]!.resumes = undefined;
+        resumes?.forEach((resume) => resume());
+      };
+
+      const reading = (i: number, value: number): void => {
+        const signal = signals[i]!;
+        const state = held[i]!;
+        try {
+          if (state.resumes === undefined && value > signal.above) {
+            state.resumes = new Map();
+            state.since = scheduler.now();
+            pauseAll(i);
+            const unit = signal.unit ?? '';
+            const message = `overload: ${signal.name} ${round(value)}${unit} is above ${signal.above}${unit}; not accepting until it is at or below ${signal.below}${unit}. ${HINT}`;
+            onPause?.({ message, signal: signal.name, value, threshold: signal.above, hint: HINT });
+          } else if (state.resumes !== undefined && value <= signal.below && scheduler.now() - state.since >= minPause) {
+            release(i);
+          }
+        } catch (error) {
+          subscriber.error(error);
+        }
+      };
+
+      signals.forEach((signal, i) => {
+        subscriber.add(signal.samples.subscribe({ next: (value) => reading(i, value), error: (error: unknown) => subscriber.error(error) }));
+      });
+      subscriber.add(
+        source.subscribe({
+          next: (result) => {
+            if (!listeners.has(result.listener)) {
+              listeners.add(result.listener);
+              try {
+                held.forEach((state, i) => state.resumes !== undefined && pauseAll(i));
+              } catch (error) {
+                return subscriber.error(error);
+              }
+            }
+            subscriber.next(result);
+          },
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        }),
+      );
+      return () => held.forEach((_, i) => release(i));
+    });
+}
+
+function checkPressure(pressure: Pressure, name: string): Required<Pick<Pressure, 'below'>> & Pressure {
+  if (pressure === null || typeof pressure !== 'object') throw new TypeError(`${name} must be an object, got ${String(pressure)}`);
+  if (typeof pressure.name !== 'string' || pressure.name === '') throw new TypeError(`${name}.name must be a non-empty string, got ${String(pressure.name)}`);
+  if (typeof (pressure.samples as Partial<Observable<number>> | undefined)?.subscribe !== 'function') throw new TypeError(`${name}.samples must be an Observable, got ${String(pressure.samples)}`);
+  if (typeof pressure.above !== 'number' || !Number.isFinite(pressure.above)) throw new TypeError(`${name}.above must be a finite number, got ${String(pressure.above)}`);
+  const below = pressure.below ?? pressure.above * 0.8;
+  if (typeof below !== 'number' || !(below <= pressure.above)) throw new RangeError(`${name}.below must be a number <= above (${pressure.above}), got ${String(pressure.below)}`);
+  return { ...pressure, below };
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
