@@ -49,7 +49,7 @@ export function handTo(server: NetServer): (connection: Accepted) => void {
       start(server, connection.listener);
     }
     const { token } = connection as Partial<{ token: Token }>;
-    if (exchanges !== undefined && token !== undefined) exchanges.set(connection.socket, { token, inFlight: 0 });
+    if (exchanges !== undefined && token !== undefined) exchanges.track(connection.socket, token);
     server.emit('connection', connection.socket);
   };
 }
@@ -60,45 +60,46 @@ function start(server: NetServer, listener: ListenerControl): void {
   server.emit('listening');
 }
 
-/** One HTTP/1 connection's requests in flight (pipelined requests overlap). */
-interface Exchanges {
-  readonly token: Token;
-  inFlight: number;
-}
-
 /**
- * Marks each admitted HTTP connection busy from a request to the end of its response, and
- * idle in between; asks for `Connection: close` while the limit is contended.
+ * Marks each admitted HTTP connection busy from a request to the end of its response (each
+ * request is one exchange: pipelined ones overlap), and idle in between; asks for
+ * `Connection: close` while the limit is contended. This runs on every request, so it
+ * allocates nothing there: lookups and shared listeners.
  */
-function trackExchanges(server: HttpServer): WeakMap<Socket, Exchanges> {
-  const connections = new WeakMap<Socket, Exchanges>();
+function trackExchanges(server: HttpServer): { track(socket: Socket, token: Token): void } {
+  // A Map, emptied as sockets close (one shared listener), rather than a WeakMap: nothing is
+  // left for the collector's ephemeron pass with thousands of live connections.
+  const connections = new Map<Socket, Token>();
+  function forget(this: Socket): void {
+    connections.delete(this);
+  }
   // Before the application's own listener, so the header can still change when it answers at once.
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-    const exchanges = connections.get(request.socket);
-    if (exchanges === undefined) return;
-    const { token } = exchanges;
-    exchanges.inFlight++;
+    const token = connections.get(request.socket);
+    if (token === undefined) return;
     token.busy();
-    closeWhenContended(response, token);
-    response.once('finish', () => {
-      if (--exchanges.inFlight === 0) token.idle();
-    });
+    // Keep-alive is decided when the headers are written (end(), write() and flushHeaders()
+    // all go through writeHead), not now: clients that begin to wait, or a shutdown that
+    // begins, while this request is worked on count too. A response that said keep-alive and
+    // is closed right after would race the client's next request.
+    response.writeHead = writeHeadClosingWhenContended as ServerResponse['writeHead'];
+    // Before http's own 'finish' listener, which detaches the socket from the response.
+    response.prependListener('finish', exchangeDone);
   });
-  return connections;
-}
-
-/**
- * Decides keep-alive when the headers are written, not when the request arrived: clients that
- * began to wait while it was being worked on count too. (`end()`, `write()` and
- * `flushHeaders()` all write the headers through `writeHead`.) A response that said
- * keep-alive and is closed right after would race the client's next request.
- */
-function closeWhenContended(response: ServerResponse, token: Token): void {
-  const writeHead = response.writeHead;
-  response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (token.contended) this.shouldKeepAlive = false;
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
+  // Shared functions, not closures: they run for every request.
+  function writeHeadClosingWhenContended(this: ServerResponse, ...args: unknown[]): ServerResponse {
+    if (this.socket !== null && connections.get(this.socket)?.contended) this.shouldKeepAlive = false;
+    return (Object.getPrototypeOf(this) as { writeHead: (...a: unknown[]) => ServerResponse }).writeHead.apply(this, args);
+  }
+  function exchangeDone(this: ServerResponse): void {
+    if (this.socket !== null) connections.get(this.socket)?.idle();
+  }
+  return {
+    track(socket, token) {
+      connections.set(socket, token);
+      socket.on('close', forget);
+    },
+  };
 }
 
 function destroyClient(_error: Error, socket: Socket): void {

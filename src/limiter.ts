@@ -8,11 +8,12 @@ import { WaitQueue, type Departure, type Waiting } from './waitQueue';
  * closes, or explicitly; releasing twice frees one slot only.
  *
  * A protocol that knows when a connection sits between exchanges (HTTP keep-alive between
- * requests) marks it with {@link Token.idle} and {@link Token.busy}: when the limit is full and
- * a connection waits, the limiter closes the connection idle the longest to admit it (nginx
- * does the same with idle keep-alive connections), and during shutdown it closes connections
- * as they go idle. A connection is busy from admission until first marked idle, so one whose
- * first request is still unread is never taken for idle. {@link handTo} marks HTTP/1 connections.
+ * requests) marks each exchange with {@link Token.busy} and {@link Token.idle}: when the limit
+ * is full and a connection waits, the limiter closes the connection idle the longest to admit
+ * it (nginx does the same with idle keep-alive connections), and during shutdown it closes
+ * connections as they go idle. A connection is busy from admission until first marked idle, so
+ * one whose first request is still unread is never taken for idle. {@link handTo} marks HTTP/1
+ * connections.
  */
 export interface Token {
   /** Frees the slot (once; later calls do nothing). The socket stays open. */
@@ -20,13 +21,18 @@ export interface Token {
   /** Whether the slot has been freed. */
   readonly released: boolean;
   /**
-   * Marks the connection idle: nothing in flight, so it may be closed to admit a waiting
-   * connection (longest idle first), or at shutdown. Call it when an exchange has finished.
-   * It is closed gracefully (`socket.destroySoon()`: what was written is flushed first), and
-   * never if bytes arrived since it was marked (a request on its way makes it busy).
+   * Ends an exchange: when none is left in flight, the connection is idle and may be closed to
+   * admit a waiting connection (longest idle first), or at shutdown. It is closed gracefully
+   * (`socket.destroySoon()`: what was written is flushed first), and never if bytes arrived
+   * since it went idle (a request on its way). Without a matching {@link Token.busy}, it marks
+   * the connection idle.
    */
   idle(): void;
-  /** Marks the connection busy again (a request arrived): it is not closed to admit others. */
+  /**
+   * Begins an exchange (a request arrived): the connection is not closed to admit others until
+   * as many {@link Token.idle} calls have ended its exchanges (HTTP/1 pipelining and HTTP/2
+   * streams overlap).
+   */
   busy(): void;
   /**
    * Whether this connection should end after its current exchange: connections wait for a
@@ -396,6 +402,8 @@ class SlotToken implements Token {
   #limiter: Limiter | undefined;
   /** `socket.bytesRead` when last marked idle. */
   readAtIdle = 0;
+  /** Exchanges in flight: busy() minus idle(). */
+  inFlight = 0;
 
   constructor(
     limiter: Limiter,
@@ -429,11 +437,12 @@ class SlotToken implements Token {
   }
 
   idle(): void {
+    if (this.inFlight > 0 && --this.inFlight > 0) return;
     if (this.#limiter !== undefined) internals.idle(this.#limiter, this);
   }
 
   busy(): void {
-    if (this.#limiter !== undefined) internals.busy(this.#limiter, this);
+    if (this.inFlight++ === 0 && this.#limiter !== undefined) internals.busy(this.#limiter, this);
   }
 }
 
