@@ -11,6 +11,12 @@ export interface Config {
   keepAliveMs: number | undefined;
   idleMs: number | undefined;
   holdMs: number;
+  busyMs: number;
+  maxLagMs: number | undefined;
+  maxElu: number | undefined;
+  maxHeapMb: number | undefined;
+  maxRssMb: number | undefined;
+  adaptiveLagMs: number | undefined;
   pauseMs: number;
   graceMs: number;
   log: 'text' | 'json';
@@ -32,6 +38,13 @@ function integer(name: string, text: string | undefined, min: number, max = Numb
   return value;
 }
 
+function fraction(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0 && value <= 1)) fail(`--${name} must be a number above 0 and at most 1, got ${JSON.stringify(text)}`);
+  return value;
+}
+
 export function parseFlags(args = process.argv.slice(2)): Config {
   const text = { type: 'string' } as const;
   let values;
@@ -39,7 +52,8 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     values = parseArgs({
       args,
       options: {
-        port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text,
+        port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text,
+        'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text, 'adaptive-lag-ms': text,
         'pause-ms': text, 'grace-ms': text,
         queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
       },
@@ -59,6 +73,12 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     keepAliveMs: integer('keep-alive-ms', values['keep-alive-ms'], 0),
     idleMs: integer('idle-ms', values['idle-ms'], 1),
     holdMs: integer('hold-ms', values['hold-ms'], 0) ?? 0,
+    busyMs: integer('busy-ms', values['busy-ms'], 0) ?? 0,
+    maxLagMs: integer('max-lag-ms', values['max-lag-ms'], 1),
+    maxElu: fraction('max-elu', values['max-elu']),
+    maxHeapMb: integer('max-heap-mb', values['max-heap-mb'], 1),
+    maxRssMb: integer('max-rss-mb', values['max-rss-mb'], 1),
+    adaptiveLagMs: integer('adaptive-lag-ms', values['adaptive-lag-ms'], 1),
     pauseMs: integer('pause-ms', values['pause-ms'], 0) ?? 500,
     graceMs: integer('grace-ms', values['grace-ms'], 0) ?? 10_000,
     log: log as 'text' | 'json',

@@ -5,11 +5,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { identity } from 'rxjs';
-import { backpressure, handleErrors, handTo, idleTimeout, Limiter, listen, logWarnings, Metrics, serve, serviceUnavailable, type AcceptStats, type AcceptWarning } from '../src';
+import {
+  adaptiveLimit, backpressure, eventLoopDelay, eventLoopUtilization, handleErrors, handTo, heapUsed, idleTimeout, Limiter, listen, logWarnings, Metrics,
+  pauseUnderPressure, rss, serve, serviceUnavailable, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
+} from '../src';
 import type { Config } from './flags';
 
 export function runHttpServer(config: Config, onListening: (address: AddressInfo) => void): void {
-  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, pauseMs, graceMs } = config;
+  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, busyMs, pauseMs, graceMs } = config;
 
   // pino's JSON lines with --log json, else a text line like nginx's.
   const write = (level: 'warn' | 'stats', text: string, fields: object): void => {
@@ -27,6 +30,8 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
 
   const shutdown = new AbortController();
   const http = createServer((request, response) => {
+    // --busy-ms: play a CPU-bound handler, the event loop blocked for busyMs (a busy loop, not a timer).
+    for (const end = performance.now() + busyMs; performance.now() < end; );
     const reply = (): void => {
       response.setHeader('X-Served-By', String(process.pid));
       response.setHeader('X-Live', String(limiter.active)); // slots in use as this is served
@@ -40,6 +45,19 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const limiter = new Limiter(limit, { perPeer, queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable() });
   const metrics = new Metrics(limiter);
 
+  // Overload: stop accepting while a signal is over its threshold (--max-lag-ms, --max-elu,
+  // --max-heap-mb, --max-rss-mb); --adaptive-lag-ms learns the limit from event-loop delay.
+  const pressures: Pressure[] = [];
+  if (config.maxLagMs !== undefined) pressures.push({ name: 'eventLoopDelay', samples: eventLoopDelay(50), above: config.maxLagMs, unit: 'ms' });
+  if (config.maxElu !== undefined) pressures.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(100), above: config.maxElu });
+  if (config.maxHeapMb !== undefined) pressures.push({ name: 'heapUsed', samples: heapUsed(250), above: config.maxHeapMb, unit: 'MiB' });
+  if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rss(250), above: config.maxRssMb, unit: 'MiB' });
+  const overload = (w: PressureWarning): void => write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint });
+  if (config.adaptiveLagMs !== undefined) {
+    const adapting = adaptiveLimit(limiter, eventLoopDelay(50), { target: config.adaptiveLagMs }).subscribe();
+    shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
+  }
+
   listen({
     host,
     port,
@@ -47,6 +65,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     onListening: (address) => onListening(address as AddressInfo),
   })
     .pipe(
+      pressures.length === 0 ? identity : pauseUnderPressure(pressures, { minPause: pauseMs, onPause: overload }),
       metrics.count(),
       logWarnings(warn, { window: pauseMs }),
       handleErrors(pauseMs),

@@ -70,6 +70,8 @@ describe('the demo server', () => {
     [['--log', 'xml'], /--log must be text or json, got "xml"/],
     [['--queue=-1'], /--queue must be an integer between 0 and/],
     [['--queue-timeout-ms', '0'], /--queue-timeout-ms must be an integer between 1 and/],
+    [['--max-elu', '1.5'], /--max-elu must be a number above 0 and at most 1, got "1.5"/],
+    [['--busy-ms', '1.5'], /--busy-ms must be an integer between 0 and .*, got "1.5"/],
     [['--keep-alive-ms', 'soon'], /--keep-alive-ms must be an integer between 0 and .*, got "soon"/],
     [['--nope', '1'], /Unknown option '--nope'/],
   ])('rejects %p with exit status 2 and a message naming the flag', (args, message) => {

@@ -119,3 +119,10 @@ export function machine(): string {
   const cpus = require('node:os').cpus() as { model: string }[];
   return `${cpus.length} cores (${cpus[0]?.model ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
 }
+
+/** The p-th percentile (0 to 100) by nearest rank: a value that occurred; NaN for none. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}

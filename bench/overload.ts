@@ -1,0 +1,167 @@
+/*
+ * Overload by a CPU-bound handler, as the client sees it. Every response burns --busy-ms of
+ * the server's CPU, so a server pinned to one core can answer about 1000/busyMs requests a
+ * second, and 200 closed-loop clients ask for more. Each client, over and over: a fresh TCP
+ * connect() to 127.0.0.1, one `GET / HTTP/1.1` with `Connection: close`, read to the end (raw
+ * net.connect: no pooling, no retries); timed from connect() to the last byte (or the error),
+ * given up after DEADLINE_MS. When an attempt ends, served or not, the client starts the next.
+ * Plain http.createServer and the demo, one after the other in one run; the server on core 0,
+ * the clients in a child process on core 1 (this script again, with --client).
+ *
+ *   npm run bench:overload [-- --clients N --seconds N --busy-ms N --demo-flags "--limit 20 --queue 0"]
+ *
+ * --demo-flags: added to the demo's `--busy-ms N --limit 1000` (a later --limit wins).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { parseArgs } from 'node:util';
+import { cpuSeconds, machine, median, percentile, startServer, stopServer, tally } from './support/run';
+
+const DEADLINE_MS = 5000;
+const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
+
+// parseArgs takes a value that starts with a dash only as `--demo-flags=...`.
+const argv = process.argv.slice(2);
+const at = argv.indexOf('--demo-flags');
+if (at >= 0 && at + 1 < argv.length) argv.splice(at, 2, `--demo-flags=${argv[at + 1]}`);
+const text = { type: 'string' } as const;
+const options = parseArgs({
+  args: argv,
+  options: { clients: text, seconds: text, 'busy-ms': text, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'server-pid': text, 'demo-only': { type: 'boolean' } },
+}).values;
+
+function count(name: 'clients' | 'seconds' | 'busy-ms' | 'port' | 'server-pid', fallback: number, min: number): number {
+  const value = Number(options[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`overload: --${name} must be an integer >= ${min}, got ${JSON.stringify(options[name])}`);
+    process.exit(2);
+  }
+  return value;
+}
+const clients = count('clients', 200, 1);
+const seconds = count('seconds', 10, 1);
+const busyMs = count('busy-ms', 5, 0);
+
+interface Attempt {
+  outcome: string; // 'served' (200), '503', 'other status', 'refused', 'reset', 'timed out', or another error code
+  ms: number; // from connect() to the last byte, or to the error
+}
+
+function statusOutcome(head: string): string {
+  if (head === '') return 'reset'; // closed without a response
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+  return status === '200' ? 'served' : status === '503' ? '503' : 'other status';
+}
+
+function errorOutcome(code: string | undefined): string {
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  return code ?? 'error';
+}
+
+function attempt(port: number): Promise<Attempt> {
+  const start = performance.now();
+  return new Promise((resolve) => {
+    let head = ''; // enough of the response to read its status
+    const socket = connect({ host: '127.0.0.1', port });
+    const end = (outcome: string): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ outcome, ms: performance.now() - start }); // the first call counts
+    };
+    const timer = setTimeout(() => end('timed out'), DEADLINE_MS);
+    socket.once('connect', () => socket.write(REQUEST));
+    socket.on('data', (chunk: Buffer) => {
+      if (head.length < 16) head += chunk.toString('latin1');
+    });
+    socket.once('end', () => end(statusOutcome(head)));
+    socket.once('error', (error: NodeJS.ErrnoException) => end(errorOutcome(error.code)));
+    socket.once('close', () => end(statusOutcome(head)));
+  });
+}
+
+/** Sockets in TIME_WAIT, system-wide (what `ss -s` calls timewait). */
+const timeWait = (): number => Number(/\btw (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? NaN);
+
+const ms = (value: number): number => Number(value.toFixed(1));
+
+/** The figures of one run: `wall` and the CPU times in seconds. */
+function summarize(results: Attempt[], wall: number, cpu: { server: number; client: number }, maxTimeWait: number) {
+  const served = results.filter((r) => r.outcome === 'served').map((r) => r.ms);
+  const refused = results.filter((r) => r.outcome === 'refused').map((r) => r.ms);
+  return {
+    servedPerSecond: Math.round(served.length / wall),
+    attempts: results.length,
+    outcomes: tally(results.map((r) => r.outcome)),
+    servedMs: { p50: ms(median(served)), p90: ms(percentile(served, 90)), p99: ms(percentile(served, 99)), max: ms(percentile(served, 100)) },
+    refusedMs: { p50: ms(median(refused)), p99: ms(percentile(refused, 99)) },
+    slowerThan1s: results.filter((r) => r.ms > 1000).length,
+    cpuShareOfACore: { server: Number((cpu.server / wall).toFixed(2)), client: Number((cpu.client / wall).toFixed(2)) },
+    wallSeconds: Number(wall.toFixed(2)),
+    timeWait: { max: maxTimeWait, atEnd: timeWait() },
+  };
+}
+type Figures = ReturnType<typeof summarize>;
+
+/** The child: `clients` closed loops for `seconds`; every attempt started runs to its end. Prints one JSON line. */
+async function runClients(port: number, serverPid: number): Promise<void> {
+  const results: Attempt[] = [];
+  let maxTimeWait = timeWait();
+  const sampler = setInterval(() => (maxTimeWait = Math.max(maxTimeWait, timeWait())), 500);
+  const [start, server0, client0] = [performance.now(), cpuSeconds(serverPid), process.cpuUsage()];
+  const stopAt = start + seconds * 1000;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < stopAt) results.push(await attempt(port));
+  };
+  await Promise.all(Array.from({ length: clients }, loop));
+  const wall = (performance.now() - start) / 1000;
+  const { user, system } = process.cpuUsage(client0);
+  const cpu = { server: cpuSeconds(serverPid) - server0, client: (user + system) / 1e6 };
+  clearInterval(sampler);
+  console.log(JSON.stringify(summarize(results, wall, cpu, Math.max(maxTimeWait, timeWait()))));
+}
+
+/** Runs this script with --client on core 1 against `port`, and returns what it printed. */
+async function measure(port: number, serverPid: number): Promise<Figures> {
+  const args = [__filename, '--client', '--port', String(port), '--server-pid', String(serverPid), '--clients', String(clients), '--seconds', String(seconds)];
+  const child = spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`the client exited with ${code}: ${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').pop()!); // NaN figures (none of that outcome) arrive as null
+}
+
+async function main(): Promise<void> {
+  const demoFlags = (options['demo-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
+  const busy = ['--busy-ms', String(busyMs)];
+  const servers = [
+    { server: `plain http.createServer ${busy.join(' ')}`, script: 'build/bench/servers/plain-busy.js', flags: busy },
+    { server: `demo ${[...busy, '--limit', '1000', ...demoFlags].join(' ')}`, script: 'build/demo/server.js', flags: [...busy, '--limit', '1000', ...demoFlags] },
+  ];
+  console.log(`# overload: ${clients} clients, ${seconds} s, deadline ${DEADLINE_MS} ms; ${machine()}`);
+  const rows: string[] = [];
+  for (const { server, script, flags } of servers.slice(options['demo-only'] ? 1 : 0)) {
+    const running = await startServer(script, ['--port', '0', ...flags], { cpu: 0 });
+    try {
+      const f = await measure(running.port, running.pid);
+      const overloadLines = running.stderr.filter((line) => line.includes('overload:'));
+      console.log(JSON.stringify({ server, ...f, overloadLogLines: overloadLines.length, firstOverloadLine: overloadLines[0]?.slice(0, 140) }));
+      const { p50, p90, p99, max } = f.servedMs;
+      const failed = Object.entries(f.outcomes).filter(([o]) => o !== 'served').map(([o, n]) => `${o} ${n}`).join(', ') || 'none';
+      rows.push(`| ${server} | ${f.servedPerSecond} | ${p50} / ${p90} / ${p99} / ${max} | ${f.refusedMs.p50 ?? '-'} / ${f.refusedMs.p99 ?? '-'} | ${f.slowerThan1s} | ${failed} | ${f.cpuShareOfACore.server} / ${f.cpuShareOfACore.client} |`);
+    } finally {
+      await stopServer(running);
+    }
+  }
+  console.log('\n| server | served/s | served ms p50 / p90 / p99 / max | refused ms p50 / p99 | attempts > 1 s | not served | CPU server / client (cores) |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const row of rows) console.log(row);
+}
+
+if (options.client) void runClients(count('port', 0, 1), count('server-pid', 0, 1));
+else void main();
