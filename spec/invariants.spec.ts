@@ -43,6 +43,7 @@ describe('invariants under random schedules', () => {
         const listener = new FakeListener(() => scheduler.now());
         const limiter = new Limiter(initial, { queue, queueTimeout: QUEUE_TIMEOUT, scheduler });
         const idle = new Set<Admitted>(); // marked idle, not busy since
+        const inFlight = new Map<Admitted, number>(); // exchanges begun and not ended
         const results = new Subject<AcceptResult>();
         const admitted: Admitted[] = [];
         const sockets: FakeSocket[] = [];
@@ -67,11 +68,15 @@ describe('invariants under random schedules', () => {
             token.release();
             if (s.twice) token.release();
           } else if (s.op === 'idle' && admitted.length > 0) {
+            // Ends an exchange: idle once none is left in flight (busy and idle nest).
             const connection = admitted[s.which % admitted.length]!;
-            idle.add(connection);
+            const left = Math.max(0, (inFlight.get(connection) ?? 0) - 1);
+            inFlight.set(connection, left);
+            if (left === 0) idle.add(connection);
             connection.token.idle();
           } else if (s.op === 'busy' && admitted.length > 0) {
             const connection = admitted[s.which % admitted.length]!;
+            inFlight.set(connection, (inFlight.get(connection) ?? 0) + 1);
             idle.delete(connection);
             connection.token.busy();
           } else if (s.op === 'setLimit') {

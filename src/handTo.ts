@@ -63,8 +63,8 @@ function start(server: NetServer, listener: ListenerControl): void {
 /**
  * Marks each admitted HTTP connection busy from a request to the end of its response (each
  * request is one exchange: pipelined ones overlap), and idle in between; asks for
- * `Connection: close` while the limit is contended. This runs on every request, so it
- * allocates nothing there: lookups and shared listeners.
+ * `Connection: close` while the limit is contended. This runs on every request, so it creates
+ * no closure there: map lookups and shared functions.
  */
 function trackExchanges(server: HttpServer): { track(socket: Socket, token: Token): void } {
   // A Map, emptied as sockets close (one shared listener), rather than a WeakMap: nothing is
