@@ -10,6 +10,7 @@ import { listen } from '../src/listen';
 import { eventLoopDelay } from '../src/monitors/eventLoopDelay';
 import { eventLoopUtilization } from '../src/monitors/eventLoopUtilization';
 import { cgroupMemory, heapLimitMiB, heapUsed, rss } from '../src/monitors/memory';
+import { sampleEvery } from '../src/monitors/sample';
 import { handleErrors } from '../src/operators/handleErrors';
 import { pauseUnderPressure, type PressureWarning } from '../src/operators/pauseUnderPressure';
 import { connectOutcome, sleep } from './support/net';
@@ -21,7 +22,7 @@ function busy(ms: number): void {
 
 describe('monitors', () => {
   it('eventLoopDelay reports a blocked loop in the window it happened, and little otherwise', async () => {
-    const readings = firstValueFrom(eventLoopDelay(50).pipe(take(4), toArray()));
+    const readings = firstValueFrom(eventLoopDelay(50, undefined, 50).pipe(take(4), toArray())); // no calm stretching here
     await sleep(60);
     busy(200); // a CPU-bound handler
     const values = await readings;
@@ -30,7 +31,7 @@ describe('monitors', () => {
   });
 
   it('eventLoopUtilization is near 1 over a window spent busy', async () => {
-    const first = firstValueFrom(eventLoopUtilization(100).pipe(take(1)));
+    const first = firstValueFrom(eventLoopUtilization(100, undefined, 100).pipe(take(1)));
     busy(95);
     expect(await first).toBeGreaterThan(0.8);
   });
@@ -56,6 +57,15 @@ describe('monitors', () => {
     }
   });
 
+  it('samples every `ms` under load and stretches to `idleMs` while readings stay calm, in virtual time', () => {
+    testScheduler().run(({ expectObservable }) => {
+      const readings = [0.9, 0.2, 0.1, 0.95, 0.9];
+      const samples = sampleEvery('test', 20, undefined, () => () => readings.shift()!, undefined, { idleMs: 250, below: 0.5 });
+      // 20: 0.9 (load), 40: 0.2 (calm), 290: 0.1, 540: 0.95 (load again), 560: 0.9
+      expectObservable(samples.pipe(take(5))).toBe('20ms a 19ms b 249ms c 249ms d 19ms (e|)', { a: 0.9, b: 0.2, c: 0.1, d: 0.95, e: 0.9 });
+    });
+  });
+
   it.each([0, 1.5, -1])('rejects a window of %p ms, naming it', (every) => {
     expect(() => eventLoopDelay(every)).toThrow(/eventLoopDelay: every must be an integer >= 1/);
     expect(() => rss(every)).toThrow(/rss: every must be/);
@@ -71,7 +81,7 @@ describe('a listener paused by event-loop delay', () => {
     const warnings: PressureWarning[] = [];
     subscription = listen({ host: '127.0.0.1', port: 0, onListening: (a) => address.next(a as AddressInfo) })
       .pipe(
-        pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelay(20), above: 100, below: 50, unit: 'ms' }], {
+        pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelay(20, undefined, 20), above: 100, below: 50, unit: 'ms' }], {
           minPause: 100,
           onPause: (w) => warnings.push(w),
         }),

@@ -1,16 +1,21 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Observable, SchedulerLike } from 'rxjs';
+import { checkInteger } from '../validate';
 import { sampleEvery } from './sample';
 
 /**
- * Event-loop utilization over each `every` ms window: the share of the time the loop was busy,
- * 0 to 1 (`performance.eventLoopUtilization`, as a difference between windows, not the
- * average since start).
+ * Event-loop utilization over each window: the share of the time the loop was busy, 0 to 1
+ * (`performance.eventLoopUtilization`, as a difference between windows, not the average since
+ * start). Windows are `every` ms while the loop is more than half busy, and `idleEvery` ms
+ * while it is not, so that saturation is seen within `every` ms without waking an idle process
+ * often.
  *
- * @param every The window, ms. Default 500.
+ * @param every The window under load, ms. Default 20.
  * @param scheduler Where windows are timed. Default `asyncScheduler`.
+ * @param idleEvery The window while at most half busy, ms. Default 250.
  */
-export function eventLoopUtilization(every = 500, scheduler?: SchedulerLike): Observable<number> {
+export function eventLoopUtilization(every = 20, scheduler?: SchedulerLike, idleEvery = 250): Observable<number> {
+  checkInteger('eventLoopUtilization: idleEvery', idleEvery, every);
   return sampleEvery('eventLoopUtilization', every, scheduler, () => {
     let last: EventLoopUtilization = performance.eventLoopUtilization();
     return () => {
@@ -19,5 +24,5 @@ export function eventLoopUtilization(every = 500, scheduler?: SchedulerLike): Ob
       last = now;
       return utilization;
     };
-  });
+  }, undefined, { idleMs: idleEvery, below: 0.5 });
 }

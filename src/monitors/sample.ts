@@ -1,10 +1,11 @@
-import { asyncScheduler, defer, finalize, interval, map, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, defer, finalize, map, repeat, tap, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { checkInteger } from '../validate';
 
 /**
  * What every monitor shares: a reading every `ms`, taken only while subscribed. `start` runs at
- * subscription and returns the reader (and may set up what it reads, e.g. a histogram);
- * `stop` runs at unsubscription.
+ * subscription and returns the reader (and may set up what it reads); `stop` runs at
+ * unsubscription. With `idleMs`, readings at or below `calm` stretch the period to `idleMs`, so
+ * a monitor that must react fast under load costs next to nothing while the process is idle.
  */
 export function sampleEvery(
   name: string,
@@ -12,12 +13,16 @@ export function sampleEvery(
   scheduler: SchedulerLike = asyncScheduler,
   start: () => () => number,
   stop?: () => void,
+  calm?: { idleMs: number; below: number },
 ): Observable<number> {
   checkInteger(`${name}: every`, ms, 1);
   return defer(() => {
     const read = start();
-    return interval(ms, scheduler).pipe(
+    let period = ms;
+    return defer(() => timer(period, scheduler)).pipe(
       map(() => read()),
+      tap((value) => calm !== undefined && (period = value <= calm.below ? calm.idleMs : ms)),
+      repeat(),
       finalize(() => stop?.()),
     );
   });
