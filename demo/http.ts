@@ -55,7 +55,8 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   if (config.maxElu !== undefined) pressures.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20, undefined, 250), above: config.maxElu });
   if (config.maxHeapMb !== undefined) pressures.push({ name: 'heapUsed', samples: heapUsed(1000), above: config.maxHeapMb, unit: 'MiB' });
   if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rss(1000), above: config.maxRssMb, unit: 'MiB' });
-  const overload = (w: PressureWarning): void => write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint });
+  const overload = (w: PressureWarning): void =>
+    write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed });
   if (config.adaptiveLagMs !== undefined) {
     const adapting = adaptiveLimit(limiter, eventLoopDelay(100), { target: config.adaptiveLagMs }).subscribe();
     shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
@@ -68,7 +69,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     onListening: (address) => onListening(address as AddressInfo),
   })
     .pipe(
-      pressures.length === 0 ? identity : pauseUnderPressure(pressures, { minPause: pauseMs, onPause: overload }),
+      pressures.length === 0 ? identity : pauseUnderPressure(pressures, { minPause: pauseMs, onPause: overload, logWindow: 1000 }),
       metrics.count(),
       logWarnings(warn, { window: pauseMs }),
       handleErrors(pauseMs),

@@ -24,6 +24,22 @@ describe('pauseUnderPressure', () => {
     });
   });
 
+  it('logs at most one pause per logWindow, counting the ones it did not log', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, hot, flush }) => {
+      const listener = new FakeListener(() => scheduler.now());
+      const lag = hot('-h-l-h-l-h-l------h', { h: 200, l: 0 });
+      const warnings: PressureWarning[] = [];
+      cold('a', { a: accepted(listener) })
+        .pipe(pauseUnderPressure([{ name: 'lag', samples: lag, above: 100 }], { minPause: 0, logWindow: 10, scheduler, onPause: (w) => warnings.push(w) }))
+        .subscribe();
+      flush();
+      expect(listener.events).toEqual(['pause@1', 'resume@3', 'pause@5', 'resume@7', 'pause@9', 'resume@11', 'pause@18']);
+      expect(warnings.map((w) => w.suppressed)).toEqual([0, 2]); // at 1, then at 18 (5 and 9 were within 10 ms)
+      expect(warnings[1]!.message).toContain('(2 more pauses since the last entry)');
+    });
+  });
+
   it('holds a pause for minPause however soon the signal falls, and pauses a listener seen later', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, hot, flush }) => {
@@ -127,5 +143,6 @@ describe('pauseUnderPressure', () => {
   it('rejects a bad minPause or onPause', () => {
     expect(() => pauseUnderPressure([], { minPause: -1 })).toThrow(/options.minPause must be a finite number of milliseconds >= 0, got -1/);
     expect(() => pauseUnderPressure([], { onPause: 'log' as never })).toThrow(/options.onPause must be a function, got "log"/);
+    expect(() => pauseUnderPressure([], { logWindow: NaN })).toThrow(/options.logWindow must be a number of milliseconds, got NaN/);
   });
 });

@@ -28,14 +28,21 @@ export interface PressureWarning {
   readonly threshold: number;
   /** What to do about it, with a link into `docs/errors.md`. */
   readonly hint: string;
+  /** Pauses since the previous entry that were not logged (at most one entry per `logWindow`). */
+  readonly suppressed: number;
 }
 
 /** Options of {@link pauseUnderPressure}. */
 export interface PauseUnderPressureOptions {
   /** The shortest pause, ms, however soon the signal falls back. Default 500. */
   minPause?: number;
-  /** Called once per pause, when it starts. Default: none. An exception it throws errors the stream. */
+  /**
+   * Called when a pause starts, at most once per `logWindow` (the pauses in between are counted
+   * in the next entry's `suppressed`). Default: none. An exception it throws errors the stream.
+   */
   onPause?: (warning: PressureWarning) => void;
+  /** The shortest time between two `onPause` calls, ms. Default 1000. */
+  logWindow?: number;
   /** Where `minPause` is timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
@@ -48,8 +55,8 @@ const HINT =
  * Stops accepting while the process is overloaded: while any signal's last reading is above
  * its threshold, every listener whose results pass here is paused (the kernel refuses new
  * clients at no cost to the process), and it resumes once the reading is back at or below the
- * lower mark and `minPause` has passed. Each pause is logged once, through `onPause`, with the
- * signal, its value, the threshold and a hint. Results pass through unchanged. Place it right
+ * lower mark and `minPause` has passed. A pause is logged through `onPause` with the signal, its
+ * value, the threshold and a hint, at most once per `logWindow` (pauses in between are counted). Results pass through unchanged. Place it right
  * after the listener.
  *
  * ```
@@ -75,13 +82,16 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
 ): MonoTypeOperatorFunction<R> {
   if (!Array.isArray(pressures)) throw new TypeError(`pauseUnderPressure: pressures must be an array, got ${String(pressures)}`);
   const signals = pressures.map((pressure, i) => checkPressure(pressure, `pauseUnderPressure: pressures[${i}]`));
-  const { minPause = 500, onPause, scheduler = asyncScheduler } = options;
+  const { minPause = 500, onPause, logWindow = 1000, scheduler = asyncScheduler } = options;
   checkDelay('pauseUnderPressure: options.minPause', minPause);
+  checkDelay('pauseUnderPressure: options.logWindow', logWindow);
   if (onPause !== undefined) checkFunction('pauseUnderPressure: options.onPause', onPause);
 
   return (source) =>
     new Observable<R>((subscriber) => {
       const listeners = new Set<ListenerControl>();
+      let loggedAt = -Infinity;
+      let suppressed = 0;
       // The pauses each signal holds now, per listener, and since when.
       const held = signals.map(() => ({ since: 0, resumes: undefined as Map<ListenerControl, () => void> | undefined }));
 
@@ -103,9 +113,16 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
             state.resumes = new Map();
             state.since = scheduler.now();
             pauseAll(i);
-            const unit = signal.unit ?? '';
-            const message = `overload: ${signal.name} ${round(value)}${unit} is above ${signal.above}${unit}; not accepting until it is at or below ${signal.below}${unit}. ${HINT}`;
-            onPause?.({ message, signal: signal.name, value, threshold: signal.above, hint: HINT });
+            if (state.since - loggedAt < logWindow) suppressed++;
+            else {
+              loggedAt = state.since;
+              const unit = signal.unit ?? '';
+              const more = suppressed === 0 ? '' : ` (${suppressed} more pauses since the last entry)`;
+              const message = `overload: ${signal.name} ${round(value)}${unit} is above ${signal.above}${unit}; not accepting until it is at or below ${signal.below}${unit}${more}. ${HINT}`;
+              const warning = { message, signal: signal.name, value, threshold: signal.above, hint: HINT, suppressed };
+              suppressed = 0;
+              onPause?.(warning);
+            }
           } else if (state.resumes !== undefined && value <= signal.below && scheduler.now() - state.since >= minPause) {
             release(i);
           }
