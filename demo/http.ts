@@ -52,7 +52,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   // A short window for utilization: a saturated loop lets the kernel's accept queue fill, and
   // each pause resets it, so the sooner the pause, the shorter the waits (measured: 100 ms
   // windows left served p50 at 0.9 s; 20 ms windows with a limit bring p99 under 300 ms).
-  if (config.maxElu !== undefined) pressures.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20, undefined, 250), above: config.maxElu });
+  if (config.maxElu !== undefined) pressures.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: config.maxElu });
   if (config.maxHeapMb !== undefined) pressures.push({ name: 'heapUsed', samples: heapUsed(1000), above: config.maxHeapMb, unit: 'MiB' });
   if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rss(1000), above: config.maxRssMb, unit: 'MiB' });
   const overload = (w: PressureWarning): void =>

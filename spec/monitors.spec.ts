@@ -57,12 +57,13 @@ describe('monitors', () => {
     }
   });
 
-  it('samples every `ms` under load and stretches to `idleMs` while readings stay calm, in virtual time', () => {
+  it('samples every `ms` under load and doubles the window up to `idleMs` while readings stay calm, in virtual time', () => {
     testScheduler().run(({ expectObservable }) => {
-      const readings = [0.9, 0.2, 0.1, 0.95, 0.9];
-      const samples = sampleEvery('test', 20, undefined, () => () => readings.shift()!, undefined, { idleMs: 250, below: 0.5 });
-      // 20: 0.9 (load), 40: 0.2 (calm), 290: 0.1, 540: 0.95 (load again), 560: 0.9
-      expectObservable(samples.pipe(take(5))).toBe('20ms a 19ms b 249ms c 249ms d 19ms (e|)', { a: 0.9, b: 0.2, c: 0.1, d: 0.95, e: 0.9 });
+      const readings = [0.9, 0.2, 0.1, 0.1, 0.1, 0.95, 0.9];
+      const samples = sampleEvery('test', 20, undefined, () => () => readings.shift()!, undefined, { idleMs: 100, below: 0.5 });
+      // 20: 0.9 (load); calm: the window doubles, 40 then 80 then 100 (the most); load again: 20.
+      // At 20 a, 40 b, 80 c, 160 d, 260 e, 360 f (0.95), 380 g.
+      expectObservable(samples.pipe(take(7))).toBe('20ms a 19ms b 39ms c 79ms d 99ms e 99ms f 19ms (g|)', { a: 0.9, b: 0.2, c: 0.1, d: 0.1, e: 0.1, f: 0.95, g: 0.9 });
     });
   });
 

@@ -6,15 +6,15 @@ import { sampleEvery } from './sample';
 /**
  * Event-loop utilization over each window: the share of the time the loop was busy, 0 to 1
  * (`performance.eventLoopUtilization`, as a difference between windows, not the average since
- * start). Windows are `every` ms while the loop is more than half busy, and `idleEvery` ms
- * while it is not, so that saturation is seen within `every` ms without waking an idle process
+ * start). Windows are `every` ms while the loop is more than half busy, and double up to
+ * `idleEvery` ms while it is not, so that saturation is seen within `every` ms without waking an idle process
  * often.
  *
  * @param every The window under load, ms. Default 20.
  * @param scheduler Where windows are timed. Default `asyncScheduler`.
- * @param idleEvery The window while at most half busy, ms. Default 250.
+ * @param idleEvery The window while at most half busy, ms. Default 500.
  */
-export function eventLoopUtilization(every = 20, scheduler?: SchedulerLike, idleEvery = 250): Observable<number> {
+export function eventLoopUtilization(every = 20, scheduler?: SchedulerLike, idleEvery = 500): Observable<number> {
   checkInteger('eventLoopUtilization: idleEvery', idleEvery, every);
   return sampleEvery('eventLoopUtilization', every, scheduler, () => {
     let last: EventLoopUtilization = performance.eventLoopUtilization();

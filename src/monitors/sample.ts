@@ -4,8 +4,9 @@ import { checkInteger } from '../validate';
 /**
  * What every monitor shares: a reading every `ms`, taken only while subscribed. `start` runs at
  * subscription and returns the reader (and may set up what it reads); `stop` runs at
- * unsubscription. With `idleMs`, readings at or below `calm` stretch the period to `idleMs`, so
- * a monitor that must react fast under load costs next to nothing while the process is idle.
+ * unsubscription. With `calm`, readings at or below `calm.below` stretch the period, doubling up
+ * to `calm.idleMs`, so a monitor that must react fast under load costs next to nothing while the
+ * process is idle.
  */
 export function sampleEvery(
   name: string,
@@ -21,7 +22,9 @@ export function sampleEvery(
     let period = ms;
     return defer(() => timer(period, scheduler)).pipe(
       map(() => read()),
-      tap((value) => calm !== undefined && (period = value <= calm.below ? calm.idleMs : ms)),
+      // Calm readings double the window up to idleMs (one calm reading between two pauses must
+      // not blind it for long); a reading above `below` brings it back to `ms` at once.
+      tap((value) => calm !== undefined && (period = value <= calm.below ? Math.min(calm.idleMs, period * 2) : ms)),
       repeat(),
       finalize(() => stop?.()),
     );
