@@ -11,6 +11,8 @@
  *   npm run bench:overload [-- --clients N --seconds N --busy-ms N --demo-flags "--limit 20 --queue 0"]
  *
  * --demo-flags: added to the demo's `--busy-ms N --limit 1000` (a later --limit wins).
+ * --fastify: also Fastify 5 with @fastify/under-pressure (bench/servers/fastify-busy.ts), last;
+ * --fastify-flags: added to its `--busy-ms N`, e.g. "--max-elu 0.9" or "--max-lag-ms 100".
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,12 +26,14 @@ const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'
 
 // parseArgs takes a value that starts with a dash only as `--demo-flags=...`.
 const argv = process.argv.slice(2);
-const at = argv.indexOf('--demo-flags');
-if (at >= 0 && at + 1 < argv.length) argv.splice(at, 2, `--demo-flags=${argv[at + 1]}`);
+for (const flag of ['--demo-flags', '--fastify-flags']) {
+  const at = argv.indexOf(flag);
+  if (at >= 0 && at + 1 < argv.length) argv.splice(at, 2, `${flag}=${argv[at + 1]}`);
+}
 const text = { type: 'string' } as const;
 const options = parseArgs({
   args: argv,
-  options: { clients: text, seconds: text, 'busy-ms': text, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'server-pid': text, 'demo-only': { type: 'boolean' } },
+  options: { clients: text, seconds: text, 'busy-ms': text, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'server-pid': text, 'demo-only': { type: 'boolean' }, fastify: { type: 'boolean' }, 'fastify-flags': text },
 }).values;
 
 function count(name: 'clients' | 'seconds' | 'busy-ms' | 'port' | 'server-pid', fallback: number, min: number): number {
@@ -143,6 +147,10 @@ async function main(): Promise<void> {
     { server: `plain http.createServer ${busy.join(' ')}`, script: 'build/bench/servers/plain-busy.js', flags: busy },
     { server: `demo ${[...busy, '--limit', '1000', ...demoFlags].join(' ')}`, script: 'build/demo/server.js', flags: [...busy, '--limit', '1000', ...demoFlags] },
   ];
+  if (options.fastify) {
+    const fastifyFlags = [...busy, ...(options['fastify-flags'] ?? '').split(/\s+/).filter((f) => f !== '')];
+    servers.push({ server: `fastify + under-pressure ${fastifyFlags.join(' ')}`, script: 'build/bench/servers/fastify-busy.js', flags: fastifyFlags });
+  }
   console.log(`# overload: ${clients} clients, ${seconds} s, deadline ${DEADLINE_MS} ms; ${machine()}`);
   const rows: string[] = [];
   for (const { server, script, flags } of servers.slice(options['demo-only'] ? 1 : 0)) {
