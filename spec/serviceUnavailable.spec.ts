@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { serviceUnavailable } from '../src/serviceUnavailable';
+import { fakeSocket, testScheduler } from './marbles';
 import { connect } from './support/net';
 
 describe('serviceUnavailable', () => {
@@ -20,6 +21,23 @@ describe('serviceUnavailable', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('destroys a socket whose client does not close within lingerMs, and no timer outlives a closed one, in virtual time', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ flush }) => {
+      const sockets = [fakeSocket(), fakeSocket()].map((s) => Object.assign(s, { end: () => s, resume: () => s }));
+      const answer = serviceUnavailable({ lingerMs: 50, scheduler });
+      sockets.forEach((s) => answer(s));
+      scheduler.schedule(() => sockets[1]!.destroy(), 10); // this client closes by itself
+      const destroyedAt: number[] = [];
+      sockets[0]!.on('close', () => destroyedAt.push(scheduler.now()));
+      let pendingAt20 = -1;
+      scheduler.schedule(() => (pendingAt20 = scheduler.actions.filter((a) => !a.closed).length), 20);
+      flush();
+      expect(destroyedAt).toEqual([50]);
+      expect(pendingAt20).toBe(1); // only the first socket's linger: the closed one's was cancelled
+    });
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { checkInteger } from './validate';
 
 /** Options of {@link serviceUnavailable}. */
@@ -7,6 +8,8 @@ export interface ServiceUnavailableOptions {
   retryAfter?: number;
   /** How long to wait for the client to close after the answer, in ms. Default 1000. */
   lingerMs?: number;
+  /** Where the linger is timed. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface ServiceUnavailableOptions {
  * @returns The hook.
  */
 export function serviceUnavailable(options: ServiceUnavailableOptions = {}): (socket: Socket) => void {
-  const { retryAfter = 1, lingerMs = 1000 } = options;
+  const { retryAfter = 1, lingerMs = 1000, scheduler = asyncScheduler } = options;
   checkInteger('serviceUnavailable: options.retryAfter', retryAfter, 0);
   checkInteger('serviceUnavailable: options.lingerMs', lingerMs, 1);
   const body = 'Service Unavailable: too many connections, try again later\n';
@@ -34,7 +37,8 @@ export function serviceUnavailable(options: ServiceUnavailableOptions = {}): (so
     `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   return (socket) => {
     socket.on('error', destroyQuietly); // a client that resets now has nothing more to learn
-    socket.setTimeout(lingerMs, () => socket.destroy());
+    const linger = scheduler.schedule(() => socket.destroy(), lingerMs);
+    socket.once('close', () => linger.unsubscribe());
     socket.end(answer);
     socket.resume(); // read and drop the request: unread data would make the close a reset
   };

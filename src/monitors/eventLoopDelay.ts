@@ -16,13 +16,11 @@ import { sampleEvery } from './sample';
  */
 export function eventLoopDelay(every = 100, scheduler?: SchedulerLike, idleEvery = 500): Observable<number> {
   return sampleEvery('eventLoopDelay', every, scheduler, () => {
-    let period = every;
     let last = performance.now();
-    return () => {
+    return (waited) => {
       const now = performance.now();
-      const late = Math.max(0, now - last - period);
+      const late = Math.max(0, now - last - waited);
       last = now;
-      period = late <= 10 ? Math.min(idleEvery, period * 2) : every; // the period sampleEvery waits next
       return late;
     };
   }, undefined, { idleMs: idleEvery, below: 10 });

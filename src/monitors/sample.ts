@@ -3,8 +3,8 @@ import { checkInteger } from '../validate';
 
 /**
  * What every monitor shares: a reading every `ms`, taken only while subscribed. `start` runs at
- * subscription and returns the reader (and may set up what it reads); `stop` runs at
- * unsubscription. With `calm`, readings at or below `calm.below` stretch the period, doubling up
+ * subscription and returns the reader, which is told how long the window it reads was meant to
+ * last (and may set up what it reads); `stop` runs at unsubscription. With `calm`, readings at or below `calm.below` stretch the period, doubling up
  * to `calm.idleMs`, so a monitor that must react fast under load costs next to nothing while the
  * process is idle.
  */
@@ -12,7 +12,7 @@ export function sampleEvery(
   name: string,
   ms: number,
   scheduler: SchedulerLike = asyncScheduler,
-  start: () => () => number,
+  start: () => (waited: number) => number,
   stop?: () => void,
   calm?: { idleMs: number; below: number },
 ): Observable<number> {
@@ -21,7 +21,7 @@ export function sampleEvery(
     const read = start();
     let period = ms;
     return defer(() => timer(period, scheduler)).pipe(
-      map(() => read()),
+      map(() => read(period)),
       // Calm readings double the window up to idleMs (one calm reading between two pauses must
       // not blind it for long); a reading above `below` brings it back to `ms` at once.
       tap((value) => calm !== undefined && (period = value <= calm.below ? Math.min(calm.idleMs, period * 2) : ms)),
