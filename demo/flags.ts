@@ -16,8 +16,8 @@ export interface Config {
   maxElu: number | undefined;
   maxHeapMb: number | undefined;
   maxRssMb: number | undefined;
-  adaptiveLagMs: number | undefined;
-  pauseMs: number;
+  /** Unset: 500 ms on a shortage, 10 ms on overload. */
+  pauseMs: number | undefined;
   graceMs: number;
   log: 'text' | 'json';
   stats: boolean;
@@ -53,7 +53,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
       args,
       options: {
         port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text,
-        'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text, 'adaptive-lag-ms': text,
+        'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text,
         'pause-ms': text, 'grace-ms': text,
         queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
       },
@@ -78,8 +78,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     maxElu: fraction('max-elu', values['max-elu']),
     maxHeapMb: integer('max-heap-mb', values['max-heap-mb'], 1),
     maxRssMb: integer('max-rss-mb', values['max-rss-mb'], 1),
-    adaptiveLagMs: integer('adaptive-lag-ms', values['adaptive-lag-ms'], 1),
-    pauseMs: integer('pause-ms', values['pause-ms'], 0) ?? 500,
+    pauseMs: integer('pause-ms', values['pause-ms'], 0),
     graceMs: integer('grace-ms', values['grace-ms'], 0) ?? 10_000,
     log: log as 'text' | 'json',
     stats: values.stats ?? false,

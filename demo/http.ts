@@ -6,13 +6,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { identity } from 'rxjs';
 import {
-  adaptiveLimit, backpressure, eventLoopDelay, eventLoopUtilization, handleErrors, handTo, heapUsed, idleTimeout, Limiter, listen, logWarnings, Metrics,
-  pauseUnderPressure, rss, serve, serviceUnavailable, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
+  backpressure, eventLoopBusy, eventLoopUtilization, handleErrors, handTo, heapUsed, idleTimeout, Limiter, listen, logWarnings, Metrics,
+  pauseUnderPressure, rss, serve, serviceTime, serviceUnavailable, targetLimit, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
 } from '../src';
 import type { Config } from './flags';
 
 export function runHttpServer(config: Config, onListening: (address: AddressInfo) => void): void {
-  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, busyMs, pauseMs, graceMs } = config;
+  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, busyMs, graceMs } = config;
+  const pauseMs = config.pauseMs ?? 500; // on a descriptor shortage
 
   // pino's JSON lines with --log json, else a text line like nginx's.
   const write = (level: 'warn' | 'stats', text: string, fields: object): void => {
@@ -46,9 +47,18 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const metrics = new Metrics(limiter);
 
   // Overload: stop accepting while a signal is over its threshold (--max-lag-ms, --max-elu,
-  // --max-heap-mb, --max-rss-mb); --adaptive-lag-ms learns the limit from event-loop delay.
+  // --max-heap-mb, --max-rss-mb). The pause ends as soon as the signal is back under its lower
+  // mark: 10 ms at least, unless --pause-ms says otherwise.
   const pressures: Pressure[] = [];
-  if (config.maxLagMs !== undefined) pressures.push({ name: 'eventLoopDelay', samples: eventLoopDelay(100), above: config.maxLagMs, unit: 'ms' });
+  if (config.maxLagMs !== undefined) {
+    // A loop busy for maxLagMs without waiting may have clients that long in the kernel's accept
+    // queue (Node takes one connection per loop turn): pausing resets that queue, so they are
+    // refused now instead of served late. Resumes once the loop has waited for I/O again.
+    pressures.push({ name: 'eventLoopBusy', samples: eventLoopBusy(10), above: config.maxLagMs, below: 0, unit: 'ms' });
+    // And admit no more than the process can finish within maxLagMs (as many may wait).
+    const adapting = targetLimit(limiter, serviceTime(limiter), { target: config.maxLagMs }).subscribe();
+    shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
+  }
   // A short window for utilization: a saturated loop lets the kernel's accept queue fill, and
   // each pause resets it, so the sooner the pause, the shorter the waits (measured: 100 ms
   // windows left served p50 at 0.9 s; 20 ms windows with a limit bring p99 under 300 ms).
@@ -57,10 +67,6 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rss(1000), above: config.maxRssMb, unit: 'MiB' });
   const overload = (w: PressureWarning): void =>
     write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed });
-  if (config.adaptiveLagMs !== undefined) {
-    const adapting = adaptiveLimit(limiter, eventLoopDelay(100), { target: config.adaptiveLagMs }).subscribe();
-    shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
-  }
 
   listen({
     host,
@@ -69,7 +75,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     onListening: (address) => onListening(address as AddressInfo),
   })
     .pipe(
-      pressures.length === 0 ? identity : pauseUnderPressure(pressures, { minPause: pauseMs, onPause: overload, logWindow: 1000 }),
+      pressures.length === 0 ? identity : pauseUnderPressure(pressures, { minPause: config.pauseMs ?? 10, onPause: overload, logWindow: 1000 }),
       metrics.count(),
       logWarnings(warn, { window: pauseMs }),
       handleErrors(pauseMs),

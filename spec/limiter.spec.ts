@@ -172,6 +172,42 @@ describe('Limiter queue', () => {
     expect([a.destroyed, limiter.waiting, limiter.reclaimed]).toEqual([true, 0, 1]);
   });
 
+  it('counts completed exchanges: each idle() after work, and each release while busy, not a release while idle', () => {
+    const limiter = new Limiter(3);
+    const plain = limiter.admit(fakeSocket())!; // nothing marks it: the whole connection is one exchange
+    plain.release();
+    const http = limiter.admit(fakeSocket())!;
+    http.idle(); // the first request answered
+    http.idle(); // again, without busy() in between: not another exchange
+    http.busy();
+    http.busy(); // nested: one exchange in flight twice
+    http.idle();
+    http.idle(); // the second request answered
+    http.release(); // closed while idle
+    const aborted = limiter.admit(fakeSocket())!;
+    aborted.idle();
+    aborted.busy();
+    aborted.release(); // closed in the middle of an exchange: it ended
+    expect(limiter.completed).toBe(5);
+  });
+
+  it('changes the queue size: waiters beyond a smaller size keep their place, newcomers are refused until below it', () => {
+    const limiter = new Limiter(1, { queue: 4 });
+    const owner = { admitted: () => undefined, failed: (e: unknown) => { throw e; } };
+    const sockets = Array.from({ length: 4 }, () => fakeSocket());
+    expect(sockets.map((socket) => limiter.enter({ socket }, owner))).toEqual(['admitted', 'queued', 'queued', 'queued']);
+    const changes: unknown[] = [];
+    limiter.changes.subscribe((c) => changes.push(c));
+    limiter.setQueueSize(1);
+    expect([limiter.queueSize, limiter.waiting, limiter.refusing, changes.length]).toEqual([1, 3, true, 1]); // refusing now: the listener pauses
+    expect(limiter.enter({ socket: fakeSocket() }, owner)).toBe('dropped');
+    sockets[0]!.destroy(); // the first waiter gets the slot
+    sockets[1]!.destroy();
+    sockets[2]!.destroy(); // one waits: the queue is full again
+    expect([limiter.waiting, limiter.refusing]).toEqual([0, false]);
+    expect(() => limiter.setQueueSize(-1)).toThrow('Limiter.setQueueSize: size must be an integer >= 0, got -1');
+  });
+
   it.each([
     [{ queue: -1 }, /Limiter: options.queue must be an integer >= 0, got -1/],
     [{ queueTimeout: 0 }, /Limiter: options.queueTimeout must be an integer >= 1, got 0/],

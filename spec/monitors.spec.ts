@@ -7,10 +7,12 @@ import { firstValueFrom, ReplaySubject, take, toArray, type Subscription } from 
 import { adaptiveLimit } from '../src/adaptiveLimit';
 import { Limiter } from '../src/limiter';
 import { listen } from '../src/listen';
+import { eventLoopBusy } from '../src/monitors/eventLoopBusy';
 import { eventLoopDelay } from '../src/monitors/eventLoopDelay';
 import { eventLoopUtilization } from '../src/monitors/eventLoopUtilization';
 import { cgroupMemory, heapLimitMiB, heapUsed, rss } from '../src/monitors/memory';
 import { sampleEvery } from '../src/monitors/sample';
+import { serviceTime } from '../src/monitors/serviceTime';
 import { handleErrors } from '../src/operators/handleErrors';
 import { pauseUnderPressure, type PressureWarning } from '../src/operators/pauseUnderPressure';
 import { connectOutcome, sleep } from './support/net';
@@ -34,6 +36,35 @@ describe('monitors', () => {
     const first = firstValueFrom(eventLoopUtilization(100, undefined, 100).pipe(take(1)));
     busy(95);
     expect(await first).toBeGreaterThan(0.8);
+  });
+
+  it('eventLoopBusy reads how long the loop has gone without waiting, and 0 once it has waited', async () => {
+    const readings = firstValueFrom(eventLoopBusy(20, undefined, 20).pipe(take(10), toArray()));
+    await sleep(30);
+    // Handlers in 30 ms slices with no wait between them: one streak over several windows.
+    await new Promise<void>((resolve) => {
+      let slices = 0;
+      const slice = (): void => void (busy(30), ++slices < 5 ? setImmediate(slice) : resolve());
+      setImmediate(slice);
+    });
+    const values = await readings;
+    expect(Math.max(...values)).toBeGreaterThanOrEqual(110);
+    expect(values[values.length - 1]).toBe(0); // it has waited since
+    expect(values.filter((v) => v === 0).length).toBeGreaterThanOrEqual(2); // before and after
+  });
+
+  it('serviceTime divides the busy time of a window by the exchanges completed in it', async () => {
+    const limiter = new Limiter(100);
+    const tokens = Array.from({ length: 4 }, () => limiter.admit(fakeSocket())!);
+    const reading = firstValueFrom(serviceTime(limiter, 100, undefined, 100).pipe(take(1)));
+    for (const token of tokens) {
+      busy(20); // four exchanges of 20 ms of CPU each
+      token.release(); // a connection that ends while busy is one exchange
+    }
+    const cost = await reading;
+    expect(cost).toBeGreaterThanOrEqual(19);
+    expect(cost).toBeLessThan(30);
+    expect(limiter.completed).toBe(4);
   });
 
   it('heapUsed and rss read MiB, below their limits', async () => {
@@ -60,7 +91,7 @@ describe('monitors', () => {
   it('samples every `ms` under load and doubles the window up to `idleMs` while readings stay calm, in virtual time', () => {
     testScheduler().run(({ expectObservable }) => {
       const readings = [0.9, 0.2, 0.1, 0.1, 0.1, 0.95, 0.9];
-      const samples = sampleEvery('test', 20, undefined, () => () => readings.shift()!, undefined, { idleMs: 100, below: 0.5 });
+      const samples = sampleEvery('test', 20, undefined, () => () => readings.shift()!, undefined, { idleMs: 100, calm: (value) => value <= 0.5 });
       // 20: 0.9 (load); calm: the window doubles, 40 then 80 then 100 (the most); load again: 20.
       // At 20 a, 40 b, 80 c, 160 d, 260 e, 360 f (0.95), 380 g.
       expectObservable(samples.pipe(take(7))).toBe('20ms a 19ms b 39ms c 79ms d 99ms e 99ms f 19ms (g|)', { a: 0.9, b: 0.2, c: 0.1, d: 0.1, e: 0.1, f: 0.95, g: 0.9 });
@@ -70,6 +101,8 @@ describe('monitors', () => {
   it.each([0, 1.5, -1])('rejects a window of %p ms, naming it', (every) => {
     expect(() => eventLoopDelay(every)).toThrow(/eventLoopDelay: every must be an integer >= 1/);
     expect(() => rss(every)).toThrow(/rss: every must be/);
+    expect(() => eventLoopBusy(every, undefined, 500)).toThrow(/eventLoopBusy: every must be/);
+    expect(() => serviceTime(new Limiter(1), every, undefined, 500)).toThrow(/serviceTime: every must be/);
   });
 });
 
@@ -99,6 +132,41 @@ describe('a listener paused by event-loop delay', () => {
     for (let i = 0; i < 100 && !refused; i++) refused = (await connectOutcome(port)) === 'ECONNREFUSED';
     expect(refused).toBe(true);
     expect(warnings).toHaveLength(1);
+    let accepted = false;
+    for (let i = 0; i < 100 && !accepted; i++) accepted = (await connectOutcome(port)) === 'connected' || (await sleep(10), false);
+    expect(accepted).toBe(true);
+  });
+});
+
+describe('a listener paused by a busy event loop', () => {
+  let subscription: Subscription | undefined;
+  afterEach(() => subscription?.unsubscribe());
+
+  it('refuses new clients while handlers keep the loop busy longer than the threshold, and accepts again once it waits', async () => {
+    const address = new ReplaySubject<AddressInfo>(1);
+    const warnings: PressureWarning[] = [];
+    let blocked = 0;
+    subscription = listen({ host: '127.0.0.1', port: 0, onListening: (a) => address.next(a as AddressInfo) })
+      .pipe(
+        pauseUnderPressure([{ name: 'eventLoopBusy', samples: eventLoopBusy(10, undefined, 10), above: 100, below: 0, unit: 'ms' }], {
+          minPause: 10,
+          onPause: (w) => warnings.push(w),
+        }),
+        handleErrors(),
+      )
+      .subscribe(({ socket }) => {
+        socket.on('error', () => undefined); // the probing client resets
+        socket.end('hi\n');
+        // The first client's handler hogs the loop in 30 ms slices, with no wait between them.
+        if (blocked++ === 0) for (let i = 0; i < 8; i++) setImmediate(() => busy(30));
+      });
+    const { port } = await firstValueFrom(address);
+    expect(await connectOutcome(port)).toBe('connected');
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i++) refused = (await connectOutcome(port)) === 'ECONNREFUSED';
+    expect(refused).toBe(true);
+    expect(warnings.map((w) => w.signal)).toEqual(['eventLoopBusy']);
+    expect(warnings[0]!.value).toBeGreaterThan(100);
     let accepted = false;
     for (let i = 0; i < 100 && !accepted; i++) accepted = (await connectOutcome(port)) === 'connected' || (await sleep(10), false);
     expect(accepted).toBe(true);

@@ -115,10 +115,11 @@ export class Limiter {
   #queueTimeouts = 0;
   #gaveUp = 0;
   #reclaimed = 0;
+  #completed = 0;
   #refusing = false;
   #admitting = false;
   readonly #perPeer: number;
-  readonly #queueSize: number;
+  #queueSize: number;
   readonly #onQueueTimeout: (socket: Socket) => void;
   // Live (and waiting) connections per remote address; an address leaves with its last one.
   readonly #peers = new Map<string, number>();
@@ -181,7 +182,7 @@ export class Limiter {
     return this.#active >= this.#limit;
   }
 
-  /** How many connections may wait (the `queue` option). */
+  /** How many connections may wait (the `queue` option, or the last {@link Limiter.setQueueSize}). */
   get queueSize(): number {
     return this.#queueSize;
   }
@@ -221,12 +222,31 @@ export class Limiter {
     return this.#reclaimed;
   }
 
+  /**
+   * Exchanges completed: a request answered on a connection whose handler marks them
+   * ({@link Token.idle}, as `handTo` does for HTTP), or a connection that ended while busy
+   * (every connection, where nothing marks them). What {@link serviceTime} divides by.
+   */
+  get completed(): number {
+    return this.#completed;
+  }
+
   /** Changes the limit; live connections stay even if there are more than the new limit. */
   setLimit(limit: number): void {
     this.#limit = checkInteger('Limiter.setLimit: limit', limit, 1);
     this.#admitWaiting();
     this.#refusing = this.refusing;
     this.#changes.next();
+  }
+
+  /**
+   * Changes how many connections may wait. Those waiting beyond a smaller size keep their
+   * place (they are admitted in order or time out); new ones are refused until the queue is
+   * below it.
+   */
+  setQueueSize(size: number): void {
+    this.#queueSize = checkInteger('Limiter.setQueueSize: size', size, 0);
+    this.#changed();
   }
 
   /**
@@ -378,6 +398,7 @@ export class Limiter {
   static {
     internals = {
       release: (limiter, token) => {
+        if (token.working) limiter.#completed++;
         limiter.#idle.delete(token);
         limiter.#forgetPeer(token.peer);
         limiter.#active--;
@@ -385,13 +406,18 @@ export class Limiter {
         limiter.#changed();
       },
       idle: (limiter, token) => {
+        if (token.working) limiter.#completed++;
+        token.working = false;
         token.readAtIdle = token.socket.bytesRead;
         limiter.#idle.delete(token); // to the back: idle the shortest
         limiter.#idle.add(token);
         if (limiter.#draining.has(token.owner)) limiter.#reclaim(token, false);
         else if (limiter.#waiting.size > 0) limiter.#reclaimIdle();
       },
-      busy: (limiter, token) => void limiter.#idle.delete(token),
+      busy: (limiter, token) => {
+        token.working = true;
+        limiter.#idle.delete(token);
+      },
       contended: (limiter, token) => limiter.#waiting.size > 0 || limiter.#draining.has(token.owner),
     };
   }
@@ -404,6 +430,8 @@ class SlotToken implements Token {
   readAtIdle = 0;
   /** Exchanges in flight: busy() minus idle(). */
   inFlight = 0;
+  /** Busy, or fresh (busy from admission until its first exchange ends). */
+  working = true;
 
   constructor(
     limiter: Limiter,

@@ -23,5 +23,5 @@ export function eventLoopDelay(every = 100, scheduler?: SchedulerLike, idleEvery
       last = now;
       return late;
     };
-  }, undefined, { idleMs: idleEvery, below: 10 });
+  }, undefined, { idleMs: idleEvery, calm: (late) => late <= 10 });
 }

@@ -24,5 +24,5 @@ export function eventLoopUtilization(every = 20, scheduler?: SchedulerLike, idle
       last = now;
       return utilization;
     };
-  }, undefined, { idleMs: idleEvery, below: 0.5 });
+  }, undefined, { idleMs: idleEvery, calm: (utilization) => utilization <= 0.5 });
 }

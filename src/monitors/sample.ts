@@ -4,9 +4,9 @@ import { checkInteger } from '../validate';
 /**
  * What every monitor shares: a reading every `ms`, taken only while subscribed. `start` runs at
  * subscription and returns the reader, which is told how long the window it reads was meant to
- * last (and may set up what it reads); `stop` runs at unsubscription. With `calm`, readings at or below `calm.below` stretch the period, doubling up
- * to `calm.idleMs`, so a monitor that must react fast under load costs next to nothing while the
- * process is idle.
+ * last (and may set up what it reads); `stop` runs at unsubscription. With `calm`, readings that
+ * `calm.calm` accepts stretch the period, doubling up to `calm.idleMs`, so a monitor that must
+ * react fast under load costs next to nothing while the process is idle.
  */
 export function sampleEvery(
   name: string,
@@ -14,7 +14,7 @@ export function sampleEvery(
   scheduler: SchedulerLike = asyncScheduler,
   start: () => (waited: number) => number,
   stop?: () => void,
-  calm?: { idleMs: number; below: number },
+  calm?: { idleMs: number; calm: (value: number) => boolean },
 ): Observable<number> {
   checkInteger(`${name}: every`, ms, 1);
   return defer(() => {
@@ -23,8 +23,8 @@ export function sampleEvery(
     return defer(() => timer(period, scheduler)).pipe(
       map(() => read(period)),
       // Calm readings double the window up to idleMs (one calm reading between two pauses must
-      // not blind it for long); a reading above `below` brings it back to `ms` at once.
-      tap((value) => calm !== undefined && (period = value <= calm.below ? Math.min(calm.idleMs, period * 2) : ms)),
+      // not blind it for long); any other brings it back to `ms` at once.
+      tap((value) => calm !== undefined && (period = calm.calm(value) ? Math.min(calm.idleMs, period * 2) : ms)),
       repeat(),
       finalize(() => stop?.()),
     );
