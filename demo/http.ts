@@ -26,8 +26,8 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   };
   const statsLine = (s: AcceptStats): string =>
     `live=${s.live}/${s.limit} accepted=${s.accepted} connection_errors=${s.connectionErrors} shortages=${s.shortages} ` +
-    `dropped=${s.dropped + s.droppedPerPeer} waiting=${s.waiting} queued=${s.queued} admitted_from_queue=${s.admittedFromQueue} ` +
-    `queue_timeouts=${s.queueTimeouts} gave_up=${s.gaveUp} reclaimed=${s.reclaimed} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
+    `dropped=${s.dropped + s.droppedPerPeer} waiting=${s.waiting}/${s.queueSize} queued=${s.queued} admitted_from_queue=${s.admittedFromQueue} ` +
+    `queue_timeouts=${s.queueTimeouts} gave_up=${s.gaveUp} reclaimed=${s.reclaimed} completed=${s.completed} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
 
   const shutdown = new AbortController();
   const http = createServer((request, response) => {

@@ -20,6 +20,8 @@ describe('Metrics', () => {
       shortages: 1,
       live: 1,
       limit: 1,
+      queueSize: 511,
+      completed: 0,
       dropped: 0,
       droppedPerPeer: 0,
       waiting: 1,
@@ -50,6 +52,18 @@ describe('Metrics', () => {
     expect(text).toContain('# TYPE rxjs_listen_accepted_total counter\nrxjs_listen_accepted_total 0\n');
     expect(text).toContain('rxjs_listen_connection_limit 7\n');
     expect(text).toContain('rxjs_listen_paused 0\n');
+    expect(text).toContain('rxjs_listen_queue_size 511\n');
+    expect(text).not.toContain('paused_by');
+  });
+
+  it('writes one paused_by series per reason holding the listener paused, with the reason escaped', () => {
+    const stats = { ...new Metrics().snapshot(), paused: true, pauses: ['limit', 'pressure:eventLoopBusy', 'limit', 'odd"name'] };
+    const text = toPrometheus(stats);
+    expect(text.match(/^rxjs_listen_paused_by\{.*$/gm)).toEqual([
+      'rxjs_listen_paused_by{reason="limit"} 1',
+      'rxjs_listen_paused_by{reason="pressure:eventLoopBusy"} 1',
+      'rxjs_listen_paused_by{reason="odd_name"} 1',
+    ]);
   });
 
   it('rejects a bad period, naming it', () => {

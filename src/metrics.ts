@@ -14,8 +14,12 @@ export interface AcceptStats {
   readonly shortages: number;
   /** Live connections (tokens); 0 without a limiter (as every limiter figure below). */
   readonly live: number;
-  /** The connection limit in force. */
+  /** The connection limit in force (learned, with {@link targetLimit}). */
   readonly limit: number;
+  /** How many connections may wait (learned, with {@link targetLimit}). */
+  readonly queueSize: number;
+  /** Exchanges completed ({@link Limiter.completed}). */
+  readonly completed: number;
   /** Connections closed at once over the limit. */
   readonly dropped: number;
   /** Connections closed at once over the per-peer limit. */
@@ -76,6 +80,8 @@ export class Metrics {
       shortages: this.#shortages,
       live: this.limiter?.active ?? 0,
       limit: this.limiter?.limit ?? 0,
+      queueSize: this.limiter?.queueSize ?? 0,
+      completed: this.limiter?.completed ?? 0,
       dropped: this.limiter?.dropped ?? 0,
       droppedPerPeer: this.limiter?.droppedPerPeer ?? 0,
       waiting: this.limiter?.waiting ?? 0,
@@ -125,9 +131,17 @@ export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): strin
   metric('queue_timeouts_total', 'counter', 'Connections that waited too long and were ended.', stats.queueTimeouts);
   metric('queue_gave_up_total', 'counter', 'Connections whose client gave up while waiting.', stats.gaveUp);
   metric('reclaimed_total', 'counter', 'Idle keep-alive connections closed to admit a waiting one.', stats.reclaimed);
+  metric('completed_total', 'counter', 'Exchanges completed.', stats.completed);
   metric('waiting_connections', 'gauge', 'Connections waiting for a slot.', stats.waiting);
   metric('live_connections', 'gauge', 'Live connections.', stats.live);
   metric('connection_limit', 'gauge', 'The connection limit in force.', stats.limit);
+  metric('queue_size', 'gauge', 'How many connections may wait.', stats.queueSize);
   metric('paused', 'gauge', '1 while accepting is paused.', stats.paused ? 1 : 0);
+  // One series per reason holding the listener paused now (`limit`, `shortage`, `pressure:NAME`).
+  const reasons = [...new Set(stats.pauses)];
+  if (reasons.length > 0) {
+    lines.push(`# HELP ${prefix}paused_by 1 for each reason holding the listener paused.`, `# TYPE ${prefix}paused_by gauge`);
+    for (const reason of reasons) lines.push(`${prefix}paused_by{reason="${reason.replace(/["\\\n]/g, '_')}"} 1`);
+  }
   return `${lines.join('\n')}\n`;
 }
