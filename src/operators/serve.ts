@@ -1,4 +1,4 @@
-import { asyncScheduler, defer, delay, from, fromEvent, mergeMap, Observable, of, take, takeUntil } from 'rxjs';
+import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, take, takeUntil } from 'rxjs';
 import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
 import { RESOURCE_ERRORS } from '../classify';
 import type { AcceptError, Accepted } from '../result';
@@ -27,6 +27,15 @@ export interface ServeOptions<C extends Accepted> {
   scheduler?: SchedulerLike;
 }
 
+/**
+ * How many `mergeMap`s share the live connections. RxJS removes a finished inner subscription
+ * from its `mergeMap`'s list with indexOf and splice: with one `mergeMap` every close costs
+ * O(live connections). Dealt round-robin to 256 of them, a close scans about live / 256 (measured
+ * in `bench/micro.ts`: 39 µs per close and new connection at 15 000 live with one, 2.3 µs with
+ * 256, 0.6 µs at 100 either way).
+ */
+const SHARDS = 256;
+
 function logHandlerError(error: unknown, connection: Accepted): void {
   const { remoteAddress, remotePort } = connection.socket;
   console.error(`connection handler failed for ${remoteAddress ?? 'a peer'}:${remotePort ?? ''}:`, error);
@@ -34,7 +43,8 @@ function logHandlerError(error: unknown, connection: Accepted): void {
 
 /**
  * Runs `handler` for every connection, all at once, through `mergeMap` (the limit is applied
- * before, by {@link backpressure}, so `mergeMap` never queues). A connection lives until the
+ * before, by {@link backpressure}, so `mergeMap` never queues; connections are dealt among 256
+ * `mergeMap`s so that a close costs the same at 100 or 15 000 live connections). A connection lives until the
  * handler's Observable (or Promise) completes or errors, or, when the handler returns nothing,
  * until its socket closes (the way to hand sockets to `http.Server`). Whichever way it ends,
  * and on unsubscription, a finalizer releases its token and destroys its socket, so no path
@@ -72,7 +82,12 @@ export function serve<T = never, C extends Accepted = Admitted>(
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`serve: options.signal must be an AbortSignal, got ${String(signal)}`);
   }
-  const run = mergeMap((connection: C) => lifetime(connection, handler, onError));
+  let dealt = 0;
+  const run = (source: Observable<C>): Observable<T> =>
+    source.pipe(
+      groupBy(() => (dealt = (dealt + 1) % SHARDS)),
+      mergeMap((shard) => shard.pipe(mergeMap((connection: C) => lifetime(connection, handler, onError)))),
+    );
   if (signal === undefined) return run;
 
   const aborted = defer(() => (signal.aborted ? of(true) : fromEvent(signal, 'abort').pipe(take(1))));
