@@ -9,8 +9,14 @@
  * the clients in a child process on core 1 (this script again, with --client).
  *
  *   npm run bench:overload [-- --clients N --seconds N --busy-ms N --demo-flags "--limit 20 --queue 0"]
+ *     [--alloc-kb N --hold-ms N --node-flags "--max-old-space-size=96"]
  *
  * --demo-flags: added to the demo's `--busy-ms N --limit 1000` (a later --limit wins).
+ * --alloc-kb, --hold-ms: to both servers, so each request also allocates N KiB of heap and holds
+ * it until its response, sent N ms late: a handler that allocates, to overload memory.
+ * --node-flags: for every server's node process, e.g. a V8 heap limit, so that the servers meet
+ * it at the same load. A server that exits during its run (e.g. killed by SIGABRT with
+ * "JavaScript heap out of memory" on stderr) says so in the `server died` column.
  * --fastify: also Fastify 5 with @fastify/under-pressure (bench/servers/fastify-busy.ts), last;
  * --fastify-flags: added to its `--busy-ms N`, e.g. "--max-elu 0.9" or "--max-lag-ms 100".
  */
@@ -26,17 +32,19 @@ const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'
 
 // parseArgs takes a value that starts with a dash only as `--demo-flags=...`.
 const argv = process.argv.slice(2);
-for (const flag of ['--demo-flags', '--fastify-flags']) {
+for (const flag of ['--demo-flags', '--fastify-flags', '--node-flags']) {
   const at = argv.indexOf(flag);
   if (at >= 0 && at + 1 < argv.length) argv.splice(at, 2, `${flag}=${argv[at + 1]}`);
 }
 const text = { type: 'string' } as const;
 const options = parseArgs({
   args: argv,
-  options: { clients: text, seconds: text, 'busy-ms': text, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'server-pid': text, 'demo-only': { type: 'boolean' }, fastify: { type: 'boolean' }, 'fastify-flags': text },
+  options: {
+    clients: text, seconds: text, 'busy-ms': text, 'alloc-kb': text, 'hold-ms': text, 'node-flags': text, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'server-pid': text, 'demo-only': { type: 'boolean' }, fastify: { type: 'boolean' }, 'fastify-flags': text,
+  },
 }).values;
 
-function count(name: 'clients' | 'seconds' | 'busy-ms' | 'port' | 'server-pid', fallback: number, min: number): number {
+function count(name: 'clients' | 'seconds' | 'busy-ms' | 'alloc-kb' | 'hold-ms' | 'port' | 'server-pid', fallback: number, min: number): number {
   const value = Number(options[name] ?? fallback);
   if (!Number.isInteger(value) || value < min) {
     console.error(`overload: --${name} must be an integer >= ${min}, got ${JSON.stringify(options[name])}`);
@@ -47,6 +55,8 @@ function count(name: 'clients' | 'seconds' | 'busy-ms' | 'port' | 'server-pid', 
 const clients = count('clients', 200, 1);
 const seconds = count('seconds', 10, 1);
 const busyMs = count('busy-ms', 5, 0);
+const allocKb = count('alloc-kb', 0, 0);
+const holdMs = count('hold-ms', 0, 0);
 
 interface Attempt {
   outcome: string; // 'served' (200), '503', 'other status', 'refused', 'reset', 'timed out', or another error code
@@ -113,8 +123,21 @@ type Figures = ReturnType<typeof summarize>;
 async function runClients(port: number, serverPid: number): Promise<void> {
   const results: Attempt[] = [];
   let maxTimeWait = timeWait();
-  const sampler = setInterval(() => (maxTimeWait = Math.max(maxTimeWait, timeWait())), 500);
   const [start, server0, client0] = [performance.now(), cpuSeconds(serverPid), process.cpuUsage()];
+  // A server that dies during the run leaves no /proc entry to read at the end: its CPU time is
+  // then the last sample taken (up to 500 ms short), over the whole run's wall time.
+  let serverCpu = server0;
+  const serverCpuNow = (): number => {
+    try {
+      return (serverCpu = cpuSeconds(serverPid));
+    } catch {
+      return serverCpu;
+    }
+  };
+  const sampler = setInterval(() => {
+    maxTimeWait = Math.max(maxTimeWait, timeWait());
+    serverCpuNow();
+  }, 500);
   const stopAt = start + seconds * 1000;
   const loop = async (): Promise<void> => {
     while (performance.now() < stopAt) results.push(await attempt(port));
@@ -122,7 +145,7 @@ async function runClients(port: number, serverPid: number): Promise<void> {
   await Promise.all(Array.from({ length: clients }, loop));
   const wall = (performance.now() - start) / 1000;
   const { user, system } = process.cpuUsage(client0);
-  const cpu = { server: cpuSeconds(serverPid) - server0, client: (user + system) / 1e6 };
+  const cpu = { server: serverCpuNow() - server0, client: (user + system) / 1e6 };
   clearInterval(sampler);
   console.log(JSON.stringify(summarize(results, wall, cpu, Math.max(maxTimeWait, timeWait()))));
 }
@@ -140,34 +163,59 @@ async function measure(port: number, serverPid: number): Promise<Figures> {
   return JSON.parse(stdout.trim().split('\n').pop()!); // NaN figures (none of that outcome) arrive as null
 }
 
+/** How the server's process ended, if it did: its exit code or signal, and whether V8 ran out of heap. */
+interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  afterSeconds: number; // from the start of the clients' run
+  heapOutOfMemory: boolean; // V8's "FATAL ERROR: ... JavaScript heap out of memory" on stderr
+}
+
+function describeExit(exit: ServerExit | undefined): string {
+  if (exit === undefined) return 'no';
+  const how = exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+  return `yes (${how}${exit.heapOutOfMemory ? ', heap out of memory' : ''}, after ${exit.afterSeconds} s)`;
+}
+
 async function main(): Promise<void> {
   const demoFlags = (options['demo-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
+  const nodeFlags = (options['node-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
   const busy = ['--busy-ms', String(busyMs)];
+  // Only when asked for, so that a run without them starts the servers as before.
+  const work = [...busy, ...(options['alloc-kb'] ? ['--alloc-kb', String(allocKb)] : []), ...(options['hold-ms'] ? ['--hold-ms', String(holdMs)] : [])];
   const servers = [
-    { server: `plain http.createServer ${busy.join(' ')}`, script: 'build/bench/servers/plain-busy.js', flags: busy },
-    { server: `demo ${[...busy, '--limit', '1000', ...demoFlags].join(' ')}`, script: 'build/demo/server.js', flags: [...busy, '--limit', '1000', ...demoFlags] },
+    { server: `plain http.createServer ${work.join(' ')}`, script: 'build/bench/servers/plain-busy.js', flags: work },
+    { server: `demo ${[...work, '--limit', '1000', ...demoFlags].join(' ')}`, script: 'build/demo/server.js', flags: [...work, '--limit', '1000', ...demoFlags] },
   ];
   if (options.fastify) {
     const fastifyFlags = [...busy, ...(options['fastify-flags'] ?? '').split(/\s+/).filter((f) => f !== '')];
     servers.push({ server: `fastify + under-pressure ${fastifyFlags.join(' ')}`, script: 'build/bench/servers/fastify-busy.js', flags: fastifyFlags });
   }
-  console.log(`# overload: ${clients} clients, ${seconds} s, deadline ${DEADLINE_MS} ms; ${machine()}`);
+  const nodeNote = nodeFlags.length > 0 ? `; servers run as node ${nodeFlags.join(' ')}` : '';
+  console.log(`# overload: ${clients} clients, ${seconds} s, deadline ${DEADLINE_MS} ms${nodeNote}; ${machine()}`);
   const rows: string[] = [];
   for (const { server, script, flags } of servers.slice(options['demo-only'] ? 1 : 0)) {
-    const running = await startServer(script, ['--port', '0', ...flags], { cpu: 0 });
+    const running = await startServer(script, ['--port', '0', ...flags], { cpu: 0, nodeArgs: nodeFlags });
+    const start = performance.now();
+    let exit: ServerExit | undefined;
+    running.child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+      const heapOutOfMemory = running.stderr.some((line) => line.includes('heap out of memory')); // read again below: stderr may trail the exit
+      exit = { code, signal, afterSeconds: Number(((performance.now() - start) / 1000).toFixed(2)), heapOutOfMemory };
+    });
     try {
       const f = await measure(running.port, running.pid);
+      if (exit) exit.heapOutOfMemory = running.stderr.some((line) => line.includes('heap out of memory'));
       const overloadLines = running.stderr.filter((line) => line.includes('overload:'));
-      console.log(JSON.stringify({ server, ...f, overloadLogLines: overloadLines.length, firstOverloadLine: overloadLines[0]?.slice(0, 140) }));
+      console.log(JSON.stringify({ server, ...f, serverExit: exit ?? null, overloadLogLines: overloadLines.length, firstOverloadLine: overloadLines[0]?.slice(0, 140) }));
       const { p50, p90, p99, max } = f.servedMs;
       const failed = Object.entries(f.outcomes).filter(([o]) => o !== 'served').map(([o, n]) => `${o} ${n}`).join(', ') || 'none';
-      rows.push(`| ${server} | ${f.servedPerSecond} | ${p50} / ${p90} / ${p99} / ${max} | ${f.refusedMs.p50 ?? '-'} / ${f.refusedMs.p99 ?? '-'} | ${f.slowerThan1s} | ${failed} | ${f.cpuShareOfACore.server} / ${f.cpuShareOfACore.client} |`);
+      rows.push(`| ${server} | ${f.servedPerSecond} | ${p50} / ${p90} / ${p99} / ${max} | ${f.refusedMs.p50 ?? '-'} / ${f.refusedMs.p99 ?? '-'} | ${f.slowerThan1s} | ${failed} | ${f.cpuShareOfACore.server} / ${f.cpuShareOfACore.client} | ${describeExit(exit)} |`);
     } finally {
       await stopServer(running);
     }
   }
-  console.log('\n| server | served/s | served ms p50 / p90 / p99 / max | refused ms p50 / p99 | attempts > 1 s | not served | CPU server / client (cores) |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('\n| server | served/s | served ms p50 / p90 / p99 / max | refused ms p50 / p99 | attempts > 1 s | not served | CPU server / client (cores) | server died |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 }
 

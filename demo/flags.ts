@@ -12,6 +12,8 @@ export interface Config {
   idleMs: number | undefined;
   holdMs: number;
   busyMs: number;
+  /** KiB of V8 heap each request allocates and holds until its response. */
+  allocKb: number;
   maxLagMs: number | undefined;
   maxElu: number | undefined;
   maxHeapMb: number | undefined;
@@ -52,7 +54,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     values = parseArgs({
       args,
       options: {
-        port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text,
+        port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text, 'alloc-kb': text,
         'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text,
         'pause-ms': text, 'grace-ms': text,
         queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
@@ -74,6 +76,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     idleMs: integer('idle-ms', values['idle-ms'], 1),
     holdMs: integer('hold-ms', values['hold-ms'], 0) ?? 0,
     busyMs: integer('busy-ms', values['busy-ms'], 0) ?? 0,
+    allocKb: integer('alloc-kb', values['alloc-kb'], 0) ?? 0,
     maxLagMs: integer('max-lag-ms', values['max-lag-ms'], 1),
     maxElu: fraction('max-elu', values['max-elu']),
     maxHeapMb: integer('max-heap-mb', values['max-heap-mb'], 1),

@@ -6,13 +6,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { identity } from 'rxjs';
 import {
-  backpressure, eventLoopBusy, eventLoopUtilization, handleErrors, handTo, heapUsed, idleTimeout, Limiter, listen, logWarnings, Metrics,
+  adaptiveLimit, backpressure, eventLoopBusy, eventLoopUtilization, handleErrors, handTo, heapUsed, idleTimeout, Limiter, listen, logWarnings, Metrics,
   pauseUnderPressure, rss, serve, serviceTime, serviceUnavailable, targetLimit, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
 } from '../src';
 import type { Config } from './flags';
 
 export function runHttpServer(config: Config, onListening: (address: AddressInfo) => void): void {
-  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, busyMs, graceMs } = config;
+  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, busyMs, allocKb, graceMs } = config;
   const pauseMs = config.pauseMs ?? 500; // on a descriptor shortage
 
   // pino's JSON lines with --log json, else a text line like nginx's.
@@ -33,7 +33,11 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const http = createServer((request, response) => {
     // --busy-ms: play a CPU-bound handler, the event loop blocked for busyMs (a busy loop, not a timer).
     for (const end = performance.now() + busyMs; performance.now() < end; );
+    // --alloc-kb: play a handler that allocates, allocKb KiB of doubles (8 bytes each) on the V8
+    // heap (not a Buffer: those live outside it), alive until the response is written.
+    const held = allocKb > 0 ? new Array<number>(allocKb * 128).fill(1.5) : undefined;
     const reply = (): void => {
+      if (held !== undefined) response.setHeader('X-Held-KiB', String((held.length * 8) / 1024)); // keeps `held` alive until here
       response.setHeader('X-Served-By', String(process.pid));
       response.setHeader('X-Live', String(limiter.active)); // slots in use as this is served
       response.end(`hello from rxjs-listen, ${request.method} ${request.url}\n`);
@@ -63,8 +67,24 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   // each pause resets it, so the sooner the pause, the shorter the waits (measured: 100 ms
   // windows left served p50 at 0.9 s; 20 ms windows with a limit bring p99 under 300 ms).
   if (config.maxElu !== undefined) pressures.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: config.maxElu });
-  if (config.maxHeapMb !== undefined) pressures.push({ name: 'heapUsed', samples: heapUsed(1000), above: config.maxHeapMb, unit: 'MiB' });
-  if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rss(1000), above: config.maxRssMb, unit: 'MiB' });
+  // Every 100 ms: a handler that allocates can grow the heap by tens of MiB a second (with
+  // --alloc-kb 512, 200 clients holding it 300 ms: over 300 MiB/s), past a V8 heap limit before
+  // a 1 s sample would see it.
+  // A still reading above the resume mark is taken after a garbage collection: paused, nothing
+  // allocates, so V8 would not collect what the finished requests left.
+  if (config.maxHeapMb !== undefined) {
+    const heap = heapUsed(100, undefined, config.maxHeapMb * 0.8);
+    pressures.push({ name: 'heapUsed', samples: heap, above: config.maxHeapMb, unit: 'MiB' });
+    // The pause stops new connections, but those admitted in a burst at the resume would each
+    // allocate at once: the limit follows the heap too (halved from the live count while above
+    // the resume mark, one more while below and reached). With --max-lag-ms the limit is
+    // learned from CPU instead: two learners would overwrite each other.
+    if (config.maxLagMs === undefined) {
+      const adapting = adaptiveLimit(limiter, heap, { target: config.maxHeapMb * 0.8, decrease: 0.5 }).subscribe();
+      shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
+    }
+  }
+  if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rss(1000, undefined, config.maxRssMb * 0.8), above: config.maxRssMb, unit: 'MiB' });
   const overload = (w: PressureWarning): void =>
     write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed });
 

@@ -1,6 +1,7 @@
 /* The pressure monitors on the real process, and the listener they pause: bounded waits, loopback only. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { firstValueFrom, ReplaySubject, take, toArray, type Subscription } from 'rxjs';
@@ -73,6 +74,21 @@ describe('monitors', () => {
     expect(heap).toBeGreaterThan(1);
     expect(heap).toBeLessThan(heapLimitMiB());
     expect(resident).toBeGreaterThan(heap!);
+  });
+
+  it('heapUsed above collectAbove and still is read again after a full collection: garbage is not pressure', async () => {
+    const read = (): number => getHeapStatistics().used_heap_size / 2 ** 20;
+    let garbage: number[][] | undefined = Array.from({ length: 40 }, () => new Array<number>(128 * 1024).fill(1.5)); // 40 MiB
+    const held = read();
+    expect(garbage.length).toBe(40);
+    garbage = undefined; // dead, but counted until V8 collects, and nothing here allocates
+    const readings = await firstValueFrom(heapUsed(20, undefined, 0).pipe(take(3), toArray()));
+    expect(Math.min(...readings)).toBeLessThan(held - 30);
+  });
+
+  it.each([-1, NaN])('rejects collectAbove %p, naming it', (collectAbove) => {
+    expect(() => heapUsed(100, undefined, collectAbove)).toThrow(`heapUsed: collectAbove must be a number of MiB >= 0, got ${collectAbove}`);
+    expect(() => rss(100, undefined, collectAbove)).toThrow(`rss: collectAbove must be a number of MiB >= 0, got ${collectAbove}`);
   });
 
   it('cgroupMemory reads memory.current / memory.max where cgroup v2 limits memory, and completes at once elsewhere', async () => {
@@ -181,6 +197,15 @@ describe('adaptiveLimit', () => {
       const lag = cold('-h-h-l-l-|', { h: 300, l: 10 });
       // 10 -> 9 -> 8 (above), then full (10 live): 9, 10 (max).
       expectObservable(adaptiveLimit(limiter, lag, { target: 100, min: 2 })).toBe('-a-b-c-d-|', { a: 9, b: 8, c: 9, d: 10 });
+    });
+  });
+
+  it('decreases from the live count when fewer are live than the limit allows, so the first reading above binds', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const limiter = new Limiter(1000);
+      for (let i = 0; i < 40; i++) limiter.admit(fakeSocket());
+      const heap = cold('-h-|', { h: 90 });
+      expectObservable(adaptiveLimit(limiter, heap, { target: 60, decrease: 0.5 })).toBe('-a-|', { a: 20 });
     });
   });
 

@@ -15,13 +15,14 @@ export interface AdaptiveLimitOptions {
 }
 
 /**
- * Learns the connection limit from a latency signal instead of a fixed number (additive
- * increase, multiplicative decrease, as Netflix's concurrency-limits `AIMDLimit` and the
- * adaptive limits of Envoy): each reading above `target` multiplies the limit by `decrease`;
- * each reading at or below it, while the limit is reached (so it is what holds clients back),
- * raises it by one, up to `max`. With a CPU-bound server it converges on the connections the
- * process can serve within the target delay; the rest wait in the queue or are refused.
- * Emits each limit it sets; it runs while subscribed.
+ * Learns the connection limit from a signal that rises with the connections held (latency of
+ * your own, heap in use) instead of a fixed number (additive increase, multiplicative decrease,
+ * as Netflix's concurrency-limits `AIMDLimit` and the adaptive limits of Envoy): each reading
+ * above `target` sets the limit to `decrease` times the live connections (or times the limit,
+ * if that is lower); each reading at or below it, while the limit is reached (so it is what
+ * holds clients back), raises it by one, up to `max`. The rest wait in the queue or are
+ * refused. (Node's event-loop delay does not rise while clients wait in the kernel: for CPU,
+ * see {@link targetLimit}.) Emits each limit it sets; it runs while subscribed.
  *
  * @example
  * const limiter = new Limiter(1000, { queue: 64 });
@@ -43,7 +44,9 @@ export function adaptiveLimit(limiter: Limiter, samples: Observable<number>, opt
   return samples.pipe(
     map((value) => {
       const limit = limiter.limit;
-      if (value > target) return Math.max(min, Math.floor(limit * decrease));
+      // From the live count when it is below the limit: shrinking a limit nobody reaches would
+      // take many readings to bind at all.
+      if (value > target) return Math.max(min, Math.floor(Math.min(limit, limiter.active) * decrease));
       return limiter.full ? Math.min(max, limit + 1) : Math.min(max, limit);
     }),
     distinctUntilChanged(),

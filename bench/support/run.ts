@@ -41,7 +41,8 @@ export async function startServer(
 }
 
 export async function stopServer(server: Server): Promise<void> {
-  if (server.child.exitCode !== null) return;
+  // One killed by a signal has a signalCode and no exitCode: its 'exit' has come and gone.
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
   server.child.kill('SIGKILL');
   await once(server.child, 'exit');
 }

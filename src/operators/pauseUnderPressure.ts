@@ -118,7 +118,7 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
               loggedAt = state.since;
               const unit = signal.unit ?? '';
               const more = suppressed === 0 ? '' : ` (${suppressed} more pauses since the last entry)`;
-              const message = `overload: ${signal.name} ${round(value)}${unit} is above ${signal.above}${unit}; not accepting until it is at or below ${signal.below}${unit}${more}. ${HINT}`;
+              const message = `overload: ${signal.name} ${round(value)}${unit} is above ${round(signal.above)}${unit}; not accepting until it is at or below ${round(signal.below)}${unit}${more}. ${HINT}`;
               const warning = { message, signal: signal.name, value, threshold: signal.above, hint: HINT, suppressed };
               suppressed = 0;
               onPause?.(warning);

@@ -1,0 +1,121 @@
+/*
+ * The accept path's cost in instructions, not seconds: each server runs under valgrind's
+ * callgrind, which counts the instructions the process executes in user space (the kernel's
+ * work is the same on both sides and not counted), the same count whatever else the machine
+ * is doing. A VM's timing noise (±10% between runs of the same build here) hides a difference
+ * of a few percent; this does not.
+ *
+ * For each server and mode, two runs: `--requests N` and 3N requests. Their difference, over 2N,
+ * is what one more request costs once warm (start-up, JIT warm-up and exit cancel out).
+ * Servers (`--servers`, comma-separated): plain (http.createServer().listen()), handoff (a
+ * net.Server handing sockets to http, no library), listen, errors, limit, serve (the pipeline
+ * built up one stage at a time, bench/servers/stages.ts), pipeline (serve(handTo(http))).
+ * Modes: `close` (a new connection per request, as wrk -H 'Connection: close') and
+ * `keep-alive` (8 connections reused). Loopback only; every run bounded.
+ *
+ *   apt-get install -y valgrind    # when missing
+ *   npm run bench:instructions [-- --requests N --servers plain,pipeline --modes close,keep-alive]
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { machine, requireCommand, root } from './support/run';
+
+const options = parseArgs({ options: { requests: { type: 'string' }, servers: { type: 'string' }, modes: { type: 'string' } } }).values;
+const requests = Number(options.requests ?? 2000);
+if (!Number.isInteger(requests) || requests < 100) {
+  console.error(`instructions: --requests must be an integer >= 100, got ${JSON.stringify(options.requests)}`);
+  process.exit(2);
+}
+// Each server: its script and arguments. The stages build the pipeline up one operator at a time.
+const stage = (name: string): [string, string[]] => ['build/bench/servers/stages.js', ['--stage', name]];
+const SERVERS: Record<string, [string, string[]]> = {
+  plain: ['build/bench/servers/plain.js', []],
+  handoff: ['build/bench/servers/handoff.js', []],
+  listen: stage('listen'),
+  errors: stage('errors'),
+  limit: stage('limit'),
+  serve: stage('serve'),
+  pipeline: ['build/bench/servers/pipeline.js', []],
+};
+const servers = (options.servers ?? 'plain,pipeline').split(',');
+const modes = (options.modes ?? 'close,keep-alive').split(',');
+for (const s of servers) if (!(s in SERVERS)) (console.error(`instructions: --servers: unknown server ${JSON.stringify(s)} (${Object.keys(SERVERS).join(', ')})`), process.exit(2));
+for (const m of modes) if (m !== 'close' && m !== 'keep-alive') (console.error(`instructions: --modes: unknown mode ${JSON.stringify(m)} (close, keep-alive)`), process.exit(2));
+const CONCURRENCY = 8;
+
+/** `count` GETs, CONCURRENCY at a time, each on a new connection or on CONCURRENCY reused ones. */
+async function load(port: number, count: number, mode: string): Promise<void> {
+  const agent = mode === 'keep-alive' ? new Agent({ keepAlive: true, maxSockets: CONCURRENCY }) : undefined;
+  let started = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const headers = mode === 'close' ? { Connection: 'close' } : {};
+      request({ host: '127.0.0.1', port, path: '/', agent: agent ?? false, headers }, (response) => {
+        response.resume();
+        response.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (started < count) {
+        started++;
+        await one();
+      }
+    }),
+  );
+  agent?.destroy();
+}
+
+/** Instructions the server executed, start to exit, serving `count` requests. */
+async function instructions([script, args]: [string, string[]], count: number, mode: string): Promise<number> {
+  const out = join(tmpdir(), `rxjs-listen-callgrind-${process.pid}-${Date.now()}.out`);
+  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, join(root, script), ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.resume();
+  const deadline = Date.now() + 120_000;
+  while (!/listening on .*:(\d+)/.test(stdout)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${script} did not start under valgrind`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const port = Number(/listening on .*:(\d+)/.exec(stdout)![1]);
+  try {
+    await load(port, count, mode);
+  } finally {
+    child.kill('SIGTERM'); // the servers exit(0) on SIGTERM, so callgrind writes its totals
+    await once(child, 'exit');
+  }
+  const text = readFileSync(out, 'utf8');
+  rmSync(out, { force: true });
+  return Number(/^(?:summary|totals): (\d+)/m.exec(text)![1]);
+}
+
+async function main(): Promise<void> {
+  requireCommand('valgrind', ['--version']);
+  console.log(`# instructions: ${requests} and ${3 * requests} requests per run, ${CONCURRENCY} at a time; ${machine()}`);
+  const rows: string[] = [];
+  for (const mode of modes) {
+    const perRequest: Record<string, number> = {};
+    for (const server of servers) {
+      const few = await instructions(SERVERS[server]!, requests, mode);
+      const many = await instructions(SERVERS[server]!, 3 * requests, mode);
+      perRequest[server] = (many - few) / (2 * requests);
+      console.log(JSON.stringify({ mode, server, requests: [requests, 3 * requests], instructions: [few, many], perRequest: Math.round(perRequest[server]!) }));
+    }
+    const cells = servers.map((s) => `${Math.round(perRequest[s]!)}`);
+    const ratio = perRequest.plain !== undefined && perRequest.pipeline !== undefined ? (perRequest.plain / perRequest.pipeline).toFixed(3) : '-';
+    rows.push(`| ${mode} | ${cells.join(' | ')} | ${ratio} |`);
+  }
+  console.log(`\n| mode | ${servers.map((s) => `${s} (instructions per request)`).join(' | ')} | plain / pipeline |`);
+  console.log(`|---|${servers.map(() => '---|').join('')}---|`);
+  for (const row of rows) console.log(row);
+}
+
+void main();
