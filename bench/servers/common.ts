@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
 export const args = parseArgs({
-  options: { port: { type: 'string' }, 'hold-ms': { type: 'string' }, limit: { type: 'string' } },
+  options: { port: { type: 'string' }, 'hold-ms': { type: 'string' }, limit: { type: 'string' }, stage: { type: 'string' } }, // stage: stages.ts
 }).values;
 export const port = Number(args.port ?? 0);
 export const holdMs = Number(args['hold-ms'] ?? 0);

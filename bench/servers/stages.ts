@@ -4,13 +4,12 @@
  *   --stage limit      + backpressure(limit)
  *   --stage serve      + serve(), the socket emitted by hand (no keep-alive tracking)
  * (`pipeline.js` is the last stage: serve(handTo(http)).) */
-import { parseArgs } from 'node:util';
 import { identity, map, type Observable, type OperatorFunction } from 'rxjs';
 import { backpressure, handleErrors, listen, serve, type Accepted, type AcceptResult } from '../../src';
-import { http, limit, port, ready } from './common';
+import { args, http, limit, port, ready } from './common';
 
 const STAGES = ['listen', 'errors', 'limit', 'serve'];
-const stage = parseArgs({ options: { stage: { type: 'string' }, port: { type: 'string' }, limit: { type: 'string' }, 'hold-ms': { type: 'string' } } }).values.stage ?? '';
+const stage = args.stage ?? '';
 const depth = STAGES.indexOf(stage);
 if (depth < 0) {
   console.error(`stages: --stage must be one of ${STAGES.join(', ')}, got ${JSON.stringify(stage)}`);

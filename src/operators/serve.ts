@@ -1,4 +1,5 @@
-import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, take, takeUntil } from 'rxjs';
+import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil } from 'rxjs';
+import type { Socket } from 'node:net';
 import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
 import { RESOURCE_ERRORS } from '../classify';
 import type { AcceptError, Accepted } from '../result';
@@ -28,11 +29,11 @@ export interface ServeOptions<C extends Accepted> {
 }
 
 /**
- * How many `mergeMap`s share the live connections. RxJS removes a finished inner subscription
- * from its `mergeMap`'s list with indexOf and splice: with one `mergeMap` every close costs
- * O(live connections). Dealt round-robin to 256 of them, a close scans about live / 256 (measured
- * in `bench/micro.ts`: 39 µs per close and new connection at 15 000 live with one, 2.3 µs with
- * 256, 0.6 µs at 100 either way).
+ * How many `mergeMap`s share the connections whose handler returned a stream. RxJS removes a
+ * finished inner subscription from its `mergeMap`'s list with indexOf and splice: with one
+ * `mergeMap` every end costs O(live streams). Dealt round-robin to 256 of them, an end scans
+ * about live / 256 (`bench/micro.ts`: 39 µs per end and new start at 15 000 live with one, 2.3
+ * µs with 256, 0.6 µs at 100 either way).
  */
 const SHARDS = 256;
 
@@ -42,16 +43,20 @@ function logHandlerError(error: unknown, connection: Accepted): void {
 }
 
 /**
- * Runs `handler` for every connection, all at once, through `mergeMap` (the limit is applied
- * before, by {@link backpressure}, so `mergeMap` never queues; connections are dealt among 256
- * `mergeMap`s so that a close costs the same at 100 or 15 000 live connections). A connection lives until the
- * handler's Observable (or Promise) completes or errors, or, when the handler returns nothing,
- * until its socket closes (the way to hand sockets to `http.Server`). Whichever way it ends,
- * and on unsubscription, a finalizer releases its token and destroys its socket, so no path
- * leaks a slot or a descriptor. A handler that throws or errors is reported through `onError`
- * and the loop goes on; a resource shortage it meets (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to
- * the listener instead, so that `logWarnings` logs it once and `handleErrors` pauses on it.
- * Emits what the handlers emit.
+ * Runs `handler` for every connection, all at once (the limit is applied before, by
+ * {@link backpressure}, so nothing queues here). A connection lives until the handler's
+ * Observable (or Promise) completes or errors, or, when the handler returns nothing, until its
+ * socket closes (the way to hand sockets to `http.Server`). Whichever way it ends, and on
+ * unsubscription, its token is released and its socket destroyed, so no path leaks a slot or a
+ * descriptor. A handler that throws or errors is reported through `onError` and the loop goes
+ * on; a resource shortage it meets (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to the listener
+ * instead, so that `logWarnings` logs it once and `handleErrors` pauses on it. Emits what the
+ * handlers emit; completes when the source and every connection have ended.
+ *
+ * Streams run through `mergeMap` (dealt among 256 of them, so that an end costs the same at 100
+ * or 15 000 live); a connection handed off (the handler returns nothing) is one entry in a Map
+ * until its socket closes: a subscription per connection would hold about 540 B more and cost
+ * an O(live) removal at its end, for a connection that has nothing to subscribe to.
  *
  * ```
  * admitted:   -a---b-----|
@@ -82,12 +87,7 @@ export function serve<T = never, C extends Accepted = Admitted>(
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`serve: options.signal must be an AbortSignal, got ${String(signal)}`);
   }
-  let dealt = 0;
-  const run = (source: Observable<C>): Observable<T> =>
-    source.pipe(
-      groupBy(() => (dealt = (dealt + 1) % SHARDS)),
-      mergeMap((shard) => shard.pipe(mergeMap((connection: C) => lifetime(connection, handler, onError)))),
-    );
+  const run = (source: Observable<C>): Observable<T> => runConnections(source, handler, onError);
   if (signal === undefined) return run;
 
   const aborted = defer(() => (signal.aborted ? of(true) : fromEvent(signal, 'abort').pipe(take(1))));
@@ -95,32 +95,104 @@ export function serve<T = never, C extends Accepted = Admitted>(
 }
 
 /**
- * One connection's life as a single Observable (one subscriber per connection rather than a
- * defer/catchError/finalize chain: a live connection's memory is what a server holds the most).
+ * The operator behind {@link serve}: calls the handler for each connection, keeps the handed-off
+ * ones in a Map until their socket closes, and merges the streams the others return.
  */
-function lifetime<T, C extends Accepted>(
-  connection: C,
+function runConnections<T, C extends Accepted>(
+  source: Observable<C>,
   handler: (connection: C) => ObservableInput<T> | void,
   onError: (error: unknown, connection: C) => void,
 ): Observable<T> {
   return new Observable<T>((subscriber) => {
-    const { socket } = connection;
-    const end = (): void => subscriber.complete();
+    // Handed-off connections by socket; one shared 'close' listener (`this` is the socket).
+    const handedOff = new Map<Socket, C>();
+    const streams = new Subject<Observable<T>>();
+    let sourceDone = false;
+    let streamsDone = false;
+    const completeWhenAllEnded = (): void => {
+      if (sourceDone && streamsDone && handedOff.size === 0) subscriber.complete();
+    };
+    function closed(this: Socket): void {
+      const connection = handedOff.get(this);
+      if (connection === undefined) return;
+      handedOff.delete(this);
+      this.off('close', closed);
+      end(connection);
+      completeWhenAllEnded();
+    }
+
+    let dealt = 0;
+    subscriber.add(
+      streams
+        .pipe(
+          groupBy(() => (dealt = (dealt + 1) % SHARDS)),
+          mergeMap((shard) => shard.pipe(mergeMap((stream) => stream))),
+        )
+        .subscribe({
+          next: (value) => subscriber.next(value),
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => {
+            streamsDone = true;
+            completeWhenAllEnded();
+          },
+        }),
+    );
+    subscriber.add(
+      source.subscribe({
+        next: (connection) => {
+          const { socket } = connection;
+          let result: ObservableInput<T> | void;
+          try {
+            result = handler(connection);
+          } catch (error) {
+            return report(error, connection, onError, subscriber, false);
+          }
+          if (result !== undefined) return streams.next(lifetime(connection, result, onError));
+          // Lives until its socket closes; one that closed already (say, after an asynchronous
+          // operator upstream) ends now, or its 'close' would never come.
+          if (socket.closed) return end(connection);
+          handedOff.set(socket, connection);
+          socket.on('close', closed);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          sourceDone = true;
+          streams.complete();
+        },
+      }),
+    );
+    return () => {
+      for (const [socket, connection] of handedOff) {
+        socket.off('close', closed);
+        end(connection);
+      }
+      handedOff.clear();
+    };
+  });
+}
+
+/** Ends a connection: its token released, its socket destroyed (both idempotent). */
+function end(connection: Accepted): void {
+  (connection as Partial<Admitted>).token?.release();
+  connection.socket.destroy();
+}
+
+/** A connection whose handler returned a stream: lives as long as the stream, then ends. */
+function lifetime<T, C extends Accepted>(connection: C, result: ObservableInput<T>, onError: (error: unknown, connection: C) => void): Observable<T> {
+  return new Observable<T>((subscriber) => {
     let served: Subscription | undefined;
     try {
-      const result = handler(connection);
-      // Lives until its socket closes; one that closed already (say, after an asynchronous
-      // operator upstream) ends now, or its 'close' would never come.
-      if (result === undefined) socket.closed ? end() : socket.on('close', end);
-      else served = from(result).subscribe({ next: (value) => subscriber.next(value), error: (error) => report(error, connection, onError, subscriber), complete: end });
+      served = from(result).subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => report(error, connection, onError, subscriber),
+        complete: () => subscriber.complete(),
+      });
     } catch (error) {
-      report(error, connection, onError, subscriber);
+      report(error, connection, onError, subscriber); // not an ObservableInput
     }
     return () => {
       served?.unsubscribe();
-      socket.off('close', end);
-      (connection as Partial<Admitted>).token?.release();
-      socket.destroy();
+      end(connection);
     };
   });
 }
@@ -129,14 +201,17 @@ function lifetime<T, C extends Accepted>(
  * Reports a handler's error and ends its connection; an `onError` that throws ends the loop.
  * A resource shortage (EMFILE: the handler could not open a file) is the loop's business, not
  * the connection's: it goes to the listener, to be logged once per window and paused on.
+ * `subscriber` is the connection's own (a stream's), or the loop's (a handler that threw).
  */
-function report<C extends Accepted>(error: unknown, connection: C, onError: (error: unknown, connection: C) => void, subscriber: Subscriber<unknown>): void {
+function report<C extends Accepted>(error: unknown, connection: C, onError: (error: unknown, connection: C) => void, subscriber: Subscriber<unknown>, own = true): void {
   try {
     const code = (error as AcceptError | undefined)?.code;
     if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
     else onError(error, connection);
   } catch (thrown) {
+    end(connection);
     return subscriber.error(thrown);
   }
-  subscriber.complete();
+  if (own) subscriber.complete();
+  else end(connection);
 }
