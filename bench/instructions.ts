@@ -6,7 +6,8 @@
  * of a few percent; this does not.
  *
  * For each server and mode, two runs: `--requests N` and 3N requests. Their difference, over 2N,
- * is what one more request costs once warm (start-up and exit cancel out). Under valgrind V8
+ * is what one more request costs once warm (start-up and exit cancel out), on the main thread
+ * (the event loop; V8's helper threads are left out, see below). Under valgrind V8
  * goes on compiling for thousands of requests, and its compiler threads are counted too: with
  * 1000 and 3000 requests a single mergeMap measured 13% more than none, with 4000 and 12000 (the
  * default) 0.75% more. Fewer than 4000 measure the warm-up, not the request.
@@ -17,18 +18,23 @@
  * `keep-alive` (8 connections reused). Loopback only; every run bounded.
  *
  *   apt-get install -y valgrind    # when missing
- *   npm run bench:instructions [-- --requests N --servers plain,pipeline --modes close,keep-alive]
+ * With `--idle N`, N idle connections are opened first and held open through both runs, to
+ * see whether a request costs more when many connections are live (it should not); the
+ * servers' connection limit is N + 10 000.
+ *
+ *   npm run bench:instructions [-- --requests N --servers plain,pipeline --modes close,keep-alive --idle N]
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machine, requireCommand, root } from './support/run';
 
-const options = parseArgs({ options: { requests: { type: 'string' }, servers: { type: 'string' }, modes: { type: 'string' } } }).values;
+const options = parseArgs({ options: { requests: { type: 'string' }, servers: { type: 'string' }, modes: { type: 'string' }, idle: { type: 'string' } } }).values;
 const requests = Number(options.requests ?? 4000);
 if (!Number.isInteger(requests) || requests < 1000) {
   console.error(`instructions: --requests must be an integer >= 1000, got ${JSON.stringify(options.requests)}`);
@@ -36,6 +42,11 @@ if (!Number.isInteger(requests) || requests < 1000) {
 }
 // Each server: its script and arguments. The stages build the pipeline up one operator at a time.
 const stage = (name: string): [string, string[]] => ['build/bench/servers/stages.js', ['--stage', name]];
+const idle = Number(options.idle ?? 0);
+if (!Number.isInteger(idle) || idle < 0) {
+  console.error(`instructions: --idle must be an integer >= 0, got ${JSON.stringify(options.idle)}`);
+  process.exit(2);
+}
 const SERVERS: Record<string, [string, string[]]> = {
   plain: ['build/bench/servers/plain.js', []],
   handoff: ['build/bench/servers/handoff.js', []],
@@ -79,7 +90,7 @@ async function load(port: number, count: number, mode: string): Promise<void> {
 /** Instructions the server executed, start to exit, serving `count` requests. */
 async function instructions([script, args]: [string, string[]], count: number, mode: string): Promise<number> {
   const out = join(tmpdir(), `rxjs-listen-callgrind-${process.pid}-${Date.now()}.out`);
-  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, join(root, script), ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, join(root, script), ...args, '--port', '0', '--limit', String(idle + 10_000)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -90,20 +101,32 @@ async function instructions([script, args]: [string, string[]], count: number, m
     await new Promise((r) => setTimeout(r, 100));
   }
   const port = Number(/listening on .*:(\d+)/.exec(stdout)![1]);
+  const held: Socket[] = [];
   try {
+    // Idle connections first, 100 at a time (each connected before the next batch).
+    while (held.length < idle) {
+      const batch = Array.from({ length: Math.min(100, idle - held.length) }, () => connect(port, '127.0.0.1'));
+      await Promise.all(batch.map((socket) => once(socket, 'connect')));
+      held.push(...batch);
+    }
     await load(port, count, mode);
   } finally {
+    for (const socket of held) socket.destroy();
     child.kill('SIGTERM'); // the servers exit(0) on SIGTERM, so callgrind writes its totals
     await once(child, 'exit');
   }
-  const text = readFileSync(out, 'utf8');
-  rmSync(out, { force: true });
-  return Number(/^(?:summary|totals): (\d+)/m.exec(text)![1]);
+  // One file per thread: `-01` is the main thread, the event loop that serves. V8's compiler
+  // and garbage-collector helper threads run on their own schedule (measured: 4% apart between
+  // two runs of the same server counting them all), so they are left out.
+  const files = readdirSync(dirname(out)).filter((f) => f.startsWith(`${basename(out)}-`));
+  const main = readFileSync(`${out}-01`, 'utf8');
+  for (const file of files) rmSync(join(dirname(out), file), { force: true });
+  return Number(/^(?:summary|totals): (\d+)/m.exec(main)![1]);
 }
 
 async function main(): Promise<void> {
   requireCommand('valgrind', ['--version']);
-  console.log(`# instructions: ${requests} and ${3 * requests} requests per run, ${CONCURRENCY} at a time; ${machine()}`);
+  console.log(`# instructions: ${requests} and ${3 * requests} requests per run, ${CONCURRENCY} at a time, ${idle} idle connections held; ${machine()}`);
   const rows: string[] = [];
   for (const mode of modes) {
     const perRequest: Record<string, number> = {};

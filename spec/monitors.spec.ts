@@ -12,6 +12,7 @@ import { eventLoopBusy } from '../src/monitors/eventLoopBusy';
 import { eventLoopDelay } from '../src/monitors/eventLoopDelay';
 import { eventLoopUtilization } from '../src/monitors/eventLoopUtilization';
 import { cgroupMemory, heapLimitMiB, heapUsed, rss } from '../src/monitors/memory';
+import { openFiles } from '../src/monitors/openFiles';
 import { sampleEvery } from '../src/monitors/sample';
 import { serviceTime } from '../src/monitors/serviceTime';
 import { handleErrors } from '../src/operators/handleErrors';
@@ -89,6 +90,14 @@ describe('monitors', () => {
   it.each([-1, NaN])('rejects collectAbove %p, naming it', (collectAbove) => {
     expect(() => heapUsed(100, undefined, collectAbove)).toThrow(`heapUsed: collectAbove must be a number of MiB >= 0, got ${collectAbove}`);
     expect(() => rss(100, undefined, collectAbove)).toThrow(`rss: collectAbove must be a number of MiB >= 0, got ${collectAbove}`);
+  });
+
+  it('openFiles reads the share of the open-file limit in use, and rejects a bad period or limit', async () => {
+    const share = await firstValueFrom(openFiles(10, undefined, 100_000).pipe(take(1)));
+    expect(share).toBeGreaterThan(0); // jest has files open
+    expect(share).toBeLessThan(0.01);
+    expect(() => openFiles(0)).toThrow('openFiles: every must be an integer >= 1, got 0');
+    expect(() => openFiles(10, undefined, 0)).toThrow('openFiles: limit must be an integer >= 1, got 0');
   });
 
   it('cgroupMemory reads memory.current / memory.max where cgroup v2 limits memory, and completes at once elsewhere', async () => {

@@ -35,5 +35,6 @@ export { eventLoopBusy } from './monitors/eventLoopBusy';
 export { eventLoopDelay } from './monitors/eventLoopDelay';
 export { eventLoopUtilization } from './monitors/eventLoopUtilization';
 export { cgroupMemory, heapLimitMiB, heapUsed, rss } from './monitors/memory';
+export { openFiles } from './monitors/openFiles';
 export { serviceTime } from './monitors/serviceTime';
 export { Metrics, toPrometheus, type AcceptStats } from './metrics';
