@@ -20,7 +20,8 @@
  *   apt-get install -y valgrind    # when missing
  * With `--idle N`, N idle connections are opened first and held open through both runs, to
  * see whether a request costs more when many connections are live (it should not); the
- * servers' connection limit is N + 10 000.
+ * servers' connection limit is N + 10 000, and their request timeouts are off (a run lasts
+ * minutes under valgrind: http would answer the idle connections 408 and close them).
  *
  *   npm run bench:instructions [-- --requests N --servers plain,pipeline --modes close,keep-alive --idle N]
  */
@@ -90,7 +91,7 @@ async function load(port: number, count: number, mode: string): Promise<void> {
 /** Instructions the server executed, start to exit, serving `count` requests. */
 async function instructions([script, args]: [string, string[]], count: number, mode: string): Promise<number> {
   const out = join(tmpdir(), `rxjs-listen-callgrind-${process.pid}-${Date.now()}.out`);
-  const child = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, join(root, script), ...args, '--port', '0', '--limit', String(idle + 10_000)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, join(root, script), ...args, '--port', '0', '--limit', String(idle + 10_000), '--no-request-timeouts'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
 export const args = parseArgs({
-  options: { port: { type: 'string' }, 'hold-ms': { type: 'string' }, limit: { type: 'string' }, stage: { type: 'string' } }, // stage: stages.ts
+  options: {
+    port: { type: 'string' },
+    'hold-ms': { type: 'string' },
+    limit: { type: 'string' },
+    stage: { type: 'string' }, // stages.ts
+    'no-request-timeouts': { type: 'boolean' },
+  },
 }).values;
 export const port = Number(args.port ?? 0);
 export const holdMs = Number(args['hold-ms'] ?? 0);
@@ -18,6 +24,12 @@ export function handler(request: IncomingMessage, response: ServerResponse): voi
 }
 
 export const http = createServer(handler);
+// --no-request-timeouts: connections held idle through a long run (under valgrind, minutes)
+// stay open instead of being answered 408 and closed after `headersTimeout` (60 s).
+if (args['no-request-timeouts']) {
+  http.headersTimeout = 0;
+  http.requestTimeout = 0;
+}
 
 export function ready(address: AddressInfo | string | null): void {
   const { address: ip, port: bound } = address as AddressInfo;

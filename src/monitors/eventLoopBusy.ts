@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { defer, type Observable, type SchedulerLike } from 'rxjs';
-import { checkInteger } from '../validate';
-import { sampleEvery } from './sample';
+import type { Observable, SchedulerLike } from 'rxjs';
+import { sampleLoop } from './sample';
 
 /** Idle time below this in a window is the poll returning at once, not the loop waiting. */
 const WAITED_MS = 0.1;
@@ -22,22 +21,12 @@ const WAITED_MS = 0.1;
  * @returns Cold: it runs only while subscribed.
  */
 export function eventLoopBusy(every = 20, scheduler?: SchedulerLike, idleEvery = 500): Observable<number> {
-  checkInteger('eventLoopBusy: every', every, 1);
-  checkInteger('eventLoopBusy: idleEvery', idleEvery, every);
-  return defer(() => {
-    let utilization = 0; // of the last window, for its length
-    return sampleEvery('eventLoopBusy', every, scheduler, () => {
-      let last = performance.eventLoopUtilization();
-      let since = performance.now(); // the last moment it is known to have waited
-      return () => {
-        const now = performance.eventLoopUtilization();
-        const window = performance.eventLoopUtilization(now, last);
-        last = now;
-        utilization = window.utilization;
-        const at = performance.now();
-        if (window.idle >= WAITED_MS) since = at;
-        return at - since;
-      };
-    }, undefined, { idleMs: idleEvery, calm: () => utilization <= 0.5 });
+  return sampleLoop('eventLoopBusy', every, scheduler, idleEvery, () => {
+    let since = performance.now(); // the last moment it is known to have waited
+    return (window) => {
+      const at = performance.now();
+      if (window.idle >= WAITED_MS) since = at;
+      return at - since;
+    };
   });
 }

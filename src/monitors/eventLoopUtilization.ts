@@ -1,7 +1,5 @@
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Observable, SchedulerLike } from 'rxjs';
-import { checkInteger } from '../validate';
-import { sampleEvery } from './sample';
+import { sampleLoop } from './sample';
 
 /**
  * Event-loop utilization over each window: the share of the time the loop was busy, 0 to 1
@@ -15,14 +13,5 @@ import { sampleEvery } from './sample';
  * @param idleEvery The window while at most half busy, ms. Default 500.
  */
 export function eventLoopUtilization(every = 20, scheduler?: SchedulerLike, idleEvery = 500): Observable<number> {
-  checkInteger('eventLoopUtilization: idleEvery', idleEvery, every);
-  return sampleEvery('eventLoopUtilization', every, scheduler, () => {
-    let last: EventLoopUtilization = performance.eventLoopUtilization();
-    return () => {
-      const now = performance.eventLoopUtilization();
-      const { utilization } = performance.eventLoopUtilization(now, last);
-      last = now;
-      return utilization;
-    };
-  }, undefined, { idleMs: idleEvery, calm: (utilization) => utilization <= 0.5 });
+  return sampleLoop('eventLoopUtilization', every, scheduler, idleEvery, () => (window) => window.utilization);
 }

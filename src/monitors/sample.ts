@@ -1,3 +1,4 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { asyncScheduler, defer, finalize, map, repeat, tap, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { checkInteger } from '../validate';
 
@@ -28,5 +29,35 @@ export function sampleEvery(
       repeat(),
       finalize(() => stop?.()),
     );
+  });
+}
+
+/**
+ * What the event-loop monitors share: each window's `performance.eventLoopUtilization`
+ * difference handed to the reader, and windows of `every` ms while the loop is more than half
+ * busy, doubling up to `idleEvery` ms while it is not.
+ */
+export function sampleLoop(
+  name: string,
+  every: number,
+  scheduler: SchedulerLike | undefined,
+  idleEvery: number,
+  start: () => (window: EventLoopUtilization) => number,
+): Observable<number> {
+  checkInteger(`${name}: every`, every, 1);
+  checkInteger(`${name}: idleEvery`, idleEvery, every);
+  return defer(() => {
+    let utilization = 0; // of the last window, for the next one's length
+    return sampleEvery(name, every, scheduler, () => {
+      const read = start();
+      let last = performance.eventLoopUtilization();
+      return () => {
+        const now = performance.eventLoopUtilization();
+        const window = performance.eventLoopUtilization(now, last);
+        last = now;
+        utilization = window.utilization;
+        return read(window);
+      };
+    }, undefined, { idleMs: idleEvery, calm: () => utilization <= 0.5 });
   });
 }

@@ -1,8 +1,6 @@
-import { performance } from 'node:perf_hooks';
-import { defer, type Observable, type SchedulerLike } from 'rxjs';
+import type { Observable, SchedulerLike } from 'rxjs';
 import type { Limiter } from '../limiter';
-import { checkInteger } from '../validate';
-import { sampleEvery } from './sample';
+import { sampleLoop } from './sample';
 
 /**
  * What one exchange costs the event loop, in ms, read every window: the loop's busy time over
@@ -21,22 +19,12 @@ import { sampleEvery } from './sample';
  * @returns Cold: it runs only while subscribed.
  */
 export function serviceTime(limiter: Limiter, every = 100, scheduler?: SchedulerLike, idleEvery = 500): Observable<number> {
-  checkInteger('serviceTime: every', every, 1);
-  checkInteger('serviceTime: idleEvery', idleEvery, every);
-  return defer(() => {
-    let utilization = 0; // of the last window, for its length
-    return sampleEvery('serviceTime', every, scheduler, () => {
-      let last = performance.eventLoopUtilization();
-      let completed = limiter.completed;
-      return () => {
-        const now = performance.eventLoopUtilization();
-        const window = performance.eventLoopUtilization(now, last);
-        const exchanges = limiter.completed - completed;
-        last = now;
-        completed += exchanges;
-        utilization = window.utilization;
-        return window.active / Math.max(1, exchanges);
-      };
-    }, undefined, { idleMs: idleEvery, calm: () => utilization <= 0.5 });
+  return sampleLoop('serviceTime', every, scheduler, idleEvery, () => {
+    let completed = limiter.completed;
+    return (window) => {
+      const exchanges = limiter.completed - completed;
+      completed += exchanges;
+      return window.active / Math.max(1, exchanges);
+    };
   });
 }
