@@ -16,7 +16,7 @@ import { openFiles } from '../src/monitors/openFiles';
 import { sampleEvery } from '../src/monitors/sample';
 import { serviceTime } from '../src/monitors/serviceTime';
 import { handleErrors } from '../src/operators/handleErrors';
-import { pauseUnderPressure, type PressureWarning } from '../src/operators/pauseUnderPressure';
+import { pauseUnderPressure, type Pressure, type PressureWarning } from '../src/operators/pauseUnderPressure';
 import { connectOutcome, sleep } from './support/net';
 import { fakeSocket, testScheduler } from './marbles';
 
@@ -131,70 +131,52 @@ describe('monitors', () => {
   });
 });
 
-describe('a listener paused by event-loop delay', () => {
-  let subscription: Subscription | undefined;
-  afterEach(() => subscription?.unsubscribe());
+/**
+ * A listener paused by `pressure`, whose first client's handler runs `hog`; it checks that new
+ * clients are refused, then accepted again. Returns the pauses logged.
+ */
+async function refusesThenAccepts(pressure: Pressure, minPause: number, hog: () => void): Promise<PressureWarning[]> {
+  const address = new ReplaySubject<AddressInfo>(1);
+  const warnings: PressureWarning[] = [];
+  let clients = 0;
+  subscription = listen({ host: '127.0.0.1', port: 0, onListening: (a) => address.next(a as AddressInfo) })
+    .pipe(pauseUnderPressure([pressure], { minPause, onPause: (w) => warnings.push(w) }), handleErrors())
+    .subscribe(({ socket }) => {
+      socket.on('error', () => undefined); // the probing client resets
+      socket.end('hi\n');
+      if (clients++ === 0) hog();
+    });
+  const { port } = await firstValueFrom(address);
+  expect(await connectOutcome(port)).toBe('connected');
+  let refused = false;
+  for (let i = 0; i < 100 && !refused; i++) refused = (await connectOutcome(port)) === 'ECONNREFUSED';
+  expect(refused).toBe(true);
+  let accepted = false;
+  for (let i = 0; i < 100 && !accepted; i++) accepted = (await connectOutcome(port)) === 'connected' || (await sleep(10), false);
+  expect(accepted).toBe(true);
+  return warnings;
+}
 
+let subscription: Subscription | undefined;
+afterEach(() => subscription?.unsubscribe());
+
+describe('a listener paused by event-loop delay', () => {
   it('refuses new clients while a handler blocks the loop, logs it once, and accepts again after', async () => {
-    const address = new ReplaySubject<AddressInfo>(1);
-    const warnings: PressureWarning[] = [];
-    subscription = listen({ host: '127.0.0.1', port: 0, onListening: (a) => address.next(a as AddressInfo) })
-      .pipe(
-        pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelay(20, undefined, 20), above: 100, below: 50, unit: 'ms' }], {
-          minPause: 100,
-          onPause: (w) => warnings.push(w),
-        }),
-        handleErrors(),
-      )
-      .subscribe(({ socket }) => {
-        socket.on('error', () => undefined); // the probing client resets
-        socket.end('hi\n');
-        if (warnings.length === 0) busy(300); // the first client's handler hogs the loop
-      });
-    const { port } = await firstValueFrom(address);
-    expect(await connectOutcome(port)).toBe('connected');
-    let refused = false;
-    for (let i = 0; i < 100 && !refused; i++) refused = (await connectOutcome(port)) === 'ECONNREFUSED';
-    expect(refused).toBe(true);
+    const delay = { name: 'eventLoopDelay', samples: eventLoopDelay(20, undefined, 20), above: 100, below: 50, unit: 'ms' };
+    const warnings = await refusesThenAccepts(delay, 100, () => busy(300)); // the first client's handler hogs the loop
     expect(warnings).toHaveLength(1);
-    let accepted = false;
-    for (let i = 0; i < 100 && !accepted; i++) accepted = (await connectOutcome(port)) === 'connected' || (await sleep(10), false);
-    expect(accepted).toBe(true);
   });
 });
 
 describe('a listener paused by a busy event loop', () => {
-  let subscription: Subscription | undefined;
-  afterEach(() => subscription?.unsubscribe());
-
   it('refuses new clients while handlers keep the loop busy longer than the threshold, and accepts again once it waits', async () => {
-    const address = new ReplaySubject<AddressInfo>(1);
-    const warnings: PressureWarning[] = [];
-    let blocked = 0;
-    subscription = listen({ host: '127.0.0.1', port: 0, onListening: (a) => address.next(a as AddressInfo) })
-      .pipe(
-        pauseUnderPressure([{ name: 'eventLoopBusy', samples: eventLoopBusy(10, undefined, 10), above: 100, below: 0, unit: 'ms' }], {
-          minPause: 10,
-          onPause: (w) => warnings.push(w),
-        }),
-        handleErrors(),
-      )
-      .subscribe(({ socket }) => {
-        socket.on('error', () => undefined); // the probing client resets
-        socket.end('hi\n');
-        // The first client's handler hogs the loop in 30 ms slices, with no wait between them.
-        if (blocked++ === 0) for (let i = 0; i < 8; i++) setImmediate(() => busy(30));
-      });
-    const { port } = await firstValueFrom(address);
-    expect(await connectOutcome(port)).toBe('connected');
-    let refused = false;
-    for (let i = 0; i < 100 && !refused; i++) refused = (await connectOutcome(port)) === 'ECONNREFUSED';
-    expect(refused).toBe(true);
+    const loop = { name: 'eventLoopBusy', samples: eventLoopBusy(10, undefined, 10), above: 100, below: 0, unit: 'ms' };
+    // The first client's handler hogs the loop in 30 ms slices, with no wait between them.
+    const warnings = await refusesThenAccepts(loop, 10, () => {
+      for (let i = 0; i < 8; i++) setImmediate(() => busy(30));
+    });
     expect(warnings.map((w) => w.signal)).toEqual(['eventLoopBusy']);
     expect(warnings[0]!.value).toBeGreaterThan(100);
-    let accepted = false;
-    for (let i = 0; i < 100 && !accepted; i++) accepted = (await connectOutcome(port)) === 'connected' || (await sleep(10), false);
-    expect(accepted).toBe(true);
   });
 });
 
