@@ -59,7 +59,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     // queue (Node takes one connection per loop turn): pausing resets that queue, so they are
     // refused now instead of served late. Resumes once the loop has waited for I/O again.
     pressures.push({ name: 'eventLoopBusy', samples: eventLoopBusy(10), above: config.maxLagMs, below: 0, unit: 'ms' });
-    // And admit no more than the process can finish within maxLagMs (as many may wait).
+    // And hold no more than the process can finish within maxLagMs: half admitted, half waiting.
     const adapting = targetLimit(limiter, serviceTime(limiter), { target: config.maxLagMs }).subscribe();
     shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
   }
@@ -67,11 +67,10 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   // each pause resets it, so the sooner the pause, the shorter the waits (measured: 100 ms
   // windows left served p50 at 0.9 s; 20 ms windows with a limit bring p99 under 300 ms).
   if (config.maxElu !== undefined) pressures.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: config.maxElu });
-  // Every 100 ms: a handler that allocates can grow the heap by tens of MiB a second (with
-  // --alloc-kb 512, 200 clients holding it 300 ms: over 300 MiB/s), past a V8 heap limit before
-  // a 1 s sample would see it.
-  // A still reading above the resume mark is taken after a garbage collection: paused, nothing
-  // allocates, so V8 would not collect what the finished requests left.
+  // Heap every 100 ms: a handler that allocates can grow it by hundreds of MiB a second (with
+  // --alloc-kb 512, 200 clients holding it 300 ms: over 300 MiB/s), past V8's limit before a 1 s
+  // sample would see it. A still reading above the resume mark is taken after a garbage
+  // collection: paused, nothing allocates, so V8 would not collect what finished requests left.
   if (config.maxHeapMb !== undefined) {
     const heap = heapUsed(100, undefined, config.maxHeapMb * 0.8);
     pressures.push({ name: 'heapUsed', samples: heap, above: config.maxHeapMb, unit: 'MiB' });

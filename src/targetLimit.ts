@@ -19,13 +19,14 @@ export interface TargetLimitOptions {
 /**
  * Learns the connection limit from what an exchange costs: with `serviceTime` ms of the event
  * loop per exchange, the process finishes `target / serviceTime` exchanges within `target` ms
- * (Little's law), so that is the limit, and as many may wait in the queue (each is admitted
- * within about `target` ms). The rest are refused at once, which costs them nothing, instead of
- * waiting in a queue they would leave, or time out in, anyway. Unlike a limit learned from
- * latency (AIMD, {@link adaptiveLimit}), it needs no signal that rises with the load: Node's
- * event-loop delay stays flat while clients wait in the kernel (see {@link eventLoopBusy}).
- * When the load is gone, exchanges cost almost nothing and the limit returns to `max`. Emits
- * each limit it sets; it runs while subscribed.
+ * (Little's law). Half of those are admitted at once and half may wait in the queue, so that
+ * the last one to wait has about `target` ms of work before it; the rest are refused at once,
+ * which costs them nothing, instead of waiting in a queue they would leave, or time out in,
+ * anyway. Unlike a limit learned from latency (AIMD, {@link adaptiveLimit}), it needs no signal
+ * that rises with the load: Node's event-loop delay stays flat while clients wait in the kernel
+ * (see {@link eventLoopBusy}). When the load is gone, exchanges cost almost nothing and limit
+ * and queue return to `max` and `maxQueue`. Emits each limit it sets; it runs while subscribed
+ * (the last limit stays when it stops).
  *
  * @example
  * const limiter = new Limiter(1000);
@@ -53,7 +54,7 @@ export function targetLimit(limiter: Limiter, serviceTimes: Observable<number>, 
     distinctUntilChanged(),
     map((fits) => {
       // Half of what fits is served at once, half waits (first in, first out): the last to wait
-      // has `target` ms of work before it, as the last admitted has.
+      // has about `target` ms of work before it, the admitted and the waiting ahead of it.
       const limit = Math.min(max, Math.max(min, Math.ceil(fits / 2)));
       limiter.setQueueSize(Math.min(maxQueue, Math.max(0, fits - limit)));
       if (limit !== limiter.limit) limiter.setLimit(limit);
