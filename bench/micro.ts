@@ -6,7 +6,8 @@
  *    'listening' event, and to the first connection accepted after it;
  * 3. what a connection's end costs `serve` as the live count grows: one connection ends (in a
  *    scattered order, as clients do) and a new one starts, at 100, 1000, 15 000 and 50 000 live,
- *    through `serve` (connections dealt among 256 mergeMaps) and through a single `mergeMap`.
+ *    handed off (a Map entry), as a stream (dealt among 256 mergeMaps), and through a single
+ *    `mergeMap`.
  *
  *   npm run bench:micro
  */
@@ -107,13 +108,20 @@ function churn(live: number, operator: OperatorFunction<Accepted, never>): numbe
 }
 
 function serveChurn(): void {
-  const handler = (): void => undefined;
-  // The shape before: one mergeMap, each connection living until its socket's 'close'.
-  const single: OperatorFunction<Accepted, never> = mergeMap(({ socket }) => fromEvent(socket, 'close').pipe(take(1), ignoreElements()));
+  // Each connection lives until its socket's 'close': handed off (the handler returns nothing),
+  // as a stream the handler returns (serve's mergeMaps), and through one mergeMap (the shape before).
+  const untilClose = ({ socket }: Accepted) => fromEvent(socket, 'close').pipe(take(1), ignoreElements());
+  const shapes: [string, () => OperatorFunction<Accepted, never>][] = [
+    ['serve, handed off', () => serve(() => undefined)],
+    ['serve, a stream', () => serve(untilClose)],
+    ['a single mergeMap', () => mergeMap(untilClose)],
+  ];
   for (const live of [100, 1000, 15_000, 50_000]) {
-    const runs = [0, 1, 2].map(() => [churn(live, serve(handler)), churn(live, single)] as const); // the first run warms up
-    const [sharded, one] = [median(runs.slice(1).map((r) => r[0])), median(runs.slice(1).map((r) => r[1]))];
-    console.log(`a connection ends and one starts, ${live} live: serve ${sharded.toFixed(2)} µs, a single mergeMap ${one.toFixed(2)} µs`);
+    const figures = shapes.map(([name, make]) => {
+      const runs = [0, 1, 2].map(() => churn(live, make())); // the first run warms up
+      return `${name} ${median(runs.slice(1)).toFixed(2)} µs`;
+    });
+    console.log(`a connection ends and one starts, ${live} live: ${figures.join(', ')}`);
   }
 }
 
