@@ -17,6 +17,8 @@ const servers = [
   { name: 'rxjs-listen demo, --limit 200', script: 'build/demo/server.js', args: ['--port', '0', '--limit', '200', '--hold-ms', `${HOLD_MS}`] },
   { name: 'plain http.createServer', script: 'build/bench/servers/plain.js', args: ['--port', '0', '--hold-ms', `${HOLD_MS}`] },
   { name: 'rxjs-listen demo, --limit 50', script: 'build/demo/server.js', args: ['--port', '0', '--limit', '50', '--hold-ms', `${HOLD_MS}`] },
+  // The floor: closes its listener at 50 live and listens again below; no detection, no log.
+  { name: 'Node closing its listener at 50 live', script: 'build/bench/servers/relisten.js', args: ['--port', '0', '--limit', '50', '--hold-ms', `${HOLD_MS}`] },
 ];
 
 function fetchOnce(port: number): Promise<boolean> {

@@ -67,9 +67,10 @@ function start(server: NetServer, listener: ListenerControl): void {
  * no closure there: map lookups and shared functions.
  */
 function trackExchanges(server: HttpServer): { track(socket: Socket, token: Token): void } {
-  // A Map, emptied as sockets close (one shared listener), rather than a WeakMap: nothing is
-  // left for the collector's ephemeron pass with thousands of live connections.
-  const connections = new Map<Socket, Token>();
+  // A WeakMap, emptied as sockets close (one shared listener): a Map holding live sockets
+  // doubled the work of V8's young-generation collections (see LinkedList), and entries left
+  // for the collector to clear (the token points back to its socket) did the same.
+  const connections = new WeakMap<Socket, Token>();
   function forget(this: Socket): void {
     connections.delete(this);
   }

@@ -1,6 +1,7 @@
 import { asyncScheduler, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { Socket } from 'node:net';
 import { checkFunction, checkInteger } from './validate';
+import { LinkedList, type Links } from './linkedList';
 import { WaitQueue, type Departure, type Waiting } from './waitQueue';
 
 /**
@@ -124,8 +125,8 @@ export class Limiter {
   // Live (and waiting) connections per remote address; an address leaves with its last one.
   readonly #peers = new Map<string, number>();
   readonly #waiting: WaitQueue<WithSocket, Admissions<never>>;
-  // Tokens marked idle, longest idle first (a Set keeps insertion order).
-  readonly #idle = new Set<SlotToken>();
+  // Tokens marked idle, longest idle first.
+  readonly #idle = new LinkedList<SlotToken>();
   // Owners whose operator has ended: their connections close as they go idle.
   readonly #draining = new WeakSet<object>();
   readonly #changes = new Subject<void>();
@@ -316,7 +317,7 @@ export class Limiter {
   withdraw(owner: object): void {
     this.#draining.add(owner);
     this.#waiting.withdraw(owner as Admissions<never>);
-    for (const token of [...this.#idle]) if (token.owner === owner) this.#reclaim(token, false);
+    for (const token of this.#idle.toArray()) if (token.owner === owner) this.#reclaim(token, false);
     this.#changed();
   }
 
@@ -364,7 +365,8 @@ export class Limiter {
 
   /** With connections waiting and every slot taken, closes the connection idle the longest. */
   #reclaimIdle(): void {
-    for (const token of this.#idle) {
+    // Each turn takes the first idle token out of the list (closed, or busy again).
+    for (let token = this.#idle.first; token !== undefined; token = this.#idle.first) {
       if (this.#waiting.size === 0 || this.#active < this.#limit) return;
       this.#reclaim(token, true);
     }
@@ -372,7 +374,7 @@ export class Limiter {
 
   /** Closes an idle connection, unless bytes arrived since it went idle (then it is busy). */
   #reclaim(token: SlotToken, forWaiting: boolean): void {
-    this.#idle.delete(token);
+    this.#idle.remove(token);
     const { socket } = token;
     if (socket.bytesRead !== token.readAtIdle) return;
     if (forWaiting) this.#reclaimed++;
@@ -399,7 +401,7 @@ export class Limiter {
     internals = {
       release: (limiter, token) => {
         if (token.working) limiter.#completed++;
-        limiter.#idle.delete(token);
+        limiter.#idle.remove(token);
         limiter.#forgetPeer(token.peer);
         limiter.#active--;
         if (limiter.#waiting.size > 0) limiter.#admitWaiting();
@@ -409,14 +411,14 @@ export class Limiter {
         if (token.working) limiter.#completed++;
         token.working = false;
         token.readAtIdle = token.socket.bytesRead;
-        limiter.#idle.delete(token); // to the back: idle the shortest
-        limiter.#idle.add(token);
+        limiter.#idle.remove(token); // to the back: idle the shortest
+        limiter.#idle.push(token);
         if (limiter.#draining.has(token.owner)) limiter.#reclaim(token, false);
         else if (limiter.#waiting.size > 0) limiter.#reclaimIdle();
       },
       busy: (limiter, token) => {
         token.working = true;
-        limiter.#idle.delete(token);
+        limiter.#idle.remove(token);
       },
       contended: (limiter, token) => limiter.#waiting.size > 0 || limiter.#draining.has(token.owner),
     };
@@ -424,8 +426,11 @@ export class Limiter {
 }
 
 /** A live connection's slot: frees it once, on its socket's close or an explicit release. */
-class SlotToken implements Token {
+class SlotToken implements Token, Links<SlotToken> {
   #limiter: Limiter | undefined;
+  /** Links in the limiter's list of idle tokens. */
+  prev: SlotToken | undefined = undefined;
+  next: SlotToken | undefined = undefined;
   /** `socket.bytesRead` when last marked idle. */
   readAtIdle = 0;
   /** Exchanges in flight: busy() minus idle(). */

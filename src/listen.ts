@@ -24,8 +24,8 @@ export interface WatchOptions {
    * How often, at least, a listening server counts its open descriptors (Linux), to catch a
    * shortage that something other than connections caused (files, outgoing sockets): Node
    * would meet it on the next accept and drop that connection silently. The period grows with
-   * the count (about 1 µs per descriptor), keeping the check under 0.1% of a core. Default
-   * 1000 ms; 0 turns it off.
+   * what a count costs (a few µs on Linux 6.2 and later; about 1 µs per descriptor before),
+   * keeping the check under 0.1% of a core. Default 1000 ms; 0 turns it off.
    */
   checkInterval?: number;
   /** Called once, when the server first listens, with its bound address. */
@@ -131,10 +131,18 @@ export function listen(options: ListenOptions): Observable<AcceptResult> {
 
 /**
  * How often, at most, a listener paused on file shortage counts its open descriptors again,
- * so that accepting resumes soon after the shortage ends. Counting costs about 1 µs per open
- * descriptor, so the period grows to `open / 10` ms: polling stays near 1% of a core.
+ * so that accepting resumes soon after the shortage ends. Where counting costs about 1 µs per
+ * open descriptor (before Linux 6.2), the period grows to `open / 10` ms: polling stays near 1%
+ * of a core.
  */
 export const RELIEF_POLL_MS = 25;
+
+/**
+ * How long, at most, between two counts while the count does not move (connections held
+ * open, as by keep-alive clients): each count wakes a paused process, and a flood can hold
+ * it paused for as long as it lasts. A change brings the period back to {@link RELIEF_POLL_MS}.
+ */
+export const RELIEF_STEADY_MS = 100;
 
 /**
  * Watches a `net.Server` (or `http.Server`, `tls.Server`, ...) the caller owns: emits its
@@ -197,7 +205,7 @@ function watch(
 
   // Emits once another `headroom` descriptors are free under the ceiling, so each resume admits
   // a batch instead of flapping per closed socket. Polls only while subscribed.
-  const relieved = openFilesEvery(RELIEF_POLL_MS, 0.01, scheduler).pipe(
+  const relieved = openFilesEvery(RELIEF_POLL_MS, 0.01, scheduler, RELIEF_STEADY_MS).pipe(
     filter((open) => open < ceiling - headroom),
     take(1),
   );

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { SchedulerLike, Subscription } from 'rxjs';
+import { LinkedList, type Links } from './linkedList';
 
 /** One connection waiting for a slot, with what it needs to be admitted or ended later. */
 export interface Waiting<C extends { readonly socket: Socket } = { readonly socket: Socket }, O = unknown> {
@@ -25,9 +26,8 @@ export type Departure = 'gone' | 'expired' | 'withdrawn';
  * with `'expired'`, so that the protocol can say why (an HTTP 503) instead of a bare close.
  */
 export class WaitQueue<C extends { readonly socket: Socket }, O> {
-  // A Map keeps insertion order: the first entry is the one that has waited longest, and a
-  // client leaving from the middle costs O(1).
-  readonly #entries = new Map<Socket, Entry<C, O>>();
+  // The first entry is the one that has waited longest; a client leaving from the middle costs O(1).
+  readonly #entries = new LinkedList<Entry<C, O>>();
 
   /**
    * @param timeout How long one may wait, in ms (`Infinity`: no limit).
@@ -47,21 +47,20 @@ export class WaitQueue<C extends { readonly socket: Socket }, O> {
   /** Queues a connection at the back. */
   push(connection: C, owner: O, peer: string | undefined): void {
     const entry = new Entry(connection, owner, peer, this);
-    this.#entries.set(connection.socket, entry);
+    this.#entries.push(entry);
     if (this.timeout !== Infinity) entry.timer = this.scheduler.schedule(() => this.#depart(entry, 'expired'), this.timeout);
   }
 
   /** Takes the connection that has waited longest, ready to be admitted. */
   shift(): Waiting<C, O> | undefined {
-    const first = this.#entries.values().next();
-    if (first.done) return undefined;
-    this.#remove(first.value);
-    return first.value;
+    const first = this.#entries.first;
+    if (first !== undefined) this.#remove(first);
+    return first;
   }
 
   /** Ends every connection `owner` queued (its operator was unsubscribed). */
   withdraw(owner: O): void {
-    for (const entry of [...this.#entries.values()]) if (entry.owner === owner) this.#depart(entry, 'withdrawn');
+    for (const entry of this.#entries.toArray()) if (entry.owner === owner) this.#depart(entry, 'withdrawn');
   }
 
   /** Called by an entry whose socket closed or ended while it waited. */
@@ -75,7 +74,7 @@ export class WaitQueue<C extends { readonly socket: Socket }, O> {
   }
 
   #remove(entry: Entry<C, O>): boolean {
-    if (!this.#entries.delete(entry.connection.socket)) return false;
+    if (!this.#entries.remove(entry)) return false;
     entry.timer?.unsubscribe();
     entry.unwatch();
     return true;
@@ -83,8 +82,10 @@ export class WaitQueue<C extends { readonly socket: Socket }, O> {
 }
 
 /** A queued connection: watches its socket for the client giving up. */
-class Entry<C extends { readonly socket: Socket }, O> implements Waiting<C, O> {
+class Entry<C extends { readonly socket: Socket }, O> implements Waiting<C, O>, Links<Entry<C, O>> {
   timer: Subscription | undefined;
+  prev: Entry<C, O> | undefined = undefined;
+  next: Entry<C, O> | undefined = undefined;
 
   constructor(
     readonly connection: C,

@@ -1,12 +1,24 @@
 import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Socket } from 'node:net';
+import { LinkedList, type Links } from '../linkedList';
 import type { Accepted } from '../result';
 import { checkInteger } from '../validate';
 
-/** What a connection had sent and received when it was last seen moving, and since when. */
-interface Traffic {
-  bytes: number;
-  since: number;
+/** A watched socket: what it had sent and received when last seen moving, and since when. */
+class Traffic implements Links<Traffic> {
+  prev: Traffic | undefined = undefined;
+  next: Traffic | undefined = undefined;
+  /** -1: the first check records its counters and starts its silence from there. */
+  bytes = -1;
+  since = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly watched: LinkedList<Traffic>,
+  ) {}
+
+  /** A closed socket leaves at once, not at the next check. */
+  readonly onClose = (): void => void this.watched.remove(this);
 }
 
 /**
@@ -41,33 +53,30 @@ export function idleTimeout<C extends Accepted>(ms: number, scheduler: Scheduler
 
   return (source) =>
     new Observable<C>((subscriber) => {
-      const watched = new Map<Socket, Traffic>();
+      const watched = new LinkedList<Traffic>();
       let sweeping: Subscription | undefined;
       let completed = false;
 
-      // One shared 'close' listener: a closed socket leaves at once, not at the next check.
-      function forget(this: Socket): void {
-        watched.delete(this);
-      }
-
       const sweep = (): void => {
         const now = scheduler.now();
-        for (const [socket, traffic] of watched) {
+        for (let traffic = watched.first, next; traffic !== undefined; traffic = next) {
+          next = traffic.next; // before the socket is destroyed and leaves the list
+          const { socket } = traffic;
           const bytes = socket.bytesRead + socket.bytesWritten;
           if (bytes !== traffic.bytes) {
             traffic.bytes = bytes;
             traffic.since = now;
           } else if (now - traffic.since >= ms) {
-            watched.delete(socket);
+            watched.remove(traffic);
             socket.destroy();
           }
         }
       };
 
       const watch = (socket: Socket): void => {
-        // -1: the first check records its counters and starts its silence from there.
-        watched.set(socket, { bytes: -1, since: 0 });
-        socket.on('close', forget);
+        const traffic = new Traffic(socket, watched);
+        watched.push(traffic);
+        socket.on('close', traffic.onClose);
         sweeping ??= scheduler.schedule(function () {
           try {
             sweep();
@@ -97,8 +106,7 @@ export function idleTimeout<C extends Accepted>(ms: number, scheduler: Scheduler
         // error stops watching at once.
         if (completed) return;
         sweeping?.unsubscribe();
-        for (const socket of watched.keys()) socket.off('close', forget);
-        watched.clear();
+        for (let traffic = watched.shift(); traffic !== undefined; traffic = watched.shift()) traffic.socket.off('close', traffic.onClose);
       };
     });
 }

@@ -1,7 +1,7 @@
 import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil } from 'rxjs';
-import type { Socket } from 'node:net';
 import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
 import { RESOURCE_ERRORS } from '../classify';
+import { LinkedList, type Links } from '../linkedList';
 import type { AcceptError, Accepted } from '../result';
 import { checkDelay, checkFunction } from '../validate';
 import type { Admitted } from './backpressure';
@@ -54,7 +54,7 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * handlers emit; completes when the source and every connection have ended.
  *
  * Streams run through `mergeMap` (dealt among 256 of them, so that an end costs the same at 100
- * or 15 000 live); a connection handed off (the handler returns nothing) is one entry in a Map
+ * or 15 000 live); a connection handed off (the handler returns nothing) is one record in a list
  * until its socket closes: a subscription per connection would hold about 540 B more and cost
  * an O(live) removal at its end, for a connection that has nothing to subscribe to.
  *
@@ -96,7 +96,7 @@ export function serve<T = never, C extends Accepted = Admitted>(
 
 /**
  * The operator behind {@link serve}: calls the handler for each connection, keeps the handed-off
- * ones in a Map until their socket closes, and merges the streams the others return.
+ * ones in a list until their socket closes, and merges the streams the others return.
  */
 function runConnections<T, C extends Accepted>(
   source: Observable<C>,
@@ -104,22 +104,18 @@ function runConnections<T, C extends Accepted>(
   onError: (error: unknown, connection: C) => void,
 ): Observable<T> {
   return new Observable<T>((subscriber) => {
-    // Handed-off connections by socket; one shared 'close' listener (`this` is the socket).
-    const handedOff = new Map<Socket, C>();
-    const streams = new Subject<Observable<T>>();
+    const handedOff = new LinkedList<HandedOff<C>>();
     let sourceDone = false;
     let streamsDone = false;
     const completeWhenAllEnded = (): void => {
       if (sourceDone && streamsDone && handedOff.size === 0) subscriber.complete();
     };
-    function closed(this: Socket): void {
-      const connection = handedOff.get(this);
-      if (connection === undefined) return;
-      handedOff.delete(this);
-      this.off('close', closed);
-      end(connection);
+    const closed = (entry: HandedOff<C>): void => {
+      if (!handedOff.remove(entry)) return; // ended on unsubscription already
+      end(entry.connection);
       completeWhenAllEnded();
-    }
+    };
+    const streams = new Subject<Observable<T>>();
 
     let dealt = 0;
     subscriber.add(
@@ -151,8 +147,9 @@ function runConnections<T, C extends Accepted>(
           // Lives until its socket closes; one that closed already (say, after an asynchronous
           // operator upstream) ends now, or its 'close' would never come.
           if (socket.closed) return end(connection);
-          handedOff.set(socket, connection);
-          socket.on('close', closed);
+          const entry = new HandedOff(connection, closed);
+          handedOff.push(entry);
+          socket.on('close', entry.onClose);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
@@ -162,13 +159,24 @@ function runConnections<T, C extends Accepted>(
       }),
     );
     return () => {
-      for (const [socket, connection] of handedOff) {
-        socket.off('close', closed);
-        end(connection);
-      }
-      handedOff.clear();
+      // Each ends now; its 'close', which follows, finds it gone.
+      for (let entry = handedOff.shift(); entry !== undefined; entry = handedOff.shift()) end(entry.connection);
     };
   });
+}
+
+/** A connection handed off (its handler returned nothing): in serve's list until its socket closes. */
+class HandedOff<C> implements Links<HandedOff<C>> {
+  prev: HandedOff<C> | undefined = undefined;
+  next: HandedOff<C> | undefined = undefined;
+
+  constructor(
+    readonly connection: C,
+    private readonly closed: (entry: HandedOff<C>) => void,
+  ) {}
+
+  /** Its socket's 'close' listener. */
+  readonly onClose = (): void => this.closed(this);
 }
 
 /** Ends a connection: its token released, its socket destroyed (both idempotent). */
