@@ -5,12 +5,14 @@
  * is doing. A VM's timing noise (±10% between runs of the same build here) hides a difference
  * of a few percent; this does not.
  *
- * For each server and mode, two runs: `--requests N` and 3N requests. Their difference, over 2N,
- * is what one more request costs once warm (start-up and exit cancel out), on the main thread
- * (the event loop; V8's helper threads are left out, see below). Under valgrind V8
- * goes on compiling for thousands of requests, and its compiler threads are counted too: with
- * 1000 and 3000 requests a single mergeMap measured 13% more than none, with 4000 and 12000 (the
- * default) 0.75% more. Fewer than 4000 measure the warm-up, not the request.
+ * For each server and mode, one process: `--requests N` requests warm it up, the counters are
+ * zeroed (`callgrind_control -z`), 2N more are sent and counted (`callgrind_control --dump`):
+ * what one request costs once warm, on the main thread (the event loop; V8's helper threads
+ * are left out, see below), with nothing of start-up or exit in it. (Taking the difference of
+ * two whole runs, N and 3N requests, as this did before, carried the start-up's own variation,
+ * about 1.2 billion instructions ± 1%, into every figure: ±1.5-3% between runs.) Under valgrind
+ * V8 goes on compiling for thousands of requests: fewer than 4000 to warm up measure that.
+ * `--rounds R` repeats everything R times, the servers alternating, and prints the median.
  * Servers (`--servers`, comma-separated): plain (http.createServer().listen()), handoff (a
  * net.Server handing sockets to http, no library), listen, errors, limit, serve (the pipeline
  * built up one stage at a time, bench/servers/stages.ts), pipeline (serve(handTo(http))).
@@ -18,14 +20,14 @@
  * `keep-alive` (8 connections reused). Loopback only; every run bounded.
  *
  *   apt-get install -y valgrind    # when missing
- * With `--idle N`, N idle connections are opened first and held open through both runs, to
+ * With `--idle N`, N idle connections are opened first and held open through the run, to
  * see whether a request costs more when many connections are live (it should not); the
  * servers' connection limit is N + 10 000, and their request timeouts are off (a run lasts
  * minutes under valgrind: http would answer the idle connections 408 and close them).
  *
- *   npm run bench:instructions [-- --requests N --servers plain,pipeline --modes close,keep-alive --idle N]
+ *   npm run bench:instructions [-- --requests N --rounds R --servers plain,pipeline --modes close,keep-alive --idle N]
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -33,12 +35,19 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machine, requireCommand, root } from './support/run';
+import { machine, median, requireCommand, root } from './support/run';
 
-const options = parseArgs({ options: { requests: { type: 'string' }, servers: { type: 'string' }, modes: { type: 'string' }, idle: { type: 'string' } } }).values;
+const options = parseArgs({
+  options: { requests: { type: 'string' }, rounds: { type: 'string' }, servers: { type: 'string' }, modes: { type: 'string' }, idle: { type: 'string' } },
+}).values;
 const requests = Number(options.requests ?? 4000);
 if (!Number.isInteger(requests) || requests < 1000) {
   console.error(`instructions: --requests must be an integer >= 1000, got ${JSON.stringify(options.requests)}`);
+  process.exit(2);
+}
+const rounds = Number(options.rounds ?? 1);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`instructions: --rounds must be an integer >= 1, got ${JSON.stringify(options.rounds)}`);
   process.exit(2);
 }
 // Each server: its script and arguments. The stages build the pipeline up one operator at a time.
@@ -88,8 +97,8 @@ async function load(port: number, count: number, mode: string): Promise<void> {
   agent?.destroy();
 }
 
-/** Instructions the server executed, start to exit, serving `count` requests. */
-async function instructions([script, args]: [string, string[]], count: number, mode: string): Promise<number> {
+/** Instructions the server's main thread executed per request, over `2 × warm` requests after `warm`. */
+async function instructions([script, args]: [string, string[]], warm: number, mode: string): Promise<number> {
   const out = join(tmpdir(), `rxjs-listen-callgrind-${process.pid}-${Date.now()}.out`);
   const child = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, join(root, script), ...args, '--port', '0', '--limit', String(idle + 10_000), '--no-request-timeouts'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -103,6 +112,7 @@ async function instructions([script, args]: [string, string[]], count: number, m
   }
   const port = Number(/listening on .*:(\d+)/.exec(stdout)![1]);
   const held: Socket[] = [];
+  const measured = 2 * warm;
   try {
     // Idle connections first, 100 at a time (each connected before the next batch).
     while (held.length < idle) {
@@ -110,38 +120,48 @@ async function instructions([script, args]: [string, string[]], count: number, m
       await Promise.all(batch.map((socket) => once(socket, 'connect')));
       held.push(...batch);
     }
-    await load(port, count, mode);
+    await load(port, warm, mode);
+    control(child.pid!, '--zero');
+    await load(port, measured, mode);
+    control(child.pid!, '--dump=measured');
   } finally {
     for (const socket of held) socket.destroy();
-    child.kill('SIGTERM'); // the servers exit(0) on SIGTERM, so callgrind writes its totals
+    child.kill('SIGTERM'); // the servers exit(0) on SIGTERM
     await once(child, 'exit');
   }
-  // One file per thread: `-01` is the main thread, the event loop that serves. V8's compiler
-  // and garbage-collector helper threads run on their own schedule (measured: 4% apart between
-  // two runs of the same server counting them all), so they are left out.
-  const files = readdirSync(dirname(out)).filter((f) => f.startsWith(`${basename(out)}-`));
-  const main = readFileSync(`${out}-01`, 'utf8');
+  // One file per thread and dump: `.1-01` is the first dump's main thread, the event loop that
+  // serves. V8's compiler and garbage-collector helper threads run on their own schedule
+  // (measured: 4% apart between two runs of the same server counting them all): left out.
+  const files = readdirSync(dirname(out)).filter((f) => f.startsWith(basename(out)));
+  const main = readFileSync(`${out}.1-01`, 'utf8');
   for (const file of files) rmSync(join(dirname(out), file), { force: true });
-  return Number(/^(?:summary|totals): (\d+)/m.exec(main)![1]);
+  return Number(/^(?:summary|totals): (\d+)/m.exec(main)![1]) / measured;
+}
+
+/** Sends a command to the callgrind run of `pid` (through valgrind's gdbserver, which it starts by default). */
+function control(pid: number, command: string): void {
+  execFileSync('callgrind_control', [command, String(pid)], { stdio: 'ignore', timeout: 30_000 });
 }
 
 async function main(): Promise<void> {
   requireCommand('valgrind', ['--version']);
-  console.log(`# instructions: ${requests} and ${3 * requests} requests per run, ${CONCURRENCY} at a time, ${idle} idle connections held; ${machine()}`);
+  console.log(`# instructions: ${requests} requests to warm up, ${2 * requests} counted, ${CONCURRENCY} at a time, ${idle} idle connections held, ${rounds} round(s); ${machine()}`);
   const rows: string[] = [];
   for (const mode of modes) {
-    const perRequest: Record<string, number> = {};
-    for (const server of servers) {
-      const few = await instructions(SERVERS[server]!, requests, mode);
-      const many = await instructions(SERVERS[server]!, 3 * requests, mode);
-      perRequest[server] = (many - few) / (2 * requests);
-      console.log(JSON.stringify({ mode, server, requests: [requests, 3 * requests], instructions: [few, many], perRequest: Math.round(perRequest[server]!) }));
+    const perRequest: Record<string, number[]> = Object.fromEntries(servers.map((s) => [s, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const server of servers) {
+        const count = await instructions(SERVERS[server]!, requests, mode);
+        perRequest[server]!.push(count);
+        console.log(JSON.stringify({ mode, round, server, perRequest: Math.round(count) }));
+      }
     }
-    const cells = servers.map((s) => `${Math.round(perRequest[s]!)}`);
-    const ratio = perRequest.plain !== undefined && perRequest.pipeline !== undefined ? (perRequest.plain / perRequest.pipeline).toFixed(3) : '-';
+    const medians = Object.fromEntries(servers.map((s) => [s, median(perRequest[s]!)]));
+    const cells = servers.map((s) => `${Math.round(medians[s]!)}`);
+    const ratio = medians.plain !== undefined && medians.pipeline !== undefined ? (medians.plain / medians.pipeline).toFixed(3) : '-';
     rows.push(`| ${mode} | ${cells.join(' | ')} | ${ratio} |`);
   }
-  console.log(`\n| mode | ${servers.map((s) => `${s} (instructions per request)`).join(' | ')} | plain / pipeline |`);
+  console.log(`\n| mode | ${servers.map((s) => `${s} (instructions per request${rounds > 1 ? ', median' : ''})`).join(' | ')} | plain / pipeline |`);
   console.log(`|---|${servers.map(() => '---|').join('')}---|`);
   for (const row of rows) console.log(row);
 }

@@ -60,23 +60,20 @@ function start(server: NetServer, listener: ListenerControl): void {
   server.emit('listening');
 }
 
+/** Where an admitted socket handed to an http.Server keeps its token. */
+const kToken = Symbol('rxjs-listen token');
+type Tracked = Socket & { [kToken]?: Token };
+
 /**
  * Marks each admitted HTTP connection busy from a request to the end of its response (each
  * request is one exchange: pipelined ones overlap), and idle in between; asks for
  * `Connection: close` while the limit is contended. This runs on every request, so it creates
- * no closure there: map lookups and shared functions.
+ * no closure there: a property read and shared functions.
  */
 function trackExchanges(server: HttpServer): { track(socket: Socket, token: Token): void } {
-  // A WeakMap, emptied as sockets close (one shared listener): a Map holding live sockets
-  // doubled the work of V8's young-generation collections (see LinkedList), and entries left
-  // for the collector to clear (the token points back to its socket) did the same.
-  const connections = new WeakMap<Socket, Token>();
-  function forget(this: Socket): void {
-    connections.delete(this);
-  }
   // Before the application's own listener, so the header can still change when it answers at once.
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-    const token = connections.get(request.socket);
+    const token = (request.socket as Tracked)[kToken];
     if (token === undefined) return;
     token.busy();
     // Keep-alive is decided when the headers are written (end(), write() and flushHeaders()
@@ -87,20 +84,26 @@ function trackExchanges(server: HttpServer): { track(socket: Socket, token: Toke
     // Before http's own 'finish' listener, which detaches the socket from the response.
     response.prependListener('finish', exchangeDone);
   });
-  // Shared functions, not closures: they run for every request.
-  function writeHeadClosingWhenContended(this: ServerResponse, ...args: unknown[]): ServerResponse {
-    if (this.socket !== null && connections.get(this.socket)?.contended) this.shouldKeepAlive = false;
-    return (Object.getPrototypeOf(this) as { writeHead: (...a: unknown[]) => ServerResponse }).writeHead.apply(this, args);
-  }
-  function exchangeDone(this: ServerResponse): void {
-    if (this.socket !== null) connections.get(this.socket)?.idle();
-  }
   return {
+    // On the socket itself, under a symbol: read twice per request. A WeakMap cost a hash
+    // lookup each time, rehashing as it grew and shrank, and a 'close' listener to empty it
+    // (a WeakMap entry left to the collector keeps its socket alive through the token); a Map
+    // holding live sockets doubled the young-generation collector's work (see LinkedList).
+    // bench:instructions: 2000 instructions fewer per connection (bench/RESULTS.md section 11).
     track(socket, token) {
-      connections.set(socket, token);
-      socket.on('close', forget);
+      (socket as Tracked)[kToken] = token;
     },
   };
+}
+
+// Shared functions, not closures: they run for every request.
+function writeHeadClosingWhenContended(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  if ((this.socket as Tracked | null)?.[kToken]?.contended) this.shouldKeepAlive = false;
+  return (Object.getPrototypeOf(this) as { writeHead: (...a: unknown[]) => ServerResponse }).writeHead.apply(this, args);
+}
+
+function exchangeDone(this: ServerResponse): void {
+  (this.socket as Tracked | null)?.[kToken]?.idle();
 }
 
 function destroyClient(_error: Error, socket: Socket): void {

@@ -72,6 +72,7 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
       // The listeners feeding this operator (usually one), and the pause each holds while refusing.
       const listeners = new Set<ListenerControl>();
       const pauses = new Map<ListenerControl, () => void>();
+      let lastListener: ListenerControl | undefined;
 
       // Runs on every limiter change (admissions, releases, setLimit), so a throwing pause
       // must be routed to the subscriber here: a Subject would only report it as unhandled.
@@ -98,7 +99,8 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
       subscriber.add(
         source.subscribe({
           next: (connection) => {
-            listeners.add(connection.listener);
+            // Usually the same listener every time: a Set.add per connection showed in profiles.
+            if (connection.listener !== lastListener) listeners.add((lastListener = connection.listener));
             if (limiter.enter(connection, admissions) === 'dropped') update();
           },
           error: (error: unknown) => subscriber.error(error),
