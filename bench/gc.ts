@@ -8,7 +8,7 @@
  * as survivors far above plain Node's, long before it shows in requests/s. Servers alternate
  * within each run.
  *
- *   npm run bench:gc [-- --runs N --servers plain,handoff,pipeline]
+ *   npm run bench:gc [-- --runs N --servers plain,handoff,pipeline --node-flags=--no-page-promotion]
  */
 import { parseArgs } from 'node:util';
 import { machine, requireWrk, startServer, stopServer, wrk } from './support/run';
@@ -18,7 +18,9 @@ const SERVERS: Record<string, string> = {
   handoff: 'build/bench/servers/handoff.js',
   pipeline: 'build/bench/servers/pipeline.js',
 };
-const options = parseArgs({ options: { runs: { type: 'string' }, servers: { type: 'string' } } }).values;
+const options = parseArgs({ options: { runs: { type: 'string' }, servers: { type: 'string' }, 'node-flags': { type: 'string' } } }).values;
+// V8 flags for the servers, to tell which collector policy a difference comes from (V8 refuses most in NODE_OPTIONS).
+const nodeFlags = (options['node-flags'] ?? '').split(' ').filter((f) => f !== '');
 const runs = Number(options.runs ?? 3);
 if (!Number.isInteger(runs) || runs < 1) {
   console.error(`gc: --runs must be an integer >= 1, got ${JSON.stringify(options.runs)}`);
@@ -50,7 +52,7 @@ function parse(line: string): Collection | undefined {
 }
 
 async function measure(name: string): Promise<Record<string, unknown>> {
-  const server = await startServer(SERVERS[name]!, ['--port', '0'], { nodeArgs: ['--trace-gc-nvp'], cpu: 0 });
+  const server = await startServer(SERVERS[name]!, ['--port', '0'], { nodeArgs: ['--trace-gc-nvp', ...nodeFlags], cpu: 0 });
   try {
     const url = `http://127.0.0.1:${server.port}/`;
     await wrk(['-t1', '-c32', '-d3s', '-H', 'Connection: close', url], 1);
@@ -76,7 +78,7 @@ async function measure(name: string): Promise<Record<string, unknown>> {
 
 async function main(): Promise<void> {
   requireWrk();
-  console.log(`# gc: wrk -t1 -c32 -H 'Connection: close', 3 s warm-up, 5 s measured, server on core 0; ${machine()}`);
+  console.log(`# gc: wrk -t1 -c32 -H 'Connection: close', 3 s warm-up, 5 s measured, server on core 0${nodeFlags.length > 0 ? ` with ${nodeFlags.join(' ')}` : ''}; ${machine()}`);
   for (let run = 1; run <= runs; run++) {
     for (const server of servers) console.log(JSON.stringify({ run, ...(await measure(server)) }));
   }

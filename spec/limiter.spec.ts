@@ -2,6 +2,16 @@ import { Limiter, type LimiterOptions, type Token } from '../src/limiter';
 import { fakeSocket, type FakeSocket } from './marbles';
 
 describe('Limiter', () => {
+  it('releases the tokens of two limiters that admitted the same socket when it closes', () => {
+    const [outer, inner] = [new Limiter(2), new Limiter(2)];
+    const socket = fakeSocket();
+    const tokens = [outer.admit(socket)!, inner.admit(socket)!];
+    expect(outer.active + inner.active).toBe(2);
+    socket.destroy();
+    expect(tokens.every((token) => token.released)).toBe(true);
+    expect(outer.active + inner.active).toBe(0);
+  });
+
   it('counts admitted sockets and releases a token when its socket closes', () => {
     const limiter = new Limiter(2);
     const socket = fakeSocket();

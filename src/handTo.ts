@@ -1,7 +1,7 @@
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import type { Token } from './limiter';
+import { kToken, type Carrier, type Token } from './limiter';
 import type { Accepted, ListenerControl } from './result';
 
 /**
@@ -41,15 +41,13 @@ export function handTo(server: NetServer): (connection: Accepted) => void {
   if (!(server instanceof NetServer)) throw new TypeError(`handTo: server must be a net.Server, got ${String(server)}`);
   if (server.listening) throw new TypeError('handTo: server must not listen itself: rxjs-listen accepts for it');
   if (server instanceof TlsServer && server.listenerCount('tlsClientError') === 0) server.on('tlsClientError', destroyClient);
-  const exchanges = server instanceof HttpServer ? trackExchanges(server) : undefined;
+  if (server instanceof HttpServer) trackExchanges(server);
   let started = false;
   return (connection) => {
     if (!started) {
       started = true;
       start(server, connection.listener);
     }
-    const { token } = connection as Partial<{ token: Token }>;
-    if (exchanges !== undefined && token !== undefined) exchanges.track(connection.socket, token);
     server.emit('connection', connection.socket);
   };
 }
@@ -60,20 +58,17 @@ function start(server: NetServer, listener: ListenerControl): void {
   server.emit('listening');
 }
 
-/** Where an admitted socket handed to an http.Server keeps its token. */
-const kToken = Symbol('rxjs-listen token');
-type Tracked = Socket & { [kToken]?: Token };
-
 /**
  * Marks each admitted HTTP connection busy from a request to the end of its response (each
  * request is one exchange: pipelined ones overlap), and idle in between; asks for
  * `Connection: close` while the limit is contended. This runs on every request, so it creates
- * no closure there: a property read and shared functions.
+ * no closure there: the token is read from the socket (the Limiter puts it there), and the
+ * functions are shared.
  */
-function trackExchanges(server: HttpServer): { track(socket: Socket, token: Token): void } {
+function trackExchanges(server: HttpServer): void {
   // Before the application's own listener, so the header can still change when it answers at once.
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-    const token = (request.socket as Tracked)[kToken];
+    const token = (request.socket as Carrier)[kToken];
     if (token === undefined) return;
     token.busy();
     // Keep-alive is decided when the headers are written (end(), write() and flushHeaders()
@@ -84,26 +79,16 @@ function trackExchanges(server: HttpServer): { track(socket: Socket, token: Toke
     // Before http's own 'finish' listener, which detaches the socket from the response.
     response.prependListener('finish', exchangeDone);
   });
-  return {
-    // On the socket itself, under a symbol: read twice per request. A WeakMap cost a hash
-    // lookup each time, rehashing as it grew and shrank, and a 'close' listener to empty it
-    // (a WeakMap entry left to the collector keeps its socket alive through the token); a Map
-    // holding live sockets doubled the young-generation collector's work (see LinkedList).
-    // bench:instructions: 2000 instructions fewer per connection (bench/RESULTS.md section 11).
-    track(socket, token) {
-      (socket as Tracked)[kToken] = token;
-    },
-  };
 }
 
 // Shared functions, not closures: they run for every request.
 function writeHeadClosingWhenContended(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  if ((this.socket as Tracked | null)?.[kToken]?.contended) this.shouldKeepAlive = false;
+  if ((this.socket as Carrier | null)?.[kToken]?.contended) this.shouldKeepAlive = false;
   return (Object.getPrototypeOf(this) as { writeHead: (...a: unknown[]) => ServerResponse }).writeHead.apply(this, args);
 }
 
 function exchangeDone(this: ServerResponse): void {
-  (this.socket as Tracked | null)?.[kToken]?.idle();
+  (this.socket as Carrier | null)?.[kToken]?.idle();
 }
 
 function destroyClient(_error: Error, socket: Socket): void {

@@ -68,6 +68,18 @@ describe('serve', () => {
     expect(a.socket.destroyed && b.socket.destroyed).toBe(true);
   });
 
+  it('ends a connection handed off by two serves in both when its socket closes', () => {
+    const a = admitted();
+    const completed: string[] = [];
+    const first = of(a).pipe(serve(() => undefined));
+    const second = of(a).pipe(serve(() => undefined));
+    first.subscribe({ complete: () => completed.push('first') });
+    second.subscribe({ complete: () => completed.push('second') });
+    expect(completed).toEqual([]);
+    a.socket.destroy();
+    expect(completed).toEqual(['first', 'second']);
+  });
+
   it('keeps a connection whose handler returns nothing until its socket closes', () => {
     const a = admitted();
     let completed = false;

@@ -1,5 +1,6 @@
 import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil } from 'rxjs';
 import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
+import type { Socket } from 'node:net';
 import { RESOURCE_ERRORS } from '../classify';
 import { LinkedList, type Links } from '../linkedList';
 import type { AcceptError, Accepted } from '../result';
@@ -149,7 +150,13 @@ function runConnections<T, C extends Accepted>(
           if (socket.closed) return end(connection);
           const entry = new HandedOff(connection, closed);
           handedOff.push(entry);
-          socket.on('close', entry.onClose);
+          const carrier = socket as Carrier;
+          if (carrier[kHandedOff] === undefined) {
+            carrier[kHandedOff] = entry as unknown as HandedOff<Accepted>;
+            socket.on('close', handedOffClosed);
+          } else {
+            socket.on('close', () => closed(entry)); // handed off by a second serve too: rare
+          }
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
@@ -172,11 +179,20 @@ class HandedOff<C> implements Links<HandedOff<C>> {
 
   constructor(
     readonly connection: C,
-    private readonly closed: (entry: HandedOff<C>) => void,
+    readonly closed: (entry: HandedOff<C>) => void,
   ) {}
+}
 
-  /** Its socket's 'close' listener. */
-  readonly onClose = (): void => this.closed(this);
+/**
+ * Where a handed-off socket carries its entry, for one shared 'close' listener: not a closure
+ * per connection, which the socket's `_events` would hold (see `kToken` in limiter.ts).
+ */
+const kHandedOff = Symbol('rxjs-listen handed off');
+type Carrier = Socket & { [kHandedOff]?: HandedOff<Accepted> };
+
+function handedOffClosed(this: Carrier): void {
+  const entry = this[kHandedOff]!;
+  entry.closed(entry);
 }
 
 /** Ends a connection: its token released, its socket destroyed (both idempotent). */
