@@ -91,26 +91,37 @@ class Entry<C extends { readonly socket: Socket }, O> implements Waiting<C, O>, 
     readonly connection: C,
     readonly owner: O,
     readonly peer: string | undefined,
-    private readonly queue: WaitQueue<C, O>,
+    readonly queue: WaitQueue<C, O>,
   ) {
-    const { socket } = connection;
-    socket.on('close', this.onGone);
+    const socket = connection.socket as Carrier;
+    // On the socket, for shared listeners: a closure per entry, held by the socket's `_events`,
+    // can keep connections alive through young-generation collections (see `kToken` in limiter.ts).
+    socket[kWaiting] = this;
+    socket.on('close', gone);
     // 'end' before any data: the client closed without sending a request. (After data, it may
     // be a half-close that still wants its answer: such a connection keeps its place.)
-    socket.on('end', this.onGone);
+    socket.on('end', gone);
     // A reset while waiting must not crash the process for want of a listener: 'close' follows.
     socket.on('error', ignore);
   }
 
-  readonly onGone = (): void => this.queue.gone(this);
-
   /** Leaves the socket as it was found, for whoever gets it next. */
   unwatch(): void {
-    const { socket } = this.connection;
-    socket.off('close', this.onGone);
-    socket.off('end', this.onGone);
+    const socket = this.connection.socket as Carrier;
+    socket[kWaiting] = undefined;
+    socket.off('close', gone);
+    socket.off('end', gone);
     socket.off('error', ignore);
   }
+}
+
+/** Where a waiting socket carries its entry. */
+const kWaiting = Symbol('rxjs-listen waiting');
+type Carrier = Socket & { [kWaiting]?: Entry<{ readonly socket: Socket }, unknown> };
+
+function gone(this: Carrier): void {
+  const entry = this[kWaiting];
+  if (entry !== undefined) entry.queue.gone(entry);
 }
 
 function ignore(): void {}

@@ -14,11 +14,21 @@ class Traffic implements Links<Traffic> {
 
   constructor(
     readonly socket: Socket,
-    private readonly watched: LinkedList<Traffic>,
+    readonly watched: LinkedList<Traffic>,
   ) {}
+}
 
-  /** A closed socket leaves at once, not at the next check. */
-  readonly onClose = (): void => void this.watched.remove(this);
+/**
+ * Where a watched socket carries its record, for one shared 'close' listener (a closed socket
+ * leaves at once, not at the next check): not a closure per socket, which the socket's
+ * `_events` would hold (see `kToken` in limiter.ts).
+ */
+const kTraffic = Symbol('rxjs-listen traffic');
+type Carrier = Socket & { [kTraffic]?: Traffic };
+
+function forget(this: Carrier): void {
+  const traffic = this[kTraffic];
+  if (traffic !== undefined) traffic.watched.remove(traffic);
 }
 
 /**
@@ -76,7 +86,8 @@ export function idleTimeout<C extends Accepted>(ms: number, scheduler: Scheduler
       const watch = (socket: Socket): void => {
         const traffic = new Traffic(socket, watched);
         watched.push(traffic);
-        socket.on('close', traffic.onClose);
+        (socket as Carrier)[kTraffic] = traffic;
+        socket.on('close', forget);
         sweeping ??= scheduler.schedule(function () {
           try {
             sweep();
@@ -106,7 +117,10 @@ export function idleTimeout<C extends Accepted>(ms: number, scheduler: Scheduler
         // error stops watching at once.
         if (completed) return;
         sweeping?.unsubscribe();
-        for (let traffic = watched.shift(); traffic !== undefined; traffic = watched.shift()) traffic.socket.off('close', traffic.onClose);
+        for (let traffic = watched.shift(); traffic !== undefined; traffic = watched.shift()) {
+          (traffic.socket as Carrier)[kTraffic] = undefined;
+          traffic.socket.off('close', forget);
+        }
       };
     });
 }
