@@ -481,10 +481,10 @@ class SlotToken implements Token, Links<SlotToken> {
 /**
  * Where an admitted socket carries its token: {@link handTo} reads it on every request, and
  * one shared 'close' listener releases it. Not a closure per token: a listener that is a
- * young closure, held by the socket's `_events` object, kept the whole connection alive
- * through young-generation collections once V8 had begun to allocate `_events` objects in the
- * old generation (Node 26 pretenures that literal, in the Duplex constructor): 5 MiB surviving
- * each scavenge instead of 0.02 (bench/RESULTS.md section 11).
+ * young closure is held by the socket's `_events` object, and once V8 allocates `_events`
+ * objects in the old generation (Node 26 pretenures that literal of the Duplex constructor),
+ * a dead one keeps the closure, and the connection it reaches, alive through young-generation
+ * collections until the next full one (bench/RESULTS.md section 11).
  */
 export const kToken = Symbol('rxjs-listen token');
 

@@ -171,9 +171,9 @@ export function fromServer(server: Server, options: WatchOptions & { backlog?: n
  * An accepted connection. Made by a class rather than an object literal: once enough of a
  * literal's objects outlive a young-generation collection (connections waiting, or live, when
  * one runs), V8 allocates that literal's later objects in the old generation directly
- * (allocation-site pretenuring; a class's are not), and each of those, dead, kept the young
- * socket it points to alive until the next full collection (Node 26, new connection per
- * request: 5 MiB surviving every scavenge instead of 0.3; bench/RESULTS.md section 11).
+ * (allocation-site pretenuring, seen on Node 26; a class's are not), and each of those, dead,
+ * keeps the young socket it points to alive until the next full collection (bench/RESULTS.md
+ * section 11).
  */
 class Connection implements Accepted {
   readonly type = 'connection';
