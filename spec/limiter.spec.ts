@@ -1,7 +1,18 @@
-import { Limiter, type LimiterOptions, type Token } from '../src/limiter';
+import { kToken, Limiter, type Carrier, type LimiterOptions, type Token } from '../src/limiter';
 import { fakeSocket, type FakeSocket } from './marbles';
 
 describe('Limiter', () => {
+  it('carries the token of a socket admitted again after a release, and releases it on close', () => {
+    const limiter = new Limiter(2);
+    const socket = fakeSocket();
+    limiter.admit(socket)!.release();
+    const again = limiter.admit(socket)!;
+    expect((socket as Carrier)[kToken]).toBe(again); // what handTo reads on every request
+    socket.destroy();
+    expect(again.released).toBe(true);
+    expect(limiter.active).toBe(0);
+  });
+
   it('releases the tokens of two limiters that admitted the same socket when it closes', () => {
     const [outer, inner] = [new Limiter(2), new Limiter(2)];
     const socket = fakeSocket();

@@ -325,9 +325,12 @@ export class Limiter {
     this.#active++;
     const token = new SlotToken(this, socket, peer, owner);
     const carrier = socket as Carrier;
-    if (carrier[kToken] === undefined) {
+    const previous = carrier[kToken];
+    if (previous === undefined) {
       carrier[kToken] = token;
       socket.on('close', releaseOnClose);
+    } else if (previous.released) {
+      carrier[kToken] = token; // admitted again after a release: the shared listener is there
     } else {
       socket.on('close', () => token.release()); // admitted by a second limiter too: rare
     }
