@@ -6,7 +6,7 @@
  *    'listening' event, and to the first connection accepted after it;
  * 3. what a connection's end costs `serve` as the live count grows: one connection ends (in a
  *    scattered order, as clients do) and a new one starts, at 100, 1000, 15 000 and 50 000 live,
- *    handed off (a Map entry), as a stream (dealt among 256 mergeMaps), and through a single
+ *    handed off (a record in a list), as a stream (dealt among 256 mergeMaps), and through a single
  *    `mergeMap`.
  *
  *   npm run bench:micro
