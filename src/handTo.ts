@@ -76,8 +76,10 @@ function trackExchanges(server: HttpServer): void {
     // begins, while this request is worked on count too. A response that said keep-alive and
     // is closed right after would race the client's next request.
     response.writeHead = writeHeadClosingWhenContended as ServerResponse['writeHead'];
-    // Before http's own 'finish' listener, which detaches the socket from the response.
-    response.prependListener('finish', exchangeDone);
+    // 'prefinish' (end() has handed the whole response to the socket), not 'finish': nothing
+    // else listens to it, so the listener is a function of its own, where a second 'finish'
+    // listener would make http copy a listener array for every response.
+    response.on('prefinish', exchangeDone);
   });
 }
 

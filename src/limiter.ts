@@ -129,6 +129,8 @@ export class Limiter {
   readonly #idle = new LinkedList<SlotToken>();
   // Owners whose operator has ended: their connections close as they go idle.
   readonly #draining = new WeakSet<object>();
+  // Whether any owner drains: spares the WeakSet lookup on every idle() and header decision.
+  #drainingAny = false;
   readonly #changes = new Subject<void>();
 
   /**
@@ -316,6 +318,7 @@ export class Limiter {
    */
   withdraw(owner: object): void {
     this.#draining.add(owner);
+    this.#drainingAny = true;
     this.#waiting.withdraw(owner as Admissions<never>);
     for (const token of this.#idle.toArray()) if (token.owner === owner) this.#reclaim(token, false);
     this.#changed();
@@ -422,14 +425,14 @@ export class Limiter {
         token.readAtIdle = token.socket.bytesRead;
         limiter.#idle.remove(token); // to the back: idle the shortest
         limiter.#idle.push(token);
-        if (limiter.#draining.has(token.owner)) limiter.#reclaim(token, false);
+        if (limiter.#drainingAny && limiter.#draining.has(token.owner)) limiter.#reclaim(token, false);
         else if (limiter.#waiting.size > 0) limiter.#reclaimIdle();
       },
       busy: (limiter, token) => {
         token.working = true;
         limiter.#idle.remove(token);
       },
-      contended: (limiter, token) => limiter.#waiting.size > 0 || limiter.#draining.has(token.owner),
+      contended: (limiter, token) => limiter.#waiting.size > 0 || (limiter.#drainingAny && limiter.#draining.has(token.owner)),
     };
   }
 }
