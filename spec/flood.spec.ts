@@ -104,6 +104,35 @@ describe('a handler that meets EMFILE (child process under ulimit -n 64)', () =>
     }
     expect(greeting).toBe('ok\n');
   }, 30_000);
+  it('resumes as soon as its connections close, not at the end of the pause', async () => {
+    const script = join(__dirname, 'fixtures', 'relief-server.js');
+    child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const port = Number(/:(\d+)/.exec(line.toString())![1]);
+
+    // Connect (bounded) until the listener pauses on the shortage: refused from then on.
+    const open: Socket[] = [];
+    for (let i = 0; i < 80 && !/EMFILE/.test(stderr); i++) {
+      const socket = await connect(port).catch(() => undefined);
+      if (socket === undefined) break;
+      socket.on('error', () => undefined);
+      open.push(socket);
+      await sleep(5);
+    }
+    for (let i = 0; i < 100 && !/EMFILE/.test(stderr); i++) await sleep(20);
+    expect(stderr).toMatch(/EMFILE: too many open files/);
+    expect(await greet(port)).toBe(''); // paused: a minute, unless relieved
+
+    open.forEach((s) => s.destroy());
+    let greeting = '';
+    for (let attempt = 0; attempt < 50 && greeting === ''; attempt++) {
+      greeting = await greet(port);
+      if (greeting === '') await sleep(100);
+    }
+    expect(greeting).toBe('ok\n'); // within 5 s of a 60 s pause: relief, from the closes
+  }, 30_000);
 });
 
 /** The server's first line, or '' if the connection fails, closes or stays silent for 1 s. */

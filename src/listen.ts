@@ -1,6 +1,7 @@
 import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type ServerOpts, type Socket } from 'node:net';
 import { classifyFailure } from './classify';
-import { asyncScheduler, filter, Observable, take, timer, type SchedulerLike, type Subscriber } from 'rxjs';
+import { asyncScheduler, filter, Observable, take, timer, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { onConnectionClosed } from './connectionCloses';
 import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { errorHint } from './hint';
 import { Pauses } from './pauses';
@@ -25,7 +26,9 @@ export interface WatchOptions {
    * shortage that something other than connections caused (files, outgoing sockets): Node
    * would meet it on the next accept and drop that connection silently. The period grows with
    * what a count costs (a few µs on Linux 6.2 and later; about 1 µs per descriptor before),
-   * keeping the check under 0.1% of a core. Default 1000 ms; 0 turns it off.
+   * keeping the check under 0.1% of a core. While paused on a shortage, the same period bounds
+   * how long a relief that no connection's close brought (files closed) takes to be seen.
+   * Default 1000 ms; 0 turns it off.
    */
   checkInterval?: number;
   /** Called once, when the server first listens, with its bound address. */
@@ -130,10 +133,11 @@ export function listen(options: ListenOptions): Observable<AcceptResult> {
 }
 
 /**
- * How often, at most, a listener paused on file shortage counts its open descriptors again,
- * so that accepting resumes soon after the shortage ends. Where counting costs about 1 µs per
- * open descriptor (before Linux 6.2), the period grows to `open / 10` ms: polling stays near 1%
- * of a core.
+ * How often, at most, a listener paused on file shortage counts its open descriptors again
+ * where Node does not tell it of its connections' closes (it does on Node 20 to 26: there it
+ * counts after closes instead), so that accepting resumes soon after the shortage ends. Where
+ * counting costs about 1 µs per open descriptor (before Linux 6.2), the period grows to
+ * `open / 10` ms: polling stays near 1% of a core.
  */
 export const RELIEF_POLL_MS = 25;
 
@@ -201,6 +205,7 @@ function watch(
   const headroom = fileLimit === undefined ? 0 : (options.headroom ?? defaultHeadroom(fileLimit));
   // Descriptor numbers (and counts) at or above this mean the process is about to run out.
   const ceiling = fileLimit === undefined ? Infinity : fileLimit - headroom;
+  const checkInterval = options.checkInterval ?? 1000;
   // Where to listen again after a pause: the address actually bound, so port 0 keeps its
   // port and a host name is not looked up again.
   let where: Where | undefined;
@@ -221,8 +226,32 @@ function watch(
   };
 
   // Emits once another `headroom` descriptors are free under the ceiling, so each resume admits
-  // a batch instead of flapping per closed socket. Polls only while subscribed.
-  const relieved = openFilesEvery(RELIEF_POLL_MS, 0.01, scheduler, RELIEF_STEADY_MS).pipe(
+  // a batch instead of flapping per closed socket. What frees descriptors in a flood is the
+  // server's own connections closing: the count is taken once after each burst of closes (one
+  // scheduled count), and the periodic check below (`checkInterval`) tells it too, for other
+  // causes (files, outgoing sockets). Polling every 25-100 ms instead cost a paused process
+  // about 0.3% of a core in wakeups (bench/RESULTS.md section 12); it remains where Node has
+  // no hook for closes.
+  const waitingForRelief = new Set<Subscriber<number>>();
+  const tellWaiting = (open: number): void => {
+    for (const waiter of [...waitingForRelief]) waiter.next(open);
+  };
+  let reliefCount: Subscription | undefined;
+  const countAfterCloses = (): void => {
+    reliefCount = undefined;
+    tellWaiting(openFileCount());
+  };
+  const unhook = fileLimit === undefined ? undefined : onConnectionClosed(server, () => {
+    if (waitingForRelief.size > 0 && reliefCount === undefined) reliefCount = scheduler.schedule(countAfterCloses);
+  });
+  const counts =
+    unhook === undefined
+      ? openFilesEvery(RELIEF_POLL_MS, 0.01, scheduler, RELIEF_STEADY_MS)
+      : new Observable<number>((waiter) => {
+          waitingForRelief.add(waiter);
+          return () => waitingForRelief.delete(waiter);
+        });
+  const relieved = counts.pipe(
     filter((open) => open < ceiling - headroom),
     take(1),
   );
@@ -279,12 +308,12 @@ function watch(
     fail(fatal ? new ListenError(error, 'resume') : error, during);
   }
 
-  const checkInterval = options.checkInterval ?? 1000;
   if (fileLimit !== undefined && checkInterval > 0) {
     subscriber.add(
-      openFilesEvery(checkInterval, 0.001, scheduler)
-        .pipe(filter((open) => open >= ceiling && server.listening && !pauses.paused))
-        .subscribe((open) => fail(fileShortage(open, fileLimit, 'accept'), 'accept', true)),
+      openFilesEvery(checkInterval, 0.001, scheduler).subscribe((open) => {
+        tellWaiting(open);
+        if (open >= ceiling && server.listening && !pauses.paused) fail(fileShortage(open, fileLimit, 'accept'), 'accept', true);
+      }),
     );
   }
 
@@ -296,6 +325,8 @@ function watch(
 
   return () => {
     closed = true;
+    unhook?.();
+    reliefCount?.unsubscribe();
     server.off('connection', onConnection);
     server.off('listening', onListening);
     if (start === undefined) server.off('error', onError);

@@ -60,7 +60,8 @@ export interface AcceptFailed {
   readonly listener: ListenerControl;
   /**
    * For shortages the listener can check again (open files on Linux): emits once the shortage
-   * is over, so a pause can end before its delay. Cold; it polls only while subscribed.
+   * is over, so a pause can end before its delay. Cold; it counts only while subscribed: after
+   * the listener's connections close, and every `checkInterval`.
    */
   readonly relieved?: Observable<unknown>;
 }
