@@ -86,6 +86,34 @@ describe('handTo', () => {
     other.destroy();
   });
 
+  it('tracks keep-alive exchanges (busy, then idle at the end of the response) and leaves one that closes busy to its close', async () => {
+    const hooks: { keepAlive: boolean; prefinish: number; ownWriteHead: boolean }[] = [];
+    const app = createHttpServer((_, res) => {
+      hooks.push({ keepAlive: res.shouldKeepAlive, prefinish: res.listenerCount('prefinish'), ownWriteHead: Object.prototype.hasOwnProperty.call(res, 'writeHead') });
+      res.end('ok');
+    });
+    const limiter = new Limiter(10);
+    const address = new ReplaySubject<AddressInfo | string>(1);
+    subscription = listen({ host: '127.0.0.1', port: 0, server: { allowHalfOpen: true, noDelay: true }, onListening: (a) => address.next(a) })
+      .pipe(handleErrors(), backpressure(limiter), serve(handTo(app)))
+      .subscribe();
+    const { port } = (await firstValueFrom(address)) as AddressInfo;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (const headers of [{}, {}, { Connection: 'close' }]) {
+      const [response] = (await once(get({ host: '127.0.0.1', port, agent, headers }), 'response')) as [import('node:http').IncomingMessage];
+      expect(await body(response)).toBe('ok');
+    }
+    agent.destroy();
+    expect(hooks).toEqual([
+      { keepAlive: true, prefinish: 1, ownWriteHead: true },
+      { keepAlive: true, prefinish: 1, ownWriteHead: true },
+      { keepAlive: false, prefinish: 0, ownWriteHead: false },
+    ]);
+    // Two exchanges ended idle; the third ended with its connection (counted when it closed).
+    await until(() => limiter.active === 0);
+    expect(limiter.completed).toBe(3);
+  });
+
   it('serves HTTP, and keeps http.Server enforcing headersTimeout on handed sockets', async () => {
     const app = createHttpServer({ headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 }, (_, res) => res.end('http ok'));
     const l = await loop(app, { host: '127.0.0.1', port: 0 });

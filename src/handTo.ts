@@ -60,8 +60,9 @@ function start(server: NetServer, listener: ListenerControl): void {
 
 /**
  * Marks each admitted HTTP connection busy from a request to the end of its response (each
- * request is one exchange: pipelined ones overlap), and idle in between; asks for
- * `Connection: close` while the limit is contended. This runs on every request, so it creates
+ * request is one exchange: pipelined ones overlap), and idle in between (one that ends with
+ * its response stays busy to its close); asks for `Connection: close` while the limit is
+ * contended. This runs on every request, so it creates
  * no closure there: the token is read from the socket (the Limiter puts it there), and the
  * functions are shared.
  */
@@ -71,6 +72,9 @@ function trackExchanges(server: HttpServer): void {
     const token = (request.socket as Carrier)[kToken];
     if (token === undefined) return;
     token.busy();
+    // The client asked to close (or speaks HTTP/1.0): the connection ends with this response,
+    // busy to the last, so there is no idle time to mark and no header to decide.
+    if (!response.shouldKeepAlive) return;
     // Keep-alive is decided when the headers are written (end(), write() and flushHeaders()
     // all go through writeHead), not now: clients that begin to wait, or a shutdown that
     // begins, while this request is worked on count too. A response that said keep-alive and
