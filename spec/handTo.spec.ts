@@ -114,6 +114,29 @@ describe('handTo', () => {
     expect(limiter.completed).toBe(3);
   });
 
+  it('takes an exchange answered before its tracking ran (by a listener prepended later) as over: that idle connection makes room', async () => {
+    const app = createHttpServer();
+    const limiter = new Limiter(1, { queueTimeout: 60_000 });
+    const address = new ReplaySubject<AddressInfo | string>(1);
+    subscription = listen({ host: '127.0.0.1', port: 0, server: { allowHalfOpen: true, noDelay: true }, onListening: (a) => address.next(a) })
+      .pipe(handleErrors(), backpressure(limiter), serve(handTo(app)))
+      .subscribe();
+    app.prependListener('request', (_, res) => res.end('early')); // runs before handTo's own
+    const { port } = (await firstValueFrom(address)) as AddressInfo;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const [first] = (await once(get({ host: '127.0.0.1', port, agent }), 'response')) as [import('node:http').IncomingMessage];
+    expect(await body(first)).toBe('early'); // its connection stays open, idle, in the agent
+    // The only slot is held by that connection: a second client waits, until it is reclaimed.
+    const second = get({ host: '127.0.0.1', port, agent: false });
+    let answered = '';
+    second.on('response', (r: import('node:http').IncomingMessage) => void body(r).then((t) => (answered = t)));
+    second.on('error', () => undefined);
+    await until(() => answered !== '');
+    expect(answered).toBe('early');
+    expect(limiter.reclaimed).toBe(1);
+    agent.destroy();
+  });
+
   it('serves HTTP, and keeps http.Server enforcing headersTimeout on handed sockets', async () => {
     const app = createHttpServer({ headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 }, (_, res) => res.end('http ok'));
     const l = await loop(app, { host: '127.0.0.1', port: 0 });

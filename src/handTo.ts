@@ -71,6 +71,9 @@ function trackExchanges(server: HttpServer): void {
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     const token = (request.socket as Carrier)[kToken];
     if (token === undefined) return;
+    // Answered already, by a 'request' listener that went before this one: its 'prefinish'
+    // has passed (it comes within end()), so the exchange is over.
+    if (response.writableEnded) return token.idle();
     token.busy();
     // The client asked to close (or speaks HTTP/1.0): the connection ends with this response,
     // busy to the last, so there is no idle time to mark and no header to decide.
