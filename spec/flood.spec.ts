@@ -77,63 +77,64 @@ describe('a handler that meets EMFILE (child process under ulimit -n 64)', () =>
     if (child?.exitCode === null) child.kill('SIGKILL'); // only the process this spec started
   });
 
-  it('treats it as a shortage: logs it a bounded number of times, pauses, and recovers', async () => {
-    const script = join(__dirname, 'fixtures', 'files-server.js');
+  /** Starts a fixture server under `ulimit -n 64`; its stderr is collected as it comes. */
+  async function startFixture(name: string): Promise<{ port: number; stderr: () => string }> {
+    const script = join(__dirname, 'fixtures', name);
     child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-    const port = Number(/:(\d+)/.exec(line.toString())![1]);
+    return { port: Number(/:(\d+)/.exec(line.toString())![1]), stderr: () => stderr };
+  }
+
+  it('treats it as a shortage: logs it a bounded number of times, pauses, and recovers', async () => {
+    const { port, stderr } = await startFixture('files-server.js');
 
     const started = Date.now();
     const open = await flood(port);
     await sleep(400);
     const seconds = (Date.now() - started) / 1000;
-    const shortages = stderr.split('\n').filter((l) => /EMFILE: too many open files, open/.test(l));
-    expect(child.exitCode).toBeNull();
+    const shortages = stderr().split('\n').filter((l) => /EMFILE: too many open files, open/.test(l));
+    expect(child!.exitCode).toBeNull();
     expect(shortages.length).toBeGreaterThan(0);
     expect(shortages[0]).toMatch(/ulimit -n/);
     expect(shortages.length).toBeLessThanOrEqual(1 + Math.ceil(seconds / 0.3)); // one per 300 ms window at most
-    expect(stderr).not.toMatch(/connection handler failed/); // not reported per connection
+    expect(stderr()).not.toMatch(/connection handler failed/); // not reported per connection
 
     open.forEach((s) => s.destroy());
-    let greeting = '';
-    for (let attempt = 0; attempt < 50 && greeting === ''; attempt++) {
-      greeting = await greet(port);
-      if (greeting === '') await sleep(100);
-    }
-    expect(greeting).toBe('ok\n');
+    expect(await greetedWithin5s(port)).toBe('ok\n');
   }, 30_000);
+
   it('resumes as soon as its connections close, not at the end of the pause', async () => {
-    const script = join(__dirname, 'fixtures', 'relief-server.js');
-    child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-    const port = Number(/:(\d+)/.exec(line.toString())![1]);
+    const { port, stderr } = await startFixture('relief-server.js');
 
     // Connect (bounded) until the listener pauses on the shortage: refused from then on.
     const open: Socket[] = [];
-    for (let i = 0; i < 80 && !/EMFILE/.test(stderr); i++) {
+    for (let i = 0; i < 80 && !/EMFILE/.test(stderr()); i++) {
       const socket = await connect(port).catch(() => undefined);
       if (socket === undefined) break;
       socket.on('error', () => undefined);
       open.push(socket);
       await sleep(5);
     }
-    for (let i = 0; i < 100 && !/EMFILE/.test(stderr); i++) await sleep(20);
-    expect(stderr).toMatch(/EMFILE: too many open files/);
+    for (let i = 0; i < 100 && !/EMFILE/.test(stderr()); i++) await sleep(20);
+    expect(stderr()).toMatch(/EMFILE: too many open files/);
     expect(await greet(port)).toBe(''); // paused: a minute, unless relieved
 
     open.forEach((s) => s.destroy());
-    let greeting = '';
-    for (let attempt = 0; attempt < 50 && greeting === ''; attempt++) {
-      greeting = await greet(port);
-      if (greeting === '') await sleep(100);
-    }
-    expect(greeting).toBe('ok\n'); // within 5 s of a 60 s pause: relief, from the closes
+    expect(await greetedWithin5s(port)).toBe('ok\n'); // within 5 s of a 60 s pause: relief, from the closes
   }, 30_000);
 });
+
+/** The server's first line, retried every 100 ms for 5 s while the listener resumes ('' if never). */
+async function greetedWithin5s(port: number): Promise<string> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const greeting = await greet(port);
+    if (greeting !== '') return greeting;
+    await sleep(100);
+  }
+  return '';
+}
 
 /** The server's first line, or '' if the connection fails, closes or stays silent for 1 s. */
 function greet(port: number): Promise<string> {
