@@ -17,8 +17,9 @@ import type { Accepted, ListenerControl } from './result';
  * {@link listen}'s `onListening`, which runs when the port is bound.
  *
  * For an `http.Server`, connections admitted by {@link backpressure} are kept in step with the
- * limit: each is marked busy while a request is in flight and idle
- * between requests ({@link Token.idle}), so an idle keep-alive connection can be closed to
+ * limit: each is marked busy while a request is in flight and idle between requests
+ * ({@link Token.idle}; one whose request asks to close stays busy until it closes), so an
+ * idle keep-alive connection can be closed to
  * admit a waiting one, and while connections wait (or the server shuts down) responses carry
  * `Connection: close` (decided when the headers are written), so busy connections end after
  * their response instead of lingering for the keep-alive timeout. (Not yet for `https.Server`:
