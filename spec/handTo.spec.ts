@@ -137,6 +137,35 @@ describe('handTo', () => {
     agent.destroy();
   });
 
+  it('keeps a connection busy while a pipelined exchange is in flight, though the next one was answered before its tracking ran: the first is not cut off', async () => {
+    const app = createHttpServer((req, res) => void (req.url === '/early' || setTimeout(() => res.end('slow'), 200)));
+    const limiter = new Limiter(1, { queueTimeout: 60_000 });
+    const address = new ReplaySubject<AddressInfo | string>(1);
+    subscription = listen({ host: '127.0.0.1', port: 0, server: { allowHalfOpen: true, noDelay: true }, onListening: (a) => address.next(a) })
+      .pipe(handleErrors(), backpressure(limiter), serve(handTo(app)))
+      .subscribe();
+    app.prependListener('request', (req, res) => void (req.url === '/early' && res.end('early'))); // runs before handTo's own
+    const { port } = (await firstValueFrom(address)) as AddressInfo;
+    const client = await connect(port);
+    let received = '';
+    client.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    await until(() => limiter.active === 1);
+    const waiting = await connect(port); // the only slot is taken: it waits
+    waiting.on('error', () => undefined);
+    await until(() => limiter.waiting === 1);
+    // Two requests at once: the first is answered after 200 ms, the second at once. The first
+    // must not be cut off by a reclaim (it says Connection: close, as a client waits, and
+    // http drops the pipelined one after it).
+    client.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /early HTTP/1.1\r\nHost: x\r\n\r\n');
+    let closed = false;
+    client.on('close', () => (closed = true));
+    await until(() => closed);
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*Connection: close[\s\S]*slow$/);
+    expect(limiter.reclaimed).toBe(0);
+    client.destroy();
+    waiting.destroy();
+  });
+
   it('serves HTTP, and keeps http.Server enforcing headersTimeout on handed sockets', async () => {
     const app = createHttpServer({ headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 }, (_, res) => res.end('http ok'));
     const l = await loop(app, { host: '127.0.0.1', port: 0 });

@@ -19,10 +19,10 @@ import type { Accepted, ListenerControl } from './result';
  * For an `http.Server`, connections admitted by {@link backpressure} are kept in step with the
  * limit: each is marked busy while a request is in flight and idle between requests
  * ({@link Token.idle}; one whose request asks to close stays busy until it closes), so an
- * idle keep-alive connection can be closed to
- * admit a waiting one, and while connections wait (or the server shuts down) responses carry
- * `Connection: close` (decided when the headers are written), so busy connections end after
- * their response instead of lingering for the keep-alive timeout. (Not yet for `https.Server`:
+ * idle keep-alive connection can be closed to admit a waiting one, and while connections
+ * wait (or the server shuts down) responses carry `Connection: close` (decided when the
+ * headers are written), so busy connections end after their response instead of lingering
+ * for the keep-alive timeout. (Not yet for `https.Server`:
  * its requests come on the TLS socket wrapped around the accepted one, which Node does not
  * link back publicly; HTTPS connections are neither reclaimed nor asked to close.)
  *
@@ -63,19 +63,19 @@ function start(server: NetServer, listener: ListenerControl): void {
  * Marks each admitted HTTP connection busy from a request to the end of its response (each
  * request is one exchange: pipelined ones overlap), and idle in between (one that ends with
  * its response stays busy to its close); asks for `Connection: close` while the limit is
- * contended. This runs on every request, so it creates
- * no closure there: the token is read from the socket (the Limiter puts it there), and the
- * functions are shared.
+ * contended. This runs on every request, so it creates no closure there: the token is read
+ * from the socket (the Limiter puts it there), and the functions are shared.
  */
 function trackExchanges(server: HttpServer): void {
   // Before the application's own listener, so the header can still change when it answers at once.
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     const token = (request.socket as Carrier)[kToken];
     if (token === undefined) return;
-    // Answered already, by a 'request' listener that went before this one: its 'prefinish'
-    // has passed (it comes within end()), so the exchange is over.
-    if (response.writableEnded) return token.idle();
     token.busy();
+    // Answered already, by a 'request' listener that went first (rare): its 'prefinish' may
+    // have passed (it comes within end() when the response is the socket's current one), its
+    // 'finish' has not. Before http's own 'finish' listener, which detaches the socket.
+    if (response.writableEnded) return void response.prependListener('finish', exchangeDone);
     // The client asked to close (or speaks HTTP/1.0): the connection ends with this response,
     // busy to the last, so there is no idle time to mark and no header to decide.
     if (!response.shouldKeepAlive) return;

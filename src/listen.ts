@@ -234,6 +234,8 @@ function watch(
   // no hook for closes.
   const waitingForRelief = new Set<Subscriber<number>>();
   const tellWaiting = (open: number): void => {
+    if (waitingForRelief.size === 0) return;
+    // A copy: a waiter told may end, and its pause, resumed and failed again, wait anew.
     for (const waiter of [...waitingForRelief]) waiter.next(open);
   };
   let reliefCount: Subscription | undefined;
