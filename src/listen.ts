@@ -1,6 +1,6 @@
 import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type ServerOpts, type Socket } from 'node:net';
 import { classifyFailure } from './classify';
-import { asyncScheduler, filter, Observable, take, timer, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { asyncScheduler, filter, Observable, Subject, take, timer, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { onConnectionClosed } from './connectionCloses';
 import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { errorHint } from './hint';
@@ -231,28 +231,18 @@ function watch(
   // scheduled count), and the periodic check below (`checkInterval`) tells it too, for other
   // causes (files, outgoing sockets). Polling every 25-100 ms instead cost a paused process
   // about 0.3% of a core in wakeups (bench/RESULTS.md section 12); it remains where Node has
-  // no hook for closes.
-  const waitingForRelief = new Set<Subscriber<number>>();
-  const tellWaiting = (open: number): void => {
-    if (waitingForRelief.size === 0) return;
-    // A copy: a waiter told may end, and its pause, resumed and failed again, wait anew.
-    for (const waiter of [...waitingForRelief]) waiter.next(open);
-  };
+  // no hook for closes. Each count goes to the waiters there were when it came (a Subject's
+  // snapshot): a pause that ends on it, resumes, fails and waits again waits for the next one.
+  const counted = new Subject<number>();
   let reliefCount: Subscription | undefined;
   const countAfterCloses = (): void => {
     reliefCount = undefined;
-    tellWaiting(openFileCount());
+    counted.next(openFileCount());
   };
   const unhook = fileLimit === undefined ? undefined : onConnectionClosed(server, () => {
-    if (waitingForRelief.size > 0 && reliefCount === undefined) reliefCount = scheduler.schedule(countAfterCloses);
+    if (counted.observed && reliefCount === undefined) reliefCount = scheduler.schedule(countAfterCloses);
   });
-  const counts =
-    unhook === undefined
-      ? openFilesEvery(RELIEF_POLL_MS, 0.01, scheduler, RELIEF_STEADY_MS)
-      : new Observable<number>((waiter) => {
-          waitingForRelief.add(waiter);
-          return () => waitingForRelief.delete(waiter);
-        });
+  const counts = unhook === undefined ? openFilesEvery(RELIEF_POLL_MS, 0.01, scheduler, RELIEF_STEADY_MS) : counted;
   const relieved = counts.pipe(
     filter((open) => open < ceiling - headroom),
     take(1),
@@ -313,7 +303,7 @@ function watch(
   if (fileLimit !== undefined && checkInterval > 0) {
     subscriber.add(
       openFilesEvery(checkInterval, 0.001, scheduler).subscribe((open) => {
-        tellWaiting(open);
+        counted.next(open);
         if (open >= ceiling && server.listening && !pauses.paused) fail(fileShortage(open, fileLimit, 'accept'), 'accept', true);
       }),
     );

@@ -6,9 +6,9 @@ import { checkInteger } from '../validate';
  * The share of the process's open-file limit in use, 0 to 1, every `every` ms or more (the
  * period stretches with what a count costs, so that counting `/proc/self/fd` (a few µs, or
  * about 1 µs a descriptor before Linux 6.2) takes at most 0.1% of a core). The same count
- * {@link listen} keeps to pause before Node drops connections silently at the limit, as a signal for {@link pauseUnderPressure}: to stop
- * accepting earlier, while descriptors are still left for the handlers' own files and
- * outgoing connections. Completes at once where the limit cannot be read (not Linux).
+ * {@link listen} keeps to pause before Node drops connections silently at the limit, as a
+ * signal for {@link pauseUnderPressure}: to stop accepting earlier, while descriptors are
+ * still left for the handlers' own files and outgoing connections. Completes at once where the limit cannot be read (not Linux).
  *
  * @param every The shortest period, ms. Default 1000.
  * @param scheduler Where periods are timed. Default `asyncScheduler`.
