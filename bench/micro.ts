@@ -15,10 +15,10 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { firstValueFrom, fromEvent, ignoreElements, mergeMap, ReplaySubject, Subject, filter, take, type OperatorFunction } from 'rxjs';
-import { socketFd } from '../src/fileLimit';
-import { listen } from '../src/listen';
+import { socketFd } from '../src/source/fileLimit';
+import { listen } from '../src/source/listen';
 import { serve } from '../src/operators/serve';
-import type { Accepted, AcceptResult, ListenerControl } from '../src/result';
+import type { Accepted, AcceptResult, ListenerControl } from '../src/errors/result';
 import { machine, median } from './support/run';
 
 async function fdCheck(): Promise<void> {

@@ -1,8 +1,8 @@
 /* Faults injected with real sockets on loopback, against the whole loop in this process. */
 import type { AddressInfo, Socket } from 'node:net';
 import { firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
-import { Limiter } from '../src/limiter';
-import { listen } from '../src/listen';
+import { Limiter } from '../src/limit/limiter';
+import { listen } from '../src/source/listen';
 import { backpressure } from '../src/operators/backpressure';
 import { handleErrors } from '../src/operators/handleErrors';
 import { serve } from '../src/operators/serve';

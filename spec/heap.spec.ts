@@ -90,7 +90,7 @@ describe('a listener paused on heapUsed', () => {
     const high = await until(port, 'ECONNREFUSED', 2000);
     expect({ outcome: high[high.length - 1], context: context() }).toEqual({ outcome: 'ECONNREFUSED', context: context() });
     // Served, refused, or reset (a client the kernel had queued as the listening socket closed,
-    // as src/listen.ts documents); never hung.
+    // as src/source/listen.ts documents); never hung.
     expect(high.filter((o) => !ANSWERS.includes(o))).toEqual([]);
 
     const low = await until(port, 'hi', 5000);

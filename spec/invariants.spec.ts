@@ -5,10 +5,10 @@
  */
 import fc from 'fast-check';
 import { Subject, VirtualTimeScheduler } from 'rxjs';
-import { Limiter } from '../src/limiter';
+import { Limiter } from '../src/limit/limiter';
 import { backpressure, type Admitted } from '../src/operators/backpressure';
 import { handleErrors } from '../src/operators/handleErrors';
-import type { AcceptResult } from '../src/result';
+import type { AcceptResult } from '../src/errors/result';
 import { accepted, failed, fakeSocket, FakeListener, type FakeSocket } from './marbles';
 
 const DELAY = 10;

@@ -3,8 +3,8 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { TestScheduler } from 'rxjs/testing';
-import { Pauses } from '../src/pauses';
-import type { Accepted, AcceptFailed, ListenerControl } from '../src/result';
+import { Pauses } from '../src/source/pauses';
+import type { Accepted, AcceptFailed, ListenerControl } from '../src/errors/result';
 import type { Observable } from 'rxjs';
 
 export function testScheduler(): TestScheduler {

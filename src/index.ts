@@ -15,26 +15,26 @@
 // reached through index.d.ts) pull in @types/node, which TypeScript 6 no longer includes by
 // default. `preserve` keeps the directive in the emitted index.d.ts (TypeScript >= 5.5).
 /// <reference types="node" preserve="true" />
-export { listen, fromServer, ListenError, RELIEF_POLL_MS, type ListenOptions, type WatchOptions } from './listen';
-export { isAccepted, isAcceptFailed, type Accepted, type AcceptError, type AcceptFailed, type AcceptResult, type ListenerControl } from './result';
-export { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, FATAL_ERRORS, RESOURCE_ERRORS, type AcceptErrorKind } from './classify';
-export { errorHint } from './hint';
-export { readOpenFileLimit } from './fileLimit';
-export { Limiter, type Admissions, type LimiterOptions, type Token, type WithSocket } from './limiter';
-export { serviceUnavailable, type ServiceUnavailableOptions } from './serviceUnavailable';
+export { listen, fromServer, ListenError, RELIEF_POLL_MS, type ListenOptions, type WatchOptions } from './source/listen';
+export { isAccepted, isAcceptFailed, type Accepted, type AcceptError, type AcceptFailed, type AcceptResult, type ListenerControl } from './errors/result';
+export { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, FATAL_ERRORS, RESOURCE_ERRORS, type AcceptErrorKind } from './errors/classify';
+export { errorHint } from './errors/hint';
+export { readOpenFileLimit } from './source/fileLimit';
+export { Limiter, type Admissions, type LimiterOptions, type Token, type WithSocket } from './limit/limiter';
+export { serviceUnavailable, type ServiceUnavailableOptions } from './protocol/serviceUnavailable';
 export { logWarnings, type AcceptWarning, type LogWarningsOptions } from './operators/logWarnings';
 export { handleErrors, type HandleErrorsOptions } from './operators/handleErrors';
 export { backpressure, type Admitted } from './operators/backpressure';
 export { serve, type ServeOptions } from './operators/serve';
 export { idleTimeout } from './operators/idleTimeout';
-export { handTo } from './handTo';
+export { handTo } from './protocol/handTo';
 export { pauseUnderPressure, type PauseUnderPressureOptions, type Pressure, type PressureWarning } from './operators/pauseUnderPressure';
-export { adaptiveLimit, type AdaptiveLimitOptions } from './adaptiveLimit';
-export { targetLimit, type TargetLimitOptions } from './targetLimit';
-export { eventLoopBusy } from './monitors/eventLoopBusy';
-export { eventLoopDelay } from './monitors/eventLoopDelay';
-export { eventLoopUtilization } from './monitors/eventLoopUtilization';
-export { cgroupMemory, heapLimitMiB, heapUsed, rss } from './monitors/memory';
-export { openFiles } from './monitors/openFiles';
-export { serviceTime } from './monitors/serviceTime';
-export { Metrics, toPrometheus, type AcceptStats } from './metrics';
+export { adaptiveLimit, type AdaptiveLimitOptions } from './overload/adaptiveLimit';
+export { targetLimit, type TargetLimitOptions } from './overload/targetLimit';
+export { eventLoopBusy } from './overload/monitors/eventLoopBusy';
+export { eventLoopDelay } from './overload/monitors/eventLoopDelay';
+export { eventLoopUtilization } from './overload/monitors/eventLoopUtilization';
+export { cgroupMemory, heapLimitMiB, heapUsed, rss } from './overload/monitors/memory';
+export { openFiles } from './overload/monitors/openFiles';
+export { serviceTime } from './overload/monitors/serviceTime';
+export { Metrics, toPrometheus, type AcceptStats } from './metrics/metrics';

@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import { of, tap } from 'rxjs';
-import { Limiter } from '../../src/limiter';
+import { Limiter } from '../../src/limit/limiter';
 import { backpressure, type Admitted } from '../../src/operators/backpressure';
-import type { Accepted } from '../../src/result';
+import type { Accepted } from '../../src/errors/result';
 import { accepted, fakeSocket, FakeListener, testScheduler } from '../marbles';
 
 describe('backpressure', () => {

@@ -1,6 +1,6 @@
 import { of } from 'rxjs';
 import { handleErrors } from '../../src/operators/handleErrors';
-import type { AcceptResult } from '../../src/result';
+import type { AcceptResult } from '../../src/errors/result';
 import { accepted, failed, FakeListener, testScheduler } from '../marbles';
 
 describe('handleErrors', () => {

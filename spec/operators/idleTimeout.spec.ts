@@ -1,8 +1,8 @@
 import { of, Subject } from 'rxjs';
-import { Limiter } from '../../src/limiter';
+import { Limiter } from '../../src/limit/limiter';
 import { backpressure } from '../../src/operators/backpressure';
 import { idleTimeout } from '../../src/operators/idleTimeout';
-import type { Accepted } from '../../src/result';
+import type { Accepted } from '../../src/errors/result';
 import { accepted, fakeSocket, FakeListener, testScheduler, type FakeSocket } from '../marbles';
 
 describe('idleTimeout', () => {

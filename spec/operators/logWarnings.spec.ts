@@ -1,6 +1,6 @@
 import { of } from 'rxjs';
 import { logWarnings, type AcceptWarning } from '../../src/operators/logWarnings';
-import type { AcceptResult } from '../../src/result';
+import type { AcceptResult } from '../../src/errors/result';
 import { accepted, failed, FakeListener, testScheduler } from '../marbles';
 
 describe('logWarnings', () => {

@@ -1,6 +1,6 @@
 import { of, Subject } from 'rxjs';
 import { pauseUnderPressure, type Pressure, type PressureWarning } from '../../src/operators/pauseUnderPressure';
-import type { AcceptResult } from '../../src/result';
+import type { AcceptResult } from '../../src/errors/result';
 import { accepted, FakeListener, testScheduler } from '../marbles';
 
 describe('pauseUnderPressure', () => {

@@ -1,5 +1,5 @@
 import { NEVER, of, throwError } from 'rxjs';
-import { Limiter } from '../../src/limiter';
+import { Limiter } from '../../src/limit/limiter';
 import { serve } from '../../src/operators/serve';
 import type { Admitted } from '../../src/operators/backpressure';
 import { accepted, fakeSocket, FakeListener, testScheduler, type FakeSocket } from '../marbles';

@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { warnIfLimitExceedsFiles } from '../fileLimit';
-import { Limiter, type Admissions, type LimiterOptions, type Token } from '../limiter';
-import type { Accepted, ListenerControl } from '../result';
+import { warnIfLimitExceedsFiles } from '../source/fileLimit';
+import { Limiter, type Admissions, type LimiterOptions, type Token } from '../limit/limiter';
+import type { Accepted, ListenerControl } from '../errors/result';
 
 /** A connection admitted under a limit, with the token that holds its slot. */
 export interface Admitted extends Accepted {

@@ -1,8 +1,8 @@
 import { asyncScheduler, finalize, Observable, race, take, timer } from 'rxjs';
 import type { OperatorFunction, SchedulerLike } from 'rxjs';
-import { classifyFailure } from '../classify';
-import type { Accepted, AcceptFailed, AcceptResult } from '../result';
-import { checkDelay } from '../validate';
+import { classifyFailure } from '../errors/classify';
+import type { Accepted, AcceptFailed, AcceptResult } from '../errors/result';
+import { checkDelay } from '../util/validate';
 
 /** How {@link handleErrors} pauses on shortage. */
 export interface HandleErrorsOptions {

@@ -1,8 +1,8 @@
 import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Socket } from 'node:net';
-import { LinkedList, type Links } from '../linkedList';
-import type { Accepted } from '../result';
-import { checkInteger } from '../validate';
+import { LinkedList, type Links } from '../util/linkedList';
+import type { Accepted } from '../errors/result';
+import { checkInteger } from '../util/validate';
 
 /** A watched socket: what it had sent and received when last seen moving, and since when. */
 class Traffic implements Links<Traffic> {

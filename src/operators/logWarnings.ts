@@ -1,9 +1,9 @@
 import { asyncScheduler, defer, ignoreElements, merge, Subject, tap, throttleTime } from 'rxjs';
 import type { MonoTypeOperatorFunction, SchedulerLike } from 'rxjs';
-import { classifyFailure } from '../classify';
-import { errorHint } from '../hint';
-import type { AcceptError, AcceptFailed, AcceptResult } from '../result';
-import { checkDelay, checkFunction } from '../validate';
+import { classifyFailure } from '../errors/classify';
+import { errorHint } from '../errors/hint';
+import type { AcceptError, AcceptFailed, AcceptResult } from '../errors/result';
+import { checkDelay, checkFunction } from '../util/validate';
 
 /** One log entry about a resource shortage, with structured fields for any logger. */
 export interface AcceptWarning {

@@ -1,6 +1,6 @@
 import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import type { Accepted, ListenerControl } from '../result';
-import { checkDelay, checkFunction } from '../validate';
+import type { Accepted, ListenerControl } from '../errors/result';
+import { checkDelay, checkFunction } from '../util/validate';
 
 /** A signal of how loaded the process is, and where it stops accepting. */
 export interface Pressure {

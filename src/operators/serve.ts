@@ -1,10 +1,10 @@
 import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil } from 'rxjs';
 import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
 import type { Socket } from 'node:net';
-import { RESOURCE_ERRORS } from '../classify';
-import { LinkedList, type Links } from '../linkedList';
-import type { AcceptError, Accepted } from '../result';
-import { checkDelay, checkFunction } from '../validate';
+import { RESOURCE_ERRORS } from '../errors/classify';
+import { LinkedList, type Links } from '../util/linkedList';
+import type { AcceptError, Accepted } from '../errors/result';
+import { checkDelay, checkFunction } from '../util/validate';
 import type { Admitted } from './backpressure';
 
 /** How {@link serve} reports a handler that failed. */

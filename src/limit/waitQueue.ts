@@ -1,0 +1,127 @@
+import type { Socket } from 'node:net';
+import type { SchedulerLike, Subscription } from 'rxjs';
+import { LinkedList, type Links } from '../util/linkedList';
+
+/** One connection waiting for a slot, with what it needs to be admitted or ended later. */
+export interface Waiting<C extends { readonly socket: Socket } = { readonly socket: Socket }, O = unknown> {
+  readonly connection: C;
+  /** Who queued it: the one told when it is admitted. */
+  readonly owner: O;
+  /** Its remote address when a per-peer limit counts it; released with it. */
+  readonly peer: string | undefined;
+}
+
+/** Why a connection left the queue without being admitted. */
+export type Departure = 'gone' | 'expired' | 'withdrawn';
+
+/**
+ * The connections accepted while every slot is taken, first in first out: the backlog a
+ * listening socket would hold, kept in the process so that the listener need not close
+ * (closing resets the kernel's backlog). A waiting socket is left untouched, as accepted: it
+ * reads at most its stream's high-water mark into memory and costs no CPU, and a server it is
+ * handed to later reads the buffered request as if it had just arrived.
+ *
+ * A client that gives up while waiting (a reset, or a close before sending anything) leaves
+ * the queue at once, and one that waits longer than `timeout` ms is handed to `onDepart`
+ * with `'expired'`, so that the protocol can say why (an HTTP 503) instead of a bare close.
+ */
+export class WaitQueue<C extends { readonly socket: Socket }, O> {
+  // The first entry is the one that has waited longest; a client leaving from the middle costs O(1).
+  readonly #entries = new LinkedList<Entry<C, O>>();
+
+  /**
+   * @param timeout How long one may wait, in ms (`Infinity`: no limit).
+   * @param scheduler Where timeouts are timed.
+   * @param onDepart Called for every connection that leaves without a slot.
+   */
+  constructor(
+    private readonly timeout: number,
+    private readonly scheduler: SchedulerLike,
+    private readonly onDepart: (waiting: Waiting<C, O>, why: Departure) => void,
+  ) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Queues a connection at the back. */
+  push(connection: C, owner: O, peer: string | undefined): void {
+    const entry = new Entry(connection, owner, peer, this);
+    this.#entries.push(entry);
+    if (this.timeout !== Infinity) entry.timer = this.scheduler.schedule(() => this.#depart(entry, 'expired'), this.timeout);
+  }
+
+  /** Takes the connection that has waited longest, ready to be admitted. */
+  shift(): Waiting<C, O> | undefined {
+    const first = this.#entries.first;
+    if (first !== undefined) this.#remove(first);
+    return first;
+  }
+
+  /** Ends every connection `owner` queued (its operator was unsubscribed). */
+  withdraw(owner: O): void {
+    for (const entry of this.#entries.toArray()) if (entry.owner === owner) this.#depart(entry, 'withdrawn');
+  }
+
+  /** Called by an entry whose socket closed or ended while it waited. */
+  gone(entry: Entry<C, O>): void {
+    this.#depart(entry, 'gone');
+  }
+
+  #depart(entry: Entry<C, O>, why: Departure): void {
+    if (!this.#remove(entry)) return;
+    this.onDepart(entry, why);
+  }
+
+  #remove(entry: Entry<C, O>): boolean {
+    if (!this.#entries.remove(entry)) return false;
+    entry.timer?.unsubscribe();
+    entry.unwatch();
+    return true;
+  }
+}
+
+/** A queued connection: watches its socket for the client giving up. */
+class Entry<C extends { readonly socket: Socket }, O> implements Waiting<C, O>, Links<Entry<C, O>> {
+  timer: Subscription | undefined;
+  prev: Entry<C, O> | undefined = undefined;
+  next: Entry<C, O> | undefined = undefined;
+
+  constructor(
+    readonly connection: C,
+    readonly owner: O,
+    readonly peer: string | undefined,
+    readonly queue: WaitQueue<C, O>,
+  ) {
+    const socket = connection.socket as Carrier;
+    // On the socket, for shared listeners: a closure per entry, held by the socket's `_events`,
+    // can keep connections alive through young-generation collections (see `kToken` in limiter.ts).
+    socket[kWaiting] = this;
+    socket.on('close', gone);
+    // 'end' before any data: the client closed without sending a request. (After data, it may
+    // be a half-close that still wants its answer: such a connection keeps its place.)
+    socket.on('end', gone);
+    // A reset while waiting must not crash the process for want of a listener: 'close' follows.
+    socket.on('error', ignore);
+  }
+
+  /** Leaves the socket as it was found, for whoever gets it next. */
+  unwatch(): void {
+    const socket = this.connection.socket as Carrier;
+    socket[kWaiting] = undefined;
+    socket.off('close', gone);
+    socket.off('end', gone);
+    socket.off('error', ignore);
+  }
+}
+
+/** Where a waiting socket carries its entry. */
+const kWaiting = Symbol('rxjs-listen waiting');
+type Carrier = Socket & { [kWaiting]?: Entry<{ readonly socket: Socket }, unknown> };
+
+function gone(this: Carrier): void {
+  const entry = this[kWaiting];
+  if (entry !== undefined) entry.queue.gone(entry);
+}
+
+function ignore(): void {}
