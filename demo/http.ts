@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { identity } from 'rxjs';
 import {
-  adaptiveLimit, backpressure, eventLoopBusy, eventLoopUtilization, handleErrors, handTo, heapUsed, idleTimeout, Limiter, listen, logWarnings, Metrics,
-  pauseUnderPressure, rss, serve, serviceTime, serviceUnavailable, targetLimit, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
+  adaptiveLimit, backpressure, eventLoopBusyMs, eventLoopUtilization, handleErrors, handTo, heapUsedMiB, idleTimeout, Limiter, listen, logWarnings, Metrics,
+  pauseUnderPressure, rssMiB, serve, serviceTimeMs, serviceUnavailable, targetLimit, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
 } from '../src';
 import type { Config } from './flags';
 
@@ -39,7 +39,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     const reply = (): void => {
       if (held !== undefined) response.setHeader('X-Held-KiB', String((held.length * 8) / 1024)); // keeps `held` alive until here
       response.setHeader('X-Served-By', String(process.pid));
-      response.setHeader('X-Live', String(limiter.active)); // slots in use as this is served
+      response.setHeader('X-Live', String(limiter.live)); // slots in use as this is served
       response.end(`hello from rxjs-listen, ${request.method} ${request.url}\n`);
     };
     if (holdMs > 0) setTimeout(reply, holdMs);
@@ -47,7 +47,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   });
   if (keepAliveMs !== undefined) http.keepAliveTimeout = keepAliveMs;
   // Connections beyond the limit wait (first in, first out); one that waits too long is told 503.
-  const limiter = new Limiter(limit, { perPeer, queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable() });
+  const limiter = new Limiter(limit, { perPeer, queueSize: queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable() });
   const metrics = new Metrics(limiter);
 
   // Overload: stop accepting while a signal is over its threshold (--max-lag-ms, --max-elu,
@@ -58,9 +58,9 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     // A loop busy for maxLagMs without waiting may have clients that long in the kernel's accept
     // queue (Node takes one connection per loop turn): pausing resets that queue, so they are
     // refused now instead of served late. Resumes once the loop has waited for I/O again.
-    pressures.push({ name: 'eventLoopBusy', samples: eventLoopBusy(10), above: config.maxLagMs, below: 0, unit: 'ms' });
+    pressures.push({ name: 'eventLoopBusy', samples: eventLoopBusyMs(10), above: config.maxLagMs, below: 0, unit: 'ms' });
     // And hold no more than the process can finish within maxLagMs: half admitted, half waiting.
-    const adapting = targetLimit(limiter, serviceTime(limiter), { target: config.maxLagMs }).subscribe();
+    const adapting = targetLimit(limiter, serviceTimeMs(limiter), { target: config.maxLagMs }).subscribe();
     shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
   }
   // A short window for utilization: a saturated loop lets the kernel's accept queue fill, and
@@ -72,7 +72,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   // sample would see it. A still reading above the resume mark is taken after a garbage
   // collection: paused, nothing allocates, so V8 would not collect what finished requests left.
   if (config.maxHeapMb !== undefined) {
-    const heap = heapUsed(100, undefined, config.maxHeapMb * 0.8);
+    const heap = heapUsedMiB({ every: 100, collectAbove: config.maxHeapMb * 0.8 });
     pressures.push({ name: 'heapUsed', samples: heap, above: config.maxHeapMb, unit: 'MiB' });
     // The pause stops new connections, but those admitted in a burst at the resume would each
     // allocate at once: the limit follows the heap too (halved from the live count while above
@@ -83,7 +83,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
       shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
     }
   }
-  if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rss(1000, undefined, config.maxRssMb * 0.8), above: config.maxRssMb, unit: 'MiB' });
+  if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: config.maxRssMb * 0.8 }), above: config.maxRssMb, unit: 'MiB' });
   const overload = (w: PressureWarning): void =>
     write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed });
 
@@ -118,7 +118,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
 
   const stop = (): void => {
     if (shutdown.signal.aborted) return;
-    console.error(`stopping: ${limiter.active} live connections, up to ${graceMs} ms to finish`);
+    console.error(`stopping: ${limiter.live} live connections, up to ${graceMs} ms to finish`);
     // Stop accepting; idle keep-alive connections close now, busy ones after their response;
     // serve completes when the last connection has ended (or after the grace).
     shutdown.abort();

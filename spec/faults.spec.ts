@@ -1,12 +1,8 @@
 /* Faults injected with real sockets on loopback, against the whole loop in this process. */
 import type { AddressInfo, Socket } from 'node:net';
 import { firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
-import { Limiter } from '../src/limit/limiter';
-import { listen } from '../src/source/listen';
-import { backpressure } from '../src/operators/backpressure';
-import { handleErrors } from '../src/operators/handleErrors';
-import { serve } from '../src/operators/serve';
 import { connect, connectOutcome, sleep } from './support/net';
+import { backpressure, handleErrors, Limiter, listen, serve } from '../src';
 
 /** listen -> handleErrors -> backpressure -> serve(echo), on 127.0.0.1 port 0. */
 async function echoLoop(limiter: Limiter): Promise<{ port: number; subscription: Subscription }> {
@@ -62,18 +58,18 @@ describe('faults on real sockets', () => {
         socket.resetAndDestroy();
       }),
     );
-    await until(() => limiter.active === 0);
-    expect(limiter.active).toBe(0);
+    await until(() => limiter.live === 0);
+    expect(limiter.live).toBe(0);
     expect(await echo(loop.port, 'still here')).toBe('still here');
   });
 
   it('lets clients that reset or close while they wait leave the queue, and serves the next in order', async () => {
-    const limiter = new Limiter(1, { queue: 20 });
+    const limiter = new Limiter(1, { queueSize: 20 });
     const loop = await echoLoop(limiter);
     subscription = loop.subscription;
     const holder = await connect(loop.port);
     clients.push(holder);
-    await until(() => limiter.active === 1);
+    await until(() => limiter.live === 1);
     const leaving = await Promise.all(Array.from({ length: 10 }, () => connect(loop.port)));
     await until(() => limiter.waiting === 10);
     await Promise.all(
@@ -88,27 +84,27 @@ describe('faults on real sockets', () => {
       }),
     );
     await until(() => limiter.waiting === 0);
-    expect([limiter.waiting, limiter.gaveUp, limiter.active]).toEqual([0, 10, 1]);
+    expect([limiter.waiting, limiter.counts.gaveUp, limiter.live]).toEqual([0, 10, 1]);
     const next = echo(loop.port, 'my turn'); // waits behind the holder
     await until(() => limiter.waiting === 1);
     holder.destroy();
     expect(await next).toBe('my turn');
-    await until(() => limiter.active === 0);
-    expect(limiter.active).toBe(0);
+    await until(() => limiter.live === 0);
+    expect(limiter.live).toBe(0);
   });
 
   it('follows a limit lowered to 1 and raised again under load, never touching live connections', async () => {
-    const limiter = new Limiter(3, { queue: 0 }); // no queue: a full limit shows as a refusal
+    const limiter = new Limiter(3, { queueSize: 0 }); // no queue: a full limit shows as a refusal
     const loop = await echoLoop(limiter);
     subscription = loop.subscription;
     for (let i = 0; i < 3; i++) clients.push(await connect(loop.port));
-    await until(() => limiter.active === 3);
+    await until(() => limiter.live === 3);
     expect(await connectOutcome(loop.port)).toBe('ECONNREFUSED'); // full: paused
 
     limiter.setLimit(1);
     clients.shift()!.destroy();
     clients.shift()!.destroy();
-    await until(() => limiter.active === 1);
+    await until(() => limiter.live === 1);
     expect(await connectOutcome(loop.port)).toBe('ECONNREFUSED'); // 1 live = the new limit
     expect(clients[0]!.destroyed).toBe(false);
 

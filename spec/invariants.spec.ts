@@ -5,11 +5,8 @@
  */
 import fc from 'fast-check';
 import { Subject, VirtualTimeScheduler } from 'rxjs';
-import { Limiter } from '../src/limit/limiter';
-import { backpressure, type Admitted } from '../src/operators/backpressure';
-import { handleErrors } from '../src/operators/handleErrors';
-import type { AcceptResult } from '../src/errors/result';
 import { accepted, failed, fakeSocket, FakeListener, type FakeSocket } from './marbles';
+import { type AcceptResult, type Admitted, backpressure, handleErrors, Limiter } from '../src';
 
 const DELAY = 10;
 const QUEUE_TIMEOUT = 20;
@@ -41,7 +38,7 @@ describe('invariants under random schedules', () => {
       fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 3 }), fc.array(step, { maxLength: 60 }), (initial, queue, steps) => {
         const scheduler = new VirtualTimeScheduler();
         const listener = new FakeListener(() => scheduler.now());
-        const limiter = new Limiter(initial, { queue, queueTimeout: QUEUE_TIMEOUT, scheduler });
+        const limiter = new Limiter(initial, { queueSize: queue, queueTimeout: QUEUE_TIMEOUT, scheduler });
         const idle = new Set<Admitted>(); // marked idle, not busy since
         const inFlight = new Map<Admitted, number>(); // exchanges begun and not ended
         const results = new Subject<AcceptResult>();
@@ -50,7 +47,7 @@ describe('invariants under random schedules', () => {
         const shortagesUntil: number[] = [];
         const subscription = results.pipe(handleErrors({ delay: DELAY, scheduler }), backpressure(limiter)).subscribe((c) => {
           // A token is issued only with room under the limit in force.
-          expect(limiter.active).toBeLessThanOrEqual(limiter.limit);
+          expect(limiter.live).toBeLessThanOrEqual(limiter.limit);
           // Nobody jumps the queue: admissions come in arrival order.
           expect(sockets.indexOf(c.socket as FakeSocket)).toBeGreaterThan(admitted.length === 0 ? -1 : sockets.indexOf(admitted.at(-1)!.socket as FakeSocket));
           admitted.push(c);
@@ -90,14 +87,14 @@ describe('invariants under random schedules', () => {
             scheduler.frame = scheduler.maxFrames; // the clock moves on even with nothing due
           }
           // Live tokens count exactly the admitted connections still holding theirs.
-          expect(limiter.active).toBe(admitted.filter((c) => !c.token.released).length);
+          expect(limiter.live).toBe(admitted.filter((c) => !c.token.released).length);
           // The queue never holds more than its size, and every waiting socket is still open.
           expect(limiter.waiting).toBeLessThanOrEqual(queue);
           // Nobody waits while an idle connection (still holding its slot) could make room.
           if (limiter.waiting > 0) expect([...idle].filter((c) => !c.token.released)).toEqual([]);
           // Paused exactly while a reason holds: slots and queue are full, or a shortage pause runs.
           const shortage = shortagesUntil.some((until) => scheduler.now() < until);
-          expect(listener.pauses.includes('limit')).toBe(limiter.active >= limiter.limit && limiter.waiting >= queue);
+          expect(listener.pauses.includes('limit')).toBe(limiter.live >= limiter.limit && limiter.waiting >= queue);
           expect(listener.pauses.includes('shortage')).toBe(shortage);
         }
 
@@ -106,7 +103,7 @@ describe('invariants under random schedules', () => {
         expect(listener.pauses).toEqual([]); // every pause released, every timer gone
         expect(scheduler.actions.filter((a) => !a.closed)).toEqual([]);
         sockets.forEach((s) => s.destroy());
-        expect(limiter.active).toBe(0); // no token outlives its connection
+        expect(limiter.live).toBe(0); // no token outlives its connection
       }),
       { numRuns: 300, verbose: fc.VerbosityLevel.Verbose },
     );

@@ -15,12 +15,16 @@
 // reached through index.d.ts) pull in @types/node, which TypeScript 6 no longer includes by
 // default. `preserve` keeps the directive in the emitted index.d.ts (TypeScript >= 5.5).
 /// <reference types="node" preserve="true" />
-export { listen, fromServer, ListenError, RELIEF_POLL_MS, type ListenOptions, type WatchOptions } from './source/listen';
-export { isAccepted, isAcceptFailed, type Accepted, type AcceptError, type AcceptFailed, type AcceptResult, type ListenerControl } from './errors/result';
+export { isAccepted, type Accepted, type AcceptError, type AcceptFailed, type AcceptResult, type During, type ListenerControl } from './errors/result';
+export { ListenError } from './errors/listenError';
 export { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, FATAL_ERRORS, RESOURCE_ERRORS, type AcceptErrorKind } from './errors/classify';
 export { errorHint } from './errors/hint';
+export { listen, fromServer, type ListenOptions } from './source/listen';
+export type { WatchOptions } from './source/watch';
 export { readOpenFileLimit } from './source/fileLimit';
-export { Limiter, type Admissions, type LimiterOptions, type Token, type WithSocket } from './limit/limiter';
+export { Limiter, type LimiterOptions } from './limit/limiter';
+export type { LimiterCounts } from './limit/counts';
+export type { Token } from './limit/token';
 export { serviceUnavailable, type ServiceUnavailableOptions } from './protocol/serviceUnavailable';
 export { logWarnings, type AcceptWarning, type LogWarningsOptions } from './operators/logWarnings';
 export { handleErrors, type HandleErrorsOptions } from './operators/handleErrors';
@@ -31,10 +35,12 @@ export { handTo } from './protocol/handTo';
 export { pauseUnderPressure, type PauseUnderPressureOptions, type Pressure, type PressureWarning } from './operators/pauseUnderPressure';
 export { adaptiveLimit, type AdaptiveLimitOptions } from './overload/adaptiveLimit';
 export { targetLimit, type TargetLimitOptions } from './overload/targetLimit';
-export { eventLoopBusy } from './overload/monitors/eventLoopBusy';
-export { eventLoopDelay } from './overload/monitors/eventLoopDelay';
+export { type MonitorOptions } from './overload/monitors/options';
+export { eventLoopBusyMs } from './overload/monitors/eventLoopBusy';
+export { eventLoopDelayMs } from './overload/monitors/eventLoopDelay';
 export { eventLoopUtilization } from './overload/monitors/eventLoopUtilization';
-export { cgroupMemory, heapLimitMiB, heapUsed, rss } from './overload/monitors/memory';
-export { openFiles } from './overload/monitors/openFiles';
-export { serviceTime } from './overload/monitors/serviceTime';
+export { cgroupMemory, heapLimitMiB, heapUsedMiB, rssMiB, type CgroupMemoryOptions, type MemoryOptions } from './overload/monitors/memory';
+export { openFiles, type OpenFilesOptions } from './overload/monitors/openFiles';
+export { serviceTimeMs } from './overload/monitors/serviceTime';
+export { eventLoopBusy, eventLoopDelay, heapUsed, rss, serviceTime } from './overload/monitors/deprecated';
 export { Metrics, toPrometheus, type AcceptStats } from './metrics/metrics';

@@ -1,6 +1,5 @@
-import { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, RESOURCE_ERRORS } from '../../src/errors/classify';
-import { handleErrors } from '../../src/operators/handleErrors';
 import { failed, FakeListener, testScheduler } from '../marbles';
+import { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, handleErrors, RESOURCE_ERRORS } from '../../src';
 
 const error = (code: string | undefined, syscall = 'accept') => Object.assign(new Error(String(code)), { code, syscall });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorHint } from '../../src/errors/hint';
+import { errorHint } from '../../src';
 
 const error = (code: string, extra: object = {}) => Object.assign(new Error(code), { code }, extra);
 
@@ -36,14 +36,14 @@ describe('errorHint', () => {
     expect(hint).toContain('below 1024');
     expect(hint).toContain('CAP_NET_BIND_SERVICE');
     expect(hint).toMatch(/port >= 1024 behind a proxy or an iptables redirect/);
-    expect(hint).toMatch(/\{ queue \}.*higher limit/);
+    expect(hint).toMatch(/\{ queueSize \}.*higher limit/);
     expect(hint).toMatch(/docs\/errors\.md#eacces-or-eperm-when-listening-again$/);
     // At start, the same EACCES gets the privileged-port hint; an EPERM while accepting has none.
     expect(errorHint(error(code, { syscall: 'listen', port: 80 }))).toBe(code === 'EACCES' ? errorHint(error('EACCES', { port: 80 }), 'accept') : undefined);
   });
 
   it('points every hint at a section of docs/errors.md that exists', () => {
-    const doc = readFileSync(join(__dirname, '..', 'docs', 'errors.md'), 'utf8');
+    const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'errors.md'), 'utf8');
     // GitHub's anchors: lower case, spaces to dashes, other punctuation dropped.
     const anchors = new Set([...doc.matchAll(/^#+ (.+)$/gm)].map(([, title]) => title!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
     const hints = ['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].map((code) => errorHint(error(code, { port: 80 })));

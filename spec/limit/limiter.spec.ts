@@ -1,36 +1,35 @@
-import { kToken, Limiter, type Carrier, type LimiterOptions, type Token } from '../../src/limit/limiter';
+import { Limiter, type LimiterOptions, type Token } from '../../src';
 import { fakeSocket, type FakeSocket } from '../marbles';
 
 describe('Limiter', () => {
-  it('carries the token of a socket admitted again after a release, and releases it on close', () => {
+  it('releases the token of a socket admitted again after a release when it closes', () => {
     const limiter = new Limiter(2);
     const socket = fakeSocket();
     limiter.admit(socket)!.release();
     const again = limiter.admit(socket)!;
-    expect((socket as Carrier)[kToken]).toBe(again); // what handTo reads on every request
     socket.destroy();
     expect(again.released).toBe(true);
-    expect(limiter.active).toBe(0);
+    expect(limiter.live).toBe(0);
   });
 
   it('releases the tokens of two limiters that admitted the same socket when it closes', () => {
     const [outer, inner] = [new Limiter(2), new Limiter(2)];
     const socket = fakeSocket();
     const tokens = [outer.admit(socket)!, inner.admit(socket)!];
-    expect(outer.active + inner.active).toBe(2);
+    expect(outer.live + inner.live).toBe(2);
     socket.destroy();
     expect(tokens.every((token) => token.released)).toBe(true);
-    expect(outer.active + inner.active).toBe(0);
+    expect(outer.live + inner.live).toBe(0);
   });
 
   it('counts admitted sockets and releases a token when its socket closes', () => {
     const limiter = new Limiter(2);
     const socket = fakeSocket();
     const token = limiter.admit(socket)!;
-    expect(limiter.active).toBe(1);
+    expect(limiter.live).toBe(1);
     socket.destroy();
     expect(token.released).toBe(true);
-    expect(limiter.active).toBe(0);
+    expect(limiter.live).toBe(0);
   });
 
   it('frees one slot only when a token is released twice, or released and then closed', () => {
@@ -41,7 +40,7 @@ describe('Limiter', () => {
     token.release();
     token.release();
     socket.destroy();
-    expect(limiter.active).toBe(1);
+    expect(limiter.live).toBe(1);
   });
 
   it('gives a socket that closed before admission a released token and no slot', () => {
@@ -49,7 +48,7 @@ describe('Limiter', () => {
     const gone = fakeSocket();
     gone.destroy();
     expect(limiter.admit(gone)?.released).toBe(true);
-    expect(limiter.active).toBe(0);
+    expect(limiter.live).toBe(0);
     expect(limiter.admit(fakeSocket())?.released).toBe(false);
   });
 
@@ -59,8 +58,8 @@ describe('Limiter', () => {
     const extra = fakeSocket();
     expect(limiter.admit(extra)).toBeUndefined();
     expect(extra.destroyed).toBe(true);
-    expect(limiter.dropped).toBe(1);
-    expect(limiter.active).toBe(1);
+    expect(limiter.counts.dropped).toBe(1);
+    expect(limiter.live).toBe(1);
   });
 
   it('changes the limit live without touching live connections', () => {
@@ -68,7 +67,7 @@ describe('Limiter', () => {
     const sockets = [fakeSocket(), fakeSocket(), fakeSocket()];
     for (const s of sockets) limiter.admit(s);
     limiter.setLimit(1);
-    expect(limiter.active).toBe(3);
+    expect(limiter.live).toBe(3);
     expect(sockets.some((s) => s.destroyed)).toBe(false);
     expect(limiter.full).toBe(true);
     sockets[0]!.destroy();
@@ -79,7 +78,7 @@ describe('Limiter', () => {
   });
 
   it('announces when it starts or stops refusing, and every new limit', () => {
-    const limiter = new Limiter(2, { queue: 0 });
+    const limiter = new Limiter(2, { queueSize: 0 });
     const seen: boolean[] = [];
     const subscription = limiter.changes.subscribe(() => seen.push(limiter.full));
     const first = limiter.admit(fakeSocket())!; // 1 of 2: no change at the boundary
@@ -111,11 +110,11 @@ describe('Limiter per peer', () => {
     const tokens = mine.map((s) => limiter.admit(s));
     expect(tokens.map((t) => t !== undefined)).toEqual([true, true, false]);
     expect(mine[2]!.destroyed).toBe(true);
-    expect(limiter.droppedPerPeer).toBe(1);
-    expect(limiter.activeFrom('10.0.0.1')).toBe(2);
+    expect(limiter.counts.droppedPerPeer).toBe(1);
+    expect(limiter.liveFrom('10.0.0.1')).toBe(2);
     expect(limiter.admit(fakeSocket('10.0.0.2'))).toBeDefined();
     mine[0]!.destroy();
-    expect(limiter.activeFrom('10.0.0.1')).toBe(1);
+    expect(limiter.liveFrom('10.0.0.1')).toBe(1);
     expect(limiter.admit(fakeSocket('10.0.0.1'))).toBeDefined();
   });
 
@@ -124,7 +123,7 @@ describe('Limiter per peer', () => {
     const socket = fakeSocket('10.0.0.9');
     limiter.admit(socket)!.release();
     socket.destroy();
-    expect(limiter.activeFrom('10.0.0.9')).toBe(0);
+    expect(limiter.liveFrom('10.0.0.9')).toBe(0);
     expect(limiter.admit(fakeSocket('10.0.0.9'))).toBeDefined();
   });
 
@@ -136,7 +135,7 @@ describe('Limiter per peer', () => {
     const limiter = new Limiter(1, { perPeer: 2, queueTimeout: Infinity });
     const owner = { admitted: () => undefined, failed: () => undefined };
     expect(['10.0.0.1', '10.0.0.1', '10.0.0.1', '10.0.0.2'].map((ip) => limiter.enter({ socket: fakeSocket(ip) }, owner))).toEqual(['admitted', 'queued', 'dropped', 'queued']);
-    expect([limiter.activeFrom('10.0.0.1'), limiter.waiting, limiter.droppedPerPeer]).toEqual([2, 2, 1]);
+    expect([limiter.liveFrom('10.0.0.1'), limiter.waiting, limiter.counts.droppedPerPeer]).toEqual([2, 2, 1]);
   });
 });
 
@@ -150,16 +149,16 @@ describe('Limiter queue', () => {
   };
 
   it('admits waiting connections first in first out as slots free, and when the limit is raised', () => {
-    const limiter = new Limiter(1, { queue: 3 });
+    const limiter = new Limiter(1, { queueSize: 3 });
     const sockets = [1, 2, 3, 4, 5].map(() => fakeSocket());
     const { admitted, outcomes } = entered(limiter, sockets);
     expect(outcomes).toEqual(['admitted', 'queued', 'queued', 'queued', 'dropped']);
-    expect([limiter.refusing, limiter.waiting, limiter.dropped]).toEqual([true, 3, 1]);
+    expect([limiter.refusing, limiter.waiting, limiter.counts.dropped]).toEqual([true, 3, 1]);
     sockets[0]!.destroy();
     expect(admitted).toEqual(sockets.slice(0, 2));
     limiter.setLimit(3);
     expect(admitted).toEqual(sockets.slice(0, 4));
-    expect([limiter.active, limiter.waiting, limiter.admittedFromQueue, limiter.refusing]).toEqual([3, 0, 3, false]);
+    expect([limiter.live, limiter.waiting, limiter.counts.admittedFromQueue, limiter.refusing]).toEqual([3, 0, 3, false]);
   });
 
   it('lets a client that closes before sending anything leave the queue (half-open sockets included)', () => {
@@ -168,7 +167,7 @@ describe('Limiter queue', () => {
     entered(limiter, [first, closes, ends]);
     closes.destroy();
     ends.emit('end');
-    expect([limiter.waiting, limiter.gaveUp, ends.destroyed]).toEqual([0, 2, true]);
+    expect([limiter.waiting, limiter.counts.gaveUp, ends.destroyed]).toEqual([0, 2, true]);
     expect(ends.listenerCount('error')).toBe(0); // its watchers are gone
   });
 
@@ -188,9 +187,9 @@ describe('Limiter queue', () => {
     tokens[0]!.idle();
     a.bytesRead = 40; // its next request is arriving
     entered(limiter, [b]);
-    expect([a.destroyed, limiter.waiting, limiter.reclaimed]).toEqual([false, 1, 0]);
+    expect([a.destroyed, limiter.waiting, limiter.counts.reclaimed]).toEqual([false, 1, 0]);
     tokens[0]!.idle(); // its answer went out: idle again, and now it goes
-    expect([a.destroyed, limiter.waiting, limiter.reclaimed]).toEqual([true, 0, 1]);
+    expect([a.destroyed, limiter.waiting, limiter.counts.reclaimed]).toEqual([true, 0, 1]);
   });
 
   it('counts completed exchanges: each idle() after work, and each release while busy, not a release while idle', () => {
@@ -209,11 +208,11 @@ describe('Limiter queue', () => {
     aborted.idle();
     aborted.busy();
     aborted.release(); // closed in the middle of an exchange: it ended
-    expect(limiter.completed).toBe(5);
+    expect(limiter.counts.completed).toBe(5);
   });
 
   it('changes the queue size: waiters beyond a smaller size keep their place, newcomers are refused until below it', () => {
-    const limiter = new Limiter(1, { queue: 4 });
+    const limiter = new Limiter(1, { queueSize: 4 });
     const owner = { admitted: () => undefined, failed: (e: unknown) => { throw e; } };
     const sockets = Array.from({ length: 4 }, () => fakeSocket());
     expect(sockets.map((socket) => limiter.enter({ socket }, owner))).toEqual(['admitted', 'queued', 'queued', 'queued']);
@@ -230,11 +229,36 @@ describe('Limiter queue', () => {
   });
 
   it.each([
+    [{ queueSize: -1 }, /Limiter: options.queueSize must be an integer >= 0, got -1/],
     [{ queue: -1 }, /Limiter: options.queue must be an integer >= 0, got -1/],
+    [{ queue: 1, queueSize: 1 }, /Limiter: options.queue is the old name of options.queueSize: give one/],
     [{ queueTimeout: 0 }, /Limiter: options.queueTimeout must be an integer >= 1, got 0/],
     [{ queueTimeout: NaN }, /Limiter: options.queueTimeout must be a number, got NaN/],
     [{ onQueueTimeout: 'close' }, /Limiter: options.onQueueTimeout must be a function, got "close"/],
   ])('rejects %p, naming the option and the value', (options, message) => {
     expect(() => new Limiter(1, options as LimiterOptions)).toThrow(message);
+  });
+
+  it('keeps the names of 0.1 for one minor version, reading the new ones', () => {
+    const limiter = new Limiter(2, { queue: 0, perPeer: 1 }); // `queue`: the old name of queueSize
+    const socket = fakeSocket('10.0.0.1');
+    const token = limiter.admit(socket)!;
+    limiter.admit(fakeSocket('10.0.0.1')); // over perPeer
+    limiter.admit(fakeSocket('10.0.0.2'));
+    limiter.admit(fakeSocket('10.0.0.3')); // over the limit
+    expect(limiter.queueSize).toBe(0);
+    expect([limiter.active, limiter.activeFrom('10.0.0.1'), limiter.dropped, limiter.droppedPerPeer]).toEqual([2, 1, 1, 1]);
+    expect(token.contended).toBe(token.retiring);
+    socket.destroy();
+    const { queued, admittedFromQueue, queueTimeouts, gaveUp, reclaimed, completed } = limiter;
+    expect({ queued, admittedFromQueue, queueTimeouts, gaveUp, reclaimed, completed }).toEqual({ ...limiter.counts, dropped: undefined, droppedPerPeer: undefined });
+  });
+
+  it('reports its counts as a copy taken when read', () => {
+    const limiter = new Limiter(1, { queueSize: 0 });
+    limiter.admit(fakeSocket());
+    const before = limiter.counts;
+    limiter.admit(fakeSocket());
+    expect([before.dropped, limiter.counts.dropped]).toEqual([0, 1]);
   });
 });

@@ -1,7 +1,6 @@
 import { of, take } from 'rxjs';
-import { Limiter } from '../../src/limit/limiter';
-import { Metrics, toPrometheus } from '../../src/metrics/metrics';
 import { accepted, failed, fakeSocket, FakeListener, testScheduler } from '../marbles';
+import { Limiter, Metrics, toPrometheus } from '../../src';
 
 describe('Metrics', () => {
   it('counts accepted connections, skipped errors and shortages, and reads the limiter and the pauses', () => {

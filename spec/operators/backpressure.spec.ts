@@ -1,9 +1,7 @@
 import type { Socket } from 'node:net';
 import { of, tap } from 'rxjs';
-import { Limiter } from '../../src/limit/limiter';
-import { backpressure, type Admitted } from '../../src/operators/backpressure';
-import type { Accepted } from '../../src/errors/result';
 import { accepted, fakeSocket, FakeListener, testScheduler } from '../marbles';
+import { type Accepted, type Admitted, backpressure, Limiter } from '../../src';
 
 describe('backpressure', () => {
   const noWarnings = jest.spyOn(process, 'emitWarning');
@@ -19,7 +17,7 @@ describe('backpressure', () => {
       const c = accepted(listener);
       const source = cold('-a-b-----c-|', { a, b, c });
       const admitted: Admitted[] = [];
-      const output = source.pipe(backpressure(2, { queue: 0 }), tap((v) => admitted.push(v)));
+      const output = source.pipe(backpressure(2, { queueSize: 0 }), tap((v) => admitted.push(v)));
       expectObservable(output).toBe('-a-b-----c-|', {
         a: expect.objectContaining({ socket: a.socket, token: expect.anything() }),
         b: expect.objectContaining({ socket: b.socket }),
@@ -41,7 +39,7 @@ describe('backpressure', () => {
       const listener = new FakeListener(() => scheduler.now());
       const [a, b, c, d, e] = [1, 2, 3, 4, 5].map(() => accepted(listener));
       const source = cold('-a-b-c---d---e---|', { a, b, c, d, e });
-      const limiter = new Limiter(2, { queue: 1 });
+      const limiter = new Limiter(2, { queueSize: 1 });
       expectObservable(source.pipe(backpressure(limiter))).toBe('-a-b---c---d-----|', {
         a: expect.objectContaining({ socket: a!.socket }),
         b: expect.objectContaining({ socket: b!.socket }),
@@ -57,7 +55,7 @@ describe('backpressure', () => {
       expect(listener.events).toEqual(['pause@5', 'resume@7', 'pause@9', 'resume@11', 'pause@13', 'resume@17']);
       // e still waited when the source completed: closed, not leaked.
       expect(e!.socket.destroyed).toBe(true);
-      expect([limiter.waiting, limiter.queued, limiter.admittedFromQueue, limiter.dropped]).toEqual([0, 3, 2, 0]);
+      expect([limiter.waiting, limiter.counts.queued, limiter.counts.admittedFromQueue, limiter.counts.dropped]).toEqual([0, 3, 2, 0]);
     });
   });
 
@@ -72,7 +70,7 @@ describe('backpressure', () => {
       scheduler.schedule(() => c!.socket.destroy(), 5); // c's client resets while it waits
       flush();
       expect(timedOut).toEqual([b!.socket]); // at 11: b waited 10 ms
-      expect([limiter.queueTimeouts, limiter.gaveUp, limiter.waiting, limiter.active]).toEqual([1, 1, 0, 1]);
+      expect([limiter.counts.queueTimeouts, limiter.counts.gaveUp, limiter.waiting, limiter.live]).toEqual([1, 1, 0, 1]);
       expect(listener.events).toEqual([]); // the queue was never full
     });
   });
@@ -103,7 +101,7 @@ describe('backpressure', () => {
       flush();
       expect(conns.map((c) => c.socket.destroyed)).toEqual([true, false, false, false]);
       expect(admitted.map((v) => v.socket)).toEqual([conns[0]!.socket, conns[1]!.socket, conns[2]!.socket]);
-      expect(admitted[1]!.token.contended).toBe(true); // d waits: b should close after its exchange
+      expect(admitted[1]!.token.retiring).toBe(true); // d waits: b should close after its exchange
     });
   });
 
@@ -115,17 +113,17 @@ describe('backpressure', () => {
     const subscription = of(a, b).pipe(backpressure(limiter)).subscribe((v) => admitted.push(v));
     subscription.unsubscribe();
     expect([b.socket.destroyed, a.socket.destroyed]).toEqual([true, false]);
-    expect(admitted[0]!.token.contended).toBe(true);
+    expect(admitted[0]!.token.retiring).toBe(true);
     admitted[0]!.token.idle();
     expect(a.socket.destroyed).toBe(true);
-    expect(limiter.active).toBe(0);
+    expect(limiter.live).toBe(0);
   });
 
   it('shares a Limiter whose limit can change live; lowering it never touches live connections', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, flush }) => {
       const listener = new FakeListener(() => scheduler.now());
-      const limiter = new Limiter(3, { queue: 0 });
+      const limiter = new Limiter(3, { queueSize: 0 });
       const conns = [accepted(listener), accepted(listener)];
       cold('ab', { a: conns[0], b: conns[1] }).pipe(backpressure(limiter)).subscribe();
       scheduler.schedule(() => limiter.setLimit(1), 5);
@@ -135,19 +133,19 @@ describe('backpressure', () => {
       flush();
       expect(listener.events).toEqual(['pause@5', 'resume@20']);
       expect(conns.every((c) => c.socket.destroyed)).toBe(true);
-      expect(limiter.active).toBe(0);
+      expect(limiter.live).toBe(0);
     });
   });
 
   it('drops a connection that arrives over the limit, and counts it', () => {
     const listener = new FakeListener(() => 0);
-    const limiter = new Limiter(1, { queue: 0 });
+    const limiter = new Limiter(1, { queueSize: 0 });
     const extra = accepted(listener, fakeSocket());
     const out: Admitted[] = [];
     of(accepted(listener), extra).pipe(backpressure(limiter)).subscribe((v) => out.push(v));
     expect(out).toHaveLength(1);
     expect((extra.socket as ReturnType<typeof fakeSocket>).destroyed).toBe(true);
-    expect(limiter.dropped).toBe(1);
+    expect(limiter.counts.dropped).toBe(1);
   });
 
   it('passes a source error through and releases its pause', () => {
@@ -165,7 +163,7 @@ describe('backpressure', () => {
     const scheduler = testScheduler();
     scheduler.run(({ hot, expectObservable, expectSubscriptions, flush }) => {
       const listener = new FakeListener(() => scheduler.now());
-      const limiter = new Limiter(1, { queue: 0 });
+      const limiter = new Limiter(1, { queueSize: 0 });
       let changes = 0;
       limiter.changes.subscribe(() => changes++);
       const source = hot('-a--b', { a: accepted(listener), b: accepted(listener) });
@@ -173,7 +171,7 @@ describe('backpressure', () => {
       expectSubscriptions(source.subscriptions).toBe('^--!');
       flush();
       expect(listener.events).toEqual(['pause@1', 'resume@3']);
-      expect(limiter.active).toBe(1); // the live connection keeps its slot
+      expect(limiter.live).toBe(1); // the live connection keeps its slot
       expect(changes).toBe(1);
     });
   });
@@ -193,7 +191,7 @@ describe('backpressure', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const boom = new Error('pause failed');
       const listener = { pause: () => { throw boom; }, pauses: [], report: () => undefined, address: () => null };
-      expectObservable(cold('-a', { a: accepted(listener) }).pipe(backpressure(1, { queue: 0 }))).toBe('-#', {}, boom);
+      expectObservable(cold('-a', { a: accepted(listener) }).pipe(backpressure(1, { queueSize: 0 }))).toBe('-#', {}, boom);
     });
   });
 

@@ -1,7 +1,6 @@
 import { of } from 'rxjs';
-import { handleErrors } from '../../src/operators/handleErrors';
-import type { AcceptResult } from '../../src/errors/result';
 import { accepted, failed, FakeListener, testScheduler } from '../marbles';
+import { type AcceptResult, handleErrors } from '../../src';
 
 describe('handleErrors', () => {
   it('emits connections and skips per-connection errors without pausing', () => {

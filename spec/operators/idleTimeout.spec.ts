@@ -1,9 +1,6 @@
 import { of, Subject } from 'rxjs';
-import { Limiter } from '../../src/limit/limiter';
-import { backpressure } from '../../src/operators/backpressure';
-import { idleTimeout } from '../../src/operators/idleTimeout';
-import type { Accepted } from '../../src/errors/result';
 import { accepted, fakeSocket, FakeListener, testScheduler, type FakeSocket } from '../marbles';
+import { type Accepted, backpressure, idleTimeout, Limiter } from '../../src';
 
 describe('idleTimeout', () => {
   const listener = new FakeListener(() => 0);
@@ -37,9 +34,9 @@ describe('idleTimeout', () => {
       const socket = fakeSocket();
       let completed = false;
       of(accepted(listener, socket)).pipe(backpressure(limiter), idleTimeout(50)).subscribe({ complete: () => (completed = true) });
-      expect([completed, limiter.active]).toEqual([true, 1]);
+      expect([completed, limiter.live]).toEqual([true, 1]);
       flush();
-      expect([socket.destroyed, limiter.active]).toEqual([true, 0]);
+      expect([socket.destroyed, limiter.live]).toEqual([true, 0]);
     });
   });
 

@@ -1,7 +1,6 @@
 import { of } from 'rxjs';
-import { logWarnings, type AcceptWarning } from '../../src/operators/logWarnings';
-import type { AcceptResult } from '../../src/errors/result';
 import { accepted, failed, FakeListener, testScheduler } from '../marbles';
+import { type AcceptResult, type AcceptWarning, logWarnings } from '../../src';
 
 describe('logWarnings', () => {
   const listener = new FakeListener(() => 0);

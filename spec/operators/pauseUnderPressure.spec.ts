@@ -1,7 +1,6 @@
 import { of, Subject } from 'rxjs';
-import { pauseUnderPressure, type Pressure, type PressureWarning } from '../../src/operators/pauseUnderPressure';
-import type { AcceptResult } from '../../src/errors/result';
 import { accepted, FakeListener, testScheduler } from '../marbles';
+import { type AcceptResult, pauseUnderPressure, type Pressure, type PressureWarning } from '../../src';
 
 describe('pauseUnderPressure', () => {
   it('pauses while a signal is above its threshold, resumes at or below the lower mark after minPause, and logs once per pause', () => {

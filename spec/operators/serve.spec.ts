@@ -1,8 +1,6 @@
 import { NEVER, of, throwError } from 'rxjs';
-import { Limiter } from '../../src/limit/limiter';
-import { serve } from '../../src/operators/serve';
-import type { Admitted } from '../../src/operators/backpressure';
 import { accepted, fakeSocket, FakeListener, testScheduler, type FakeSocket } from '../marbles';
+import { type Admitted, Limiter, serve } from '../../src';
 
 const listener = new FakeListener(() => 0);
 
@@ -29,7 +27,7 @@ describe('serve', () => {
         expect(b.token.released || b.socket.destroyed).toBe(false);
       }, 5);
       flush();
-      expect(limiter.active).toBe(0);
+      expect(limiter.live).toBe(0);
     });
   });
 

@@ -4,17 +4,17 @@ import { tmpdir } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { firstValueFrom, ReplaySubject, take, toArray, type Subscription } from 'rxjs';
-import { adaptiveLimit } from '../../src/overload/adaptiveLimit';
+import { asyncScheduler, firstValueFrom, ReplaySubject, take, toArray, type Observable, type Subscription } from 'rxjs';
 import { Limiter } from '../../src/limit/limiter';
 import { listen } from '../../src/source/listen';
-import { eventLoopBusy } from '../../src/overload/monitors/eventLoopBusy';
-import { eventLoopDelay } from '../../src/overload/monitors/eventLoopDelay';
+import { eventLoopBusy, eventLoopDelay, heapUsed, rss, serviceTime } from '../../src/overload/monitors/deprecated';
+import { eventLoopBusyMs } from '../../src/overload/monitors/eventLoopBusy';
+import { eventLoopDelayMs } from '../../src/overload/monitors/eventLoopDelay';
 import { eventLoopUtilization } from '../../src/overload/monitors/eventLoopUtilization';
-import { cgroupMemory, heapLimitMiB, heapUsed, rss } from '../../src/overload/monitors/memory';
+import { cgroupMemory, heapLimitMiB, heapUsedMiB, rssMiB } from '../../src/overload/monitors/memory';
 import { openFiles } from '../../src/overload/monitors/openFiles';
 import { sampleEvery } from '../../src/overload/monitors/sample';
-import { serviceTime } from '../../src/overload/monitors/serviceTime';
+import { serviceTimeMs } from '../../src/overload/monitors/serviceTime';
 import { handleErrors } from '../../src/operators/handleErrors';
 import { pauseUnderPressure, type Pressure, type PressureWarning } from '../../src/operators/pauseUnderPressure';
 import { connectOutcome, sleep } from '../support/net';
@@ -25,8 +25,8 @@ function busy(ms: number): void {
 }
 
 describe('monitors', () => {
-  it('eventLoopDelay reports a blocked loop in the window it happened, and little otherwise', async () => {
-    const readings = firstValueFrom(eventLoopDelay(50, undefined, 50).pipe(take(4), toArray())); // no calm stretching here
+  it('eventLoopDelayMs reports a blocked loop in the window it happened, and little otherwise', async () => {
+    const readings = firstValueFrom(eventLoopDelayMs({ every: 50, idleEvery: 50 }).pipe(take(4), toArray())); // no calm stretching here
     await sleep(60);
     busy(200); // a CPU-bound handler
     const values = await readings;
@@ -35,13 +35,13 @@ describe('monitors', () => {
   });
 
   it('eventLoopUtilization is near 1 over a window spent busy', async () => {
-    const first = firstValueFrom(eventLoopUtilization(100, undefined, 100).pipe(take(1)));
+    const first = firstValueFrom(eventLoopUtilization({ every: 100, idleEvery: 100 }).pipe(take(1)));
     busy(95);
     expect(await first).toBeGreaterThan(0.8);
   });
 
-  it('eventLoopBusy reads how long the loop has gone without waiting, and 0 once it has waited', async () => {
-    const readings = firstValueFrom(eventLoopBusy(20, undefined, 20).pipe(take(10), toArray()));
+  it('eventLoopBusyMs reads how long the loop has gone without waiting, and 0 once it has waited', async () => {
+    const readings = firstValueFrom(eventLoopBusyMs({ every: 20, idleEvery: 20 }).pipe(take(10), toArray()));
     await sleep(30);
     // Handlers in 30 ms slices with no wait between them: one streak over several windows.
     await new Promise<void>((resolve) => {
@@ -55,10 +55,10 @@ describe('monitors', () => {
     expect(values.filter((v) => v === 0).length).toBeGreaterThanOrEqual(2); // before and after
   });
 
-  it('serviceTime divides the busy time of a window by the exchanges completed in it', async () => {
+  it('serviceTimeMs divides the busy time of a window by the exchanges completed in it', async () => {
     const limiter = new Limiter(100);
     const tokens = Array.from({ length: 4 }, () => limiter.admit(fakeSocket())!);
-    const reading = firstValueFrom(serviceTime(limiter, 100, undefined, 100).pipe(take(1)));
+    const reading = firstValueFrom(serviceTimeMs(limiter, { every: 100, idleEvery: 100 }).pipe(take(1)));
     for (const token of tokens) {
       busy(20); // four exchanges of 20 ms of CPU each
       token.release(); // a connection that ends while busy is one exchange
@@ -69,35 +69,39 @@ describe('monitors', () => {
     expect(limiter.completed).toBe(4);
   });
 
-  it('heapUsed and rss read MiB, below their limits', async () => {
-    const [heap] = await firstValueFrom(heapUsed(10).pipe(take(1), toArray()));
-    const [resident] = await firstValueFrom(rss(10).pipe(take(1), toArray()));
+  it('heapUsedMiB and rssMiB read MiB, below their limits', async () => {
+    const [heap] = await firstValueFrom(heapUsedMiB(10).pipe(take(1), toArray()));
+    const [resident] = await firstValueFrom(rssMiB(10).pipe(take(1), toArray()));
     expect(heap).toBeGreaterThan(1);
     expect(heap).toBeLessThan(heapLimitMiB());
     expect(resident).toBeGreaterThan(heap!);
   });
 
-  it('heapUsed above collectAbove and still is read again after a full collection: garbage is not pressure', async () => {
+  // The deprecated alias with its positional collectAbove, too: its behaviour is unchanged.
+  it.each([
+    ['heapUsedMiB', () => heapUsedMiB({ every: 20, collectAbove: 0 })],
+    ['the deprecated heapUsed', () => heapUsed(20, undefined, 0)],
+  ])('%s above collectAbove and still is read again after a full collection: garbage is not pressure', async (_, monitor) => {
     const read = (): number => getHeapStatistics().used_heap_size / 2 ** 20;
     let garbage: number[][] | undefined = Array.from({ length: 40 }, () => new Array<number>(128 * 1024).fill(1.5)); // 40 MiB
     const held = read();
     expect(garbage.length).toBe(40);
     garbage = undefined; // dead, but counted until V8 collects, and nothing here allocates
-    const readings = await firstValueFrom(heapUsed(20, undefined, 0).pipe(take(3), toArray()));
+    const readings = await firstValueFrom(monitor().pipe(take(3), toArray()));
     expect(Math.min(...readings)).toBeLessThan(held - 30);
   });
 
   it.each([-1, NaN])('rejects collectAbove %p, naming it', (collectAbove) => {
-    expect(() => heapUsed(100, undefined, collectAbove)).toThrow(`heapUsed: collectAbove must be a number of MiB >= 0, got ${collectAbove}`);
-    expect(() => rss(100, undefined, collectAbove)).toThrow(`rss: collectAbove must be a number of MiB >= 0, got ${collectAbove}`);
+    expect(() => heapUsedMiB({ every: 100, collectAbove })).toThrow(`heapUsedMiB: options.collectAbove must be a number >= 0, got ${collectAbove}`);
+    expect(() => rssMiB({ every: 100, collectAbove })).toThrow(`rssMiB: options.collectAbove must be a number >= 0, got ${collectAbove}`);
   });
 
   it('openFiles reads the share of the open-file limit in use, and rejects a bad period or limit', async () => {
-    const share = await firstValueFrom(openFiles(10, undefined, 100_000).pipe(take(1)));
+    const share = await firstValueFrom(openFiles({ every: 10, limit: 100_000 }).pipe(take(1)));
     expect(share).toBeGreaterThan(0); // jest has files open
     expect(share).toBeLessThan(0.01);
-    expect(() => openFiles(0)).toThrow('openFiles: every must be an integer >= 1, got 0');
-    expect(() => openFiles(10, undefined, 0)).toThrow('openFiles: limit must be an integer >= 1, got 0');
+    expect(() => openFiles(0)).toThrow('openFiles: options.every must be an integer >= 1, got 0');
+    expect(() => openFiles({ every: 10, limit: 0 })).toThrow('openFiles: options.limit must be an integer >= 1, got 0');
   });
 
   it('cgroupMemory reads memory.current / memory.max where cgroup v2 limits memory, and completes at once elsewhere', async () => {
@@ -105,18 +109,18 @@ describe('monitors', () => {
     try {
       writeFileSync(join(root, 'memory.max'), '1000\n');
       writeFileSync(join(root, 'memory.current'), '250\n');
-      expect(await firstValueFrom(cgroupMemory(10, undefined, root).pipe(take(1)))).toBe(0.25);
+      expect(await firstValueFrom(cgroupMemory({ every: 10, root }).pipe(take(1)))).toBe(0.25);
       writeFileSync(join(root, 'memory.max'), 'max\n');
-      expect(await firstValueFrom(cgroupMemory(10, undefined, root).pipe(toArray()))).toEqual([]);
+      expect(await firstValueFrom(cgroupMemory({ every: 10, root }).pipe(toArray()))).toEqual([]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
   });
 
-  it('samples every `ms` under load and doubles the window up to `idleMs` while readings stay calm, in virtual time', () => {
+  it('samples every `every` ms under load and doubles the window up to `idleEvery` while readings stay calm, in virtual time', () => {
     testScheduler().run(({ expectObservable }) => {
       const readings = [0.9, 0.2, 0.1, 0.1, 0.1, 0.95, 0.9];
-      const samples = sampleEvery('test', 20, undefined, () => () => readings.shift()!, undefined, { idleMs: 100, calm: (value) => value <= 0.5 });
+      const samples = sampleEvery({ every: 20, idleEvery: 100, calm: (value) => value <= 0.5 }, () => () => readings.shift()!);
       // 20: 0.9 (load); calm: the window doubles, 40 then 80 then 100 (the most); load again: 20.
       // At 20 a, 40 b, 80 c, 160 d, 260 e, 360 f (0.95), 380 g.
       expectObservable(samples.pipe(take(7))).toBe('20ms a 19ms b 39ms c 79ms d 99ms e 99ms f 19ms (g|)', { a: 0.9, b: 0.2, c: 0.1, d: 0.1, e: 0.1, f: 0.95, g: 0.9 });
@@ -124,10 +128,151 @@ describe('monitors', () => {
   });
 
   it.each([0, 1.5, -1])('rejects a window of %p ms, naming it', (every) => {
-    expect(() => eventLoopDelay(every)).toThrow(/eventLoopDelay: every must be an integer >= 1/);
-    expect(() => rss(every)).toThrow(/rss: every must be/);
-    expect(() => eventLoopBusy(every, undefined, 500)).toThrow(/eventLoopBusy: every must be/);
-    expect(() => serviceTime(new Limiter(1), every, undefined, 500)).toThrow(/serviceTime: every must be/);
+    expect(() => eventLoopDelayMs(every)).toThrow(/eventLoopDelayMs: options.every must be an integer >= 1/);
+    expect(() => rssMiB(every)).toThrow(/rssMiB: options.every must be/);
+    expect(() => eventLoopBusyMs({ every, idleEvery: 500 })).toThrow(/eventLoopBusyMs: options.every must be/);
+    expect(() => serviceTimeMs(new Limiter(1), { every, idleEvery: 500 })).toThrow(/serviceTimeMs: options.every must be/);
+  });
+});
+
+/** The first `count` readings of `samples` as [virtual time, value], in a TestScheduler's run (monitors default to `asyncScheduler`, which runs in virtual time there). */
+function inVirtualTime(samples: () => Observable<number>, count: number): Array<[number, number]> {
+  const scheduler = testScheduler();
+  const readings: Array<[number, number]> = [];
+  scheduler.run(() => void samples().pipe(take(count)).subscribe((value) => readings.push([scheduler.now(), value])));
+  return readings;
+}
+
+const times = (readings: Array<[number, number]>): number[] => readings.map(([time]) => time);
+
+/** A cgroup v2 directory of 1 GiB limit with `current` bytes in use. */
+function fakeCgroup(current: number): string {
+  const root = mkdtempSync(join(tmpdir(), 'cgroup-'));
+  writeFileSync(join(root, 'memory.max'), `${2 ** 30}\n`);
+  writeFileSync(join(root, 'memory.current'), `${current}\n`);
+  return root;
+}
+
+describe('monitor options', () => {
+  it('a number is `every`: eventLoopDelayMs(100) reads as eventLoopDelayMs({ every: 100 }), stretching calm windows up to 500 ms, in virtual time', () => {
+    // No time passes on the loop in virtual time, so no timer is late: every window is calm.
+    const expected = [[100, 0], [300, 0], [700, 0], [1200, 0], [1700, 0]];
+    expect(inVirtualTime(() => eventLoopDelayMs(100), 5)).toEqual(expected);
+    expect(inVirtualTime(() => eventLoopDelayMs({ every: 100 }), 5)).toEqual(expected);
+  });
+
+  it.each<[string, () => Observable<number>, () => Observable<number>]>([
+    ['eventLoopBusyMs', () => eventLoopBusyMs(30), () => eventLoopBusyMs({ every: 30 })],
+    ['eventLoopUtilization', () => eventLoopUtilization(30), () => eventLoopUtilization({ every: 30 })],
+    ['serviceTimeMs', () => serviceTimeMs(new Limiter(1), 30), () => serviceTimeMs(new Limiter(1), { every: 30 })],
+    ['heapUsedMiB', () => heapUsedMiB(30), () => heapUsedMiB({ every: 30 })],
+    ['rssMiB', () => rssMiB(30), () => rssMiB({ every: 30 })],
+    ['openFiles', () => openFiles(1000), () => openFiles({ every: 1000 })],
+  ])('a number is `every` for %s: readings at the same times as with { every }, in virtual time', (_, asNumber, asOptions) => {
+    const readings = inVirtualTime(asNumber, 4);
+    expect(readings).toHaveLength(4);
+    expect(times(inVirtualTime(asOptions, 4))).toEqual(times(readings));
+  });
+
+  it('the loop monitors keep `every` while the loop is busy, and a long `every` alone is taken (idleEvery defaults to it)', () => {
+    // A TestScheduler's run is all work and no wait: every window is busy, none stretches.
+    expect(times(inVirtualTime(() => eventLoopUtilization({ every: 30, idleEvery: 300 }), 3))).toEqual([30, 60, 90]);
+    expect(times(inVirtualTime(() => eventLoopBusyMs(1000), 2))).toEqual([1000, 2000]);
+    expect(times(inVirtualTime(() => eventLoopDelayMs(1000), 2))).toEqual([1000, 2000]); // calm, but never shorter than `every`
+  });
+
+  it('memory that holds still stretches the period up to idleEvery, and a change brings it back to every, in virtual time', () => {
+    const root = fakeCgroup(2 ** 28); // a quarter of the limit
+    try {
+      testScheduler().run(({ expectObservable }) => {
+        const samples = cgroupMemory({ every: 10, idleEvery: 40, root });
+        // 10 (the first reading has none before it), 20, 40, 80, then half the limit at 100: 120, 130, 150.
+        asyncScheduler.schedule(() => writeFileSync(join(root, 'memory.current'), `${2 ** 29}\n`), 100); // virtual in run()
+        expectObservable(samples.pipe(take(7))).toBe('10ms a 9ms a 19ms a 39ms a 39ms b 9ms b 19ms (b|)', { a: 0.25, b: 0.5 });
+      });
+      // Without idleEvery it never stretches, as before.
+      expect(times(inVirtualTime(() => cgroupMemory({ every: 10, root }), 4))).toEqual([10, 20, 30, 40]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it.each<[string, () => unknown, string]>([
+    ['every', () => eventLoopDelayMs({ every: 0 }), 'eventLoopDelayMs: options.every must be an integer >= 1, got 0'],
+    ['every', () => heapUsedMiB({ every: 2.5 }), 'heapUsedMiB: options.every must be an integer >= 1, got 2.5'],
+    ['every', () => cgroupMemory({ every: NaN }), 'cgroupMemory: options.every must be a number, got NaN'],
+    ['idleEvery < every', () => eventLoopDelayMs({ every: 100, idleEvery: 50 }), 'eventLoopDelayMs: options.idleEvery must be an integer >= 100, got 50'],
+    ['idleEvery < every', () => eventLoopBusyMs({ every: 20, idleEvery: 10 }), 'eventLoopBusyMs: options.idleEvery must be an integer >= 20, got 10'],
+    ['idleEvery < every', () => eventLoopUtilization({ every: 20, idleEvery: 10 }), 'eventLoopUtilization: options.idleEvery must be an integer >= 20, got 10'],
+    ['idleEvery < every', () => serviceTimeMs(new Limiter(1), { idleEvery: 50 }), 'serviceTimeMs: options.idleEvery must be an integer >= 100, got 50'],
+    ['idleEvery < every', () => rssMiB({ every: 1000, idleEvery: 999 }), 'rssMiB: options.idleEvery must be an integer >= 1000, got 999'],
+    ['idleEvery < every', () => openFiles({ every: 1000, idleEvery: 10 }), 'openFiles: options.idleEvery must be an integer >= 1000, got 10'],
+    ['collectAbove', () => heapUsedMiB({ collectAbove: -1 }), 'heapUsedMiB: options.collectAbove must be a number >= 0, got -1'],
+    ['collectAbove', () => rssMiB({ collectAbove: 'high' as never }), 'rssMiB: options.collectAbove must be a number >= 0, got "high"'],
+    ['root', () => cgroupMemory({ root: '' }), 'cgroupMemory: options.root must be a non-empty string, got ""'],
+    ['root', () => cgroupMemory({ root: 7 as never }), 'cgroupMemory: options.root must be a non-empty string, got 7'],
+    ['limit', () => openFiles({ limit: 0 }), 'openFiles: options.limit must be an integer >= 1, got 0'],
+    ['limit', () => openFiles({ limit: 1.5 }), 'openFiles: options.limit must be an integer >= 1, got 1.5'],
+    ['scheduler', () => eventLoopDelayMs({ scheduler: {} as never }), 'eventLoopDelayMs: options.scheduler.schedule must be a function, got undefined'],
+    ['options', () => eventLoopUtilization(null as never), 'eventLoopUtilization: options must be an object, got null'],
+    ['options', () => heapUsedMiB('fast' as never), 'heapUsedMiB: options must be an object, got "fast"'],
+    ['limiter', () => serviceTimeMs(undefined as never), 'serviceTimeMs: limiter must be an object, got undefined'],
+  ])('rejects a bad %s at call time, naming the function, the option and the value: %#', (_, call, message) => {
+    expect(call).toThrow(message);
+  });
+});
+
+describe('the deprecated monitors and positional forms', () => {
+  it.each<[string, () => Observable<number>, () => Observable<number>]>([
+    ['eventLoopDelay', () => eventLoopDelay(100, undefined, 400), () => eventLoopDelayMs({ every: 100, idleEvery: 400 })],
+    ['eventLoopDelay with its defaults', () => eventLoopDelay(), () => eventLoopDelayMs()],
+    ['eventLoopBusy', () => eventLoopBusy(30, undefined, 300), () => eventLoopBusyMs({ every: 30, idleEvery: 300 })],
+    ['eventLoopUtilization(every, scheduler, idleEvery)', () => eventLoopUtilization(30, undefined, 300), () => eventLoopUtilization({ every: 30, idleEvery: 300 })],
+    ['heapUsed', () => heapUsed(30, undefined, Infinity), () => heapUsedMiB({ every: 30 })],
+    ['rss', () => rss(30), () => rssMiB({ every: 30 })],
+    ['serviceTime', () => serviceTime(new Limiter(1), 30, undefined, 300), () => serviceTimeMs(new Limiter(1), { every: 30, idleEvery: 300 })],
+    ['openFiles(every, scheduler, limit)', () => openFiles(1000, undefined, 100_000), () => openFiles({ every: 1000, limit: 100_000 })],
+  ])('%s reads at the times of its replacement, in virtual time', (_, old, replacement) => {
+    const readings = inVirtualTime(old, 4);
+    expect(readings).toHaveLength(4);
+    expect(times(inVirtualTime(replacement, 4))).toEqual(times(readings));
+  });
+
+  it('eventLoopDelay reads as eventLoopDelayMs, values too', () => {
+    expect(inVirtualTime(() => eventLoopDelay(100, undefined, 400), 4)).toEqual(inVirtualTime(() => eventLoopDelayMs({ every: 100, idleEvery: 400 }), 4));
+  });
+
+  it('cgroupMemory(every, scheduler, root) reads its root as cgroupMemory({ every, root })', () => {
+    const root = fakeCgroup(2 ** 28);
+    try {
+      const expected = [[10, 0.25], [20, 0.25], [30, 0.25]];
+      expect(inVirtualTime(() => cgroupMemory(10, undefined, root), 3)).toEqual(expected);
+      expect(inVirtualTime(() => cgroupMemory({ every: 10, root }), 3)).toEqual(expected);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('takes the scheduler it is given in second place', () => {
+    const scheduler = testScheduler();
+    const readings: number[] = [];
+    eventLoopDelay(100, scheduler, 100).pipe(take(2)).subscribe(() => readings.push(scheduler.now()));
+    openFiles(1000, scheduler, 100_000).pipe(take(2)).subscribe(() => readings.push(scheduler.now()));
+    scheduler.flush();
+    expect(readings).toEqual([100, 200, 1000, 2000]);
+  });
+
+  it.each<[() => unknown, string]>([
+    [() => eventLoopDelay(0), 'eventLoopDelay: every must be an integer >= 1, got 0'],
+    [() => eventLoopBusy(20, undefined, 10), 'eventLoopBusy: idleEvery must be an integer >= 20, got 10'],
+    [() => heapUsed(100, undefined, -1), 'heapUsed: collectAbove must be a number >= 0, got -1'],
+    [() => rss(100, undefined, NaN), 'rss: collectAbove must be a number >= 0, got NaN'],
+    [() => serviceTime(new Limiter(1), 1.5), 'serviceTime: every must be an integer >= 1, got 1.5'],
+    [() => eventLoopUtilization(100, undefined, 50), 'eventLoopUtilization: idleEvery must be an integer >= 100, got 50'],
+    [() => cgroupMemory(1000, undefined, ''), 'cgroupMemory: root must be a non-empty string, got ""'],
+    [() => openFiles(10, undefined, 0), 'openFiles: limit must be an integer >= 1, got 0'],
+  ])('names the old function and parameter in its errors: %#', (call, message) => {
+    expect(call).toThrow(message);
   });
 });
 
@@ -162,7 +307,7 @@ afterEach(() => subscription?.unsubscribe());
 
 describe('a listener paused by event-loop delay', () => {
   it('refuses new clients while a handler blocks the loop, logs it once, and accepts again after', async () => {
-    const delay = { name: 'eventLoopDelay', samples: eventLoopDelay(20, undefined, 20), above: 100, below: 50, unit: 'ms' };
+    const delay = { name: 'eventLoopDelay', samples: eventLoopDelayMs({ every: 20, idleEvery: 20 }), above: 100, below: 50, unit: 'ms' };
     const warnings = await refusesThenAccepts(delay, 100, () => busy(300)); // the first client's handler hogs the loop
     expect(warnings).toHaveLength(1);
   });
@@ -170,51 +315,12 @@ describe('a listener paused by event-loop delay', () => {
 
 describe('a listener paused by a busy event loop', () => {
   it('refuses new clients while handlers keep the loop busy longer than the threshold, and accepts again once it waits', async () => {
-    const loop = { name: 'eventLoopBusy', samples: eventLoopBusy(10, undefined, 10), above: 100, below: 0, unit: 'ms' };
+    const loop = { name: 'eventLoopBusy', samples: eventLoopBusyMs({ every: 10, idleEvery: 10 }), above: 100, below: 0, unit: 'ms' };
     // The first client's handler hogs the loop in 30 ms slices, with no wait between them.
     const warnings = await refusesThenAccepts(loop, 10, () => {
       for (let i = 0; i < 8; i++) setImmediate(() => busy(30));
     });
     expect(warnings.map((w) => w.signal)).toEqual(['eventLoopBusy']);
     expect(warnings[0]!.value).toBeGreaterThan(100);
-  });
-});
-
-describe('adaptiveLimit', () => {
-  it('lowers the limit by a factor on each reading above the target, and raises it by one while it is reached', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
-      const limiter = new Limiter(10, { queue: 0 });
-      for (let i = 0; i < 10; i++) limiter.admit(fakeSocket());
-      const lag = cold('-h-h-l-l-|', { h: 300, l: 10 });
-      // 10 -> 9 -> 8 (above), then full (10 live): 9, 10 (max).
-      expectObservable(adaptiveLimit(limiter, lag, { target: 100, min: 2 })).toBe('-a-b-c-d-|', { a: 9, b: 8, c: 9, d: 10 });
-    });
-  });
-
-  it('decreases from the live count when fewer are live than the limit allows, so the first reading above binds', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
-      const limiter = new Limiter(1000);
-      for (let i = 0; i < 40; i++) limiter.admit(fakeSocket());
-      const heap = cold('-h-|', { h: 90 });
-      expectObservable(adaptiveLimit(limiter, heap, { target: 60, decrease: 0.5 })).toBe('-a-|', { a: 20 });
-    });
-  });
-
-  it('stays within min and does not grow while the limit is not reached', () => {
-    testScheduler().run(({ cold, expectObservable }) => {
-      const limiter = new Limiter(3);
-      const lag = cold('hhhll|', { h: 300, l: 10 });
-      // 3 -> 2 (above), then held at min; below the target it does not grow: nothing is waiting.
-      expectObservable(adaptiveLimit(limiter, lag, { target: 100, min: 2, max: 8 })).toBe('a----|', { a: 2 });
-    });
-  });
-
-  it.each([
-    [{ target: 0 }, /options.target must be a number > 0, got 0/],
-    [{ target: 10, min: 0 }, /options.min must be an integer >= 1, got 0/],
-    [{ target: 10, min: 5, max: 4 }, /options.max must be an integer >= 5, got 4/],
-    [{ target: 10, decrease: 1 }, /options.decrease must be a number between 0 and 1, got 1/],
-  ])('rejects %p, naming the option and the value', (options, message) => {
-    expect(() => adaptiveLimit(new Limiter(5), testScheduler().createColdObservable('-'), options)).toThrow(message);
   });
 });

@@ -74,7 +74,11 @@ describe('targetLimit', () => {
     [{ target: 10, min: 5, max: 4 }, /options.max must be an integer >= 5, got 4/],
     [{ target: 10, maxQueue: -1 }, /options.maxQueue must be an integer >= 0, got -1/],
     [{ target: 10, weight: 0 }, /options.weight must be a number above 0 and at most 1, got 0/],
+    [{ target: 10, weight: 1.5 }, /options.weight must be a number above 0 and at most 1, got 1.5/],
+    [{ target: NaN }, /options.target must be a number > 0, got NaN/],
+    [{ target: '100' }, /options.target must be a number > 0, got "100"/],
     [null, /targetLimit: options must be an object, got null/],
+    [[], /targetLimit: options must be an object, got an array/],
   ])('rejects %p, naming the option and the value', (options, message) => {
     expect(() => targetLimit(new Limiter(5), EMPTY, options as never)).toThrow(message);
   });

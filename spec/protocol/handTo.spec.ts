@@ -8,21 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
-import { handTo } from '../../src/protocol/handTo';
-import { Limiter } from '../../src/limit/limiter';
-import { listen } from '../../src/source/listen';
-import { backpressure } from '../../src/operators/backpressure';
-import { handleErrors } from '../../src/operators/handleErrors';
-import { serve } from '../../src/operators/serve';
 import { connect, sleep } from '../support/net';
+import { backpressure, handleErrors, handTo, Limiter, listen, serve } from '../../src';
 
 async function until(condition: () => boolean, ms = 3000): Promise<void> {
   for (const started = Date.now(); !condition() && Date.now() - started < ms; ) await sleep(5);
 }
 
 const tlsOptions = {
-  key: readFileSync(join(__dirname, '..', 'demo', 'certs', 'localhost-key.pem')),
-  cert: readFileSync(join(__dirname, '..', 'demo', 'certs', 'localhost-cert.pem')),
+  key: readFileSync(join(__dirname, '..', '..', 'demo', 'certs', 'localhost-key.pem')),
+  cert: readFileSync(join(__dirname, '..', '..', 'demo', 'certs', 'localhost-cert.pem')),
 };
 const ca = tlsOptions.cert;
 
@@ -110,8 +105,8 @@ describe('handTo', () => {
       { keepAlive: false, prefinish: 0, ownWriteHead: false },
     ]);
     // Two exchanges ended idle; the third ended with its connection (counted when it closed).
-    await until(() => limiter.active === 0);
-    expect(limiter.completed).toBe(3);
+    await until(() => limiter.live === 0);
+    expect(limiter.counts.completed).toBe(3);
   });
 
   it('takes an exchange answered before its tracking ran (by a listener prepended later) as over: that idle connection makes room', async () => {
@@ -133,7 +128,7 @@ describe('handTo', () => {
     second.on('error', () => undefined);
     await until(() => answered !== '');
     expect(answered).toBe('early');
-    expect(limiter.reclaimed).toBe(1);
+    expect(limiter.counts.reclaimed).toBe(1);
     agent.destroy();
   });
 
@@ -149,7 +144,7 @@ describe('handTo', () => {
     const client = await connect(port);
     let received = '';
     client.on('data', (chunk: Buffer) => (received += chunk.toString()));
-    await until(() => limiter.active === 1);
+    await until(() => limiter.live === 1);
     const waiting = await connect(port); // the only slot is taken: it waits
     waiting.on('error', () => undefined);
     await until(() => limiter.waiting === 1);
@@ -161,7 +156,7 @@ describe('handTo', () => {
     client.on('close', () => (closed = true));
     await until(() => closed);
     expect(received).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*Connection: close[\s\S]*slow$/);
-    expect(limiter.reclaimed).toBe(0);
+    expect(limiter.counts.reclaimed).toBe(0);
     client.destroy();
     waiting.destroy();
   });

@@ -1,9 +1,9 @@
 /* The 503 hook on a real socket: the answer arrives whole, then the connection closes. */
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { serviceUnavailable } from '../../src/protocol/serviceUnavailable';
 import { fakeSocket, testScheduler } from '../marbles';
 import { connect } from '../support/net';
+import { serviceUnavailable } from '../../src';
 
 describe('serviceUnavailable', () => {
   it('answers 503 with Retry-After without reading the request, then closes in order', async () => {

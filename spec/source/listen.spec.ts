@@ -4,10 +4,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter, ReplaySubject, share, Subject, type Subscription } from 'rxjs';
-import { readOpenFileLimit } from '../../src/source/fileLimit';
-import { fromServer, listen, ListenError } from '../../src/source/listen';
-import type { AcceptFailed, AcceptResult, Accepted } from '../../src/errors/result';
 import { connect, connectOutcome, first, sleep, WAIT_MS } from '../support/net';
+import { type Accepted, type AcceptFailed, type AcceptResult, fromServer, listen, ListenError, readOpenFileLimit } from '../../src';
 
 /** Subscribes to a listener, collecting its results and its bound address. */
 function start(source: (onListening: (address: AddressInfo | string) => void) => import('rxjs').Observable<AcceptResult>) {

@@ -8,13 +8,11 @@ import { createServer, type AddressInfo, type ListenOptions as NetListenOptions,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter, share, type Subscription } from 'rxjs';
-import { fromServer, listen, ListenError } from '../../src/source/listen';
-import { handleErrors } from '../../src/operators/handleErrors';
-import type { Accepted, AcceptFailed } from '../../src/errors/result';
 import { startScript, stopDemo, type Demo } from '../support/demo';
 import { connect, connectOutcome, first, WAIT_MS } from '../support/net';
+import { type Accepted, type AcceptFailed, fromServer, handleErrors, listen, ListenError } from '../../src';
 
-const fixtures = join(__dirname, 'fixtures');
+const fixtures = join(__dirname, '..', 'fixtures');
 
 /** server.listen({ reusePort }) exists since Node 22.12 and 23.1 (older Node ignores it); Linux has SO_REUSEPORT. */
 const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];

@@ -76,7 +76,7 @@ export function classifyAcceptError(error: AcceptError): AcceptErrorKind {
  * privileges (or a Unix socket's directory it may no longer write); EPERM: a security policy
  * (seccomp, a sandbox) forbids it. See `docs/errors.md`, "EACCES or EPERM when listening again".
  */
-const FATAL_RESUME_ERRORS: ReadonlySet<string> = new Set(['EACCES', 'EPERM']);
+export const FATAL_RESUME_ERRORS: ReadonlySet<string> = new Set(['EACCES', 'EPERM']);
 
 /**
  * Classifies an accept result's error. A failure to listen again after a pause is a shortage,

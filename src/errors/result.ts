@@ -8,6 +8,12 @@ import type { Observable } from 'rxjs';
 export type AcceptError = NodeJS.ErrnoException;
 
 /**
+ * What the listener was doing when it met an error: starting to listen (`'start'`: a
+ * {@link ListenError}), accepting (`'accept'`), or listening again after a pause (`'resume'`).
+ */
+export type During = 'start' | 'accept' | 'resume';
+
+/**
  * The handle a result carries back to the listener that produced it, so that downstream
  * operators can stop and restart accepting.
  */
@@ -55,7 +61,7 @@ export interface AcceptFailed {
   /** The error, with `code` and `syscall`. */
   readonly error: AcceptError;
   /** Whether it came from accepting, or from listening again after a pause. */
-  readonly during: 'accept' | 'resume';
+  readonly during: Exclude<During, 'start'>;
   /** The listener that met it. */
   readonly listener: ListenerControl;
   /**
@@ -72,9 +78,4 @@ export type AcceptResult = Accepted | AcceptFailed;
 /** @returns Whether `result` is an accepted connection. */
 export function isAccepted(result: AcceptResult): result is Accepted {
   return result.type === 'connection';
-}
-
-/** @returns Whether `result` is an accept error. */
-export function isAcceptFailed(result: AcceptResult): result is AcceptFailed {
-  return result.type === 'error';
 }

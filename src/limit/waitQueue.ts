@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { LinkedList, type Links } from '../util/linkedList';
+import { SocketRecords } from '../util/socketRecords';
 
 /** One connection waiting for a slot, with what it needs to be admitted or ended later. */
 export interface Waiting<C extends { readonly socket: Socket } = { readonly socket: Socket }, O = unknown> {
@@ -93,35 +94,28 @@ class Entry<C extends { readonly socket: Socket }, O> implements Waiting<C, O>, 
     readonly peer: string | undefined,
     readonly queue: WaitQueue<C, O>,
   ) {
-    const socket = connection.socket as Carrier;
-    // On the socket, for shared listeners: a closure per entry, held by the socket's `_events`,
-    // can keep connections alive through young-generation collections (see `kToken` in limiter.ts).
-    socket[kWaiting] = this;
-    socket.on('close', gone);
-    // 'end' before any data: the client closed without sending a request. (After data, it may
-    // be a half-close that still wants its answer: such a connection keeps its place.)
-    socket.on('end', gone);
-    // A reset while waiting must not crash the process for want of a listener: 'close' follows.
-    socket.on('error', ignore);
+    waiting.attach(connection.socket, this as AnyEntry);
   }
 
   /** Leaves the socket as it was found, for whoever gets it next. */
   unwatch(): void {
-    const socket = this.connection.socket as Carrier;
-    socket[kWaiting] = undefined;
-    socket.off('close', gone);
-    socket.off('end', gone);
-    socket.off('error', ignore);
+    waiting.detach(this.connection.socket);
   }
 }
 
-/** Where a waiting socket carries its entry. */
-const kWaiting = Symbol('rxjs-listen waiting');
-type Carrier = Socket & { [kWaiting]?: Entry<{ readonly socket: Socket }, unknown> };
+type AnyEntry = Entry<{ readonly socket: Socket }, unknown>;
 
-function gone(this: Carrier): void {
-  const entry = this[kWaiting];
-  if (entry !== undefined) entry.queue.gone(entry);
-}
+/**
+ * A waiting socket's entry, told of the client giving up: 'close'; or 'end', which a stream
+ * emits only once everything before the FIN has been read: nothing reads a waiting socket, so
+ * it comes only from a client that closed without sending anything (one that sent a request
+ * and half-closed still wants its answer, and keeps its place). 'error': a reset while waiting
+ * must not crash the process for want of a listener ('close' follows).
+ */
+const waiting = new SocketRecords<AnyEntry>('waiting', {
+  close: (entry) => entry.queue.gone(entry),
+  end: (entry) => entry.queue.gone(entry),
+  error: ignore,
+});
 
 function ignore(): void {}

@@ -1,8 +1,11 @@
 import type { Socket } from 'node:net';
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { Observable, OperatorFunction, Subscriber } from 'rxjs';
 import { warnIfLimitExceedsFiles } from '../source/fileLimit';
-import { Limiter, type Admissions, type LimiterOptions, type Token } from '../limit/limiter';
+import { Limiter, type Admissions, type LimiterOptions } from '../limit/limiter';
+import type { Token } from '../limit/token';
 import type { Accepted, ListenerControl } from '../errors/result';
+import { ListenerPauses } from './internal/listenerPauses';
+import { forward, operate } from './internal/operate';
 
 /** A connection admitted under a limit, with the token that holds its slot. */
 export interface Admitted extends Accepted {
@@ -50,7 +53,7 @@ class AdmittedConnection implements Admitted {
  * ```
  *
  * @example
- * const limiter = new Limiter(100, { queue: 511, queueTimeout: 10_000 });
+ * const limiter = new Limiter(100, { queueSize: 511, queueTimeout: 10_000 });
  * listen({ port: 8080 }).pipe(handleErrors(), backpressure(limiter), serve(handle)).subscribe();
  * limiter.setLimit(200); // live, e.g. from an admin endpoint
  *
@@ -65,52 +68,43 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
   }
   if (shared === undefined) new Limiter(limit as number, options); // validates now, at call time
 
-  return (source) =>
-    new Observable<Admitted>((subscriber) => {
-      const limiter = shared ?? new Limiter(limit as number, options);
-      warnIfLimitExceedsFiles(limiter.limit, limiter.queueSize);
-      // The listeners feeding this operator (usually one), and the pause each holds while refusing.
-      const listeners = new Set<ListenerControl>();
-      const pauses = new Map<ListenerControl, () => void>();
-      let lastListener: ListenerControl | undefined;
+  return operate((source: Observable<Accepted>, subscriber: Subscriber<Admitted>) => {
+    const limiter = shared ?? new Limiter(limit as number, options);
+    warnIfLimitExceedsFiles(limiter.limit, limiter.queueSize);
+    // The listeners feeding this operator (usually one), paused while the limiter refuses.
+    const listeners = new Set<ListenerControl>();
+    const pauses = new ListenerPauses('limit');
+    let lastListener: ListenerControl | undefined;
 
-      // Runs on every limiter change (admissions, releases, setLimit), so a throwing pause
-      // must be routed to the subscriber here: a Subject would only report it as unhandled.
-      const update = (): void => {
-        try {
-          if (limiter.refusing) {
-            for (const listener of listeners) if (!pauses.has(listener)) pauses.set(listener, listener.pause('limit'));
-          } else if (pauses.size > 0) {
-            const resumes = [...pauses.values()];
-            pauses.clear();
-            for (const resume of resumes) resume();
-          }
-        } catch (error) {
-          subscriber.error(error);
-        }
-      };
+    // Runs when the limiter starts or stops refusing (and on setLimit), and after a drop. A
+    // pause that throws must reach the subscriber here: a Subject would only report it as unhandled.
+    const update = (): void => {
+      try {
+        if (limiter.refusing) pauses.pause(listeners);
+        else pauses.release();
+      } catch (error) {
+        subscriber.error(error);
+      }
+    };
 
-      const admissions: Admissions<Accepted> = {
-        admitted: ({ socket, listener }, token) => subscriber.next(new AdmittedConnection(socket, listener, token)),
-        failed: (error) => subscriber.error(error),
-      };
+    const admissions: Admissions<Accepted> = {
+      admitted: ({ socket, listener }, token) => subscriber.next(new AdmittedConnection(socket, listener, token)),
+      failed: (error) => subscriber.error(error),
+    };
 
-      subscriber.add(limiter.changes.subscribe(update));
-      subscriber.add(
-        source.subscribe({
-          next: (connection) => {
-            // Usually the same listener every time: a Set.add per connection showed in profiles.
-            if (connection.listener !== lastListener) listeners.add((lastListener = connection.listener));
-            if (limiter.enter(connection, admissions) === 'dropped') update();
-          },
-          error: (error: unknown) => subscriber.error(error),
-          complete: () => subscriber.complete(),
+    subscriber.add(limiter.changes.subscribe(update));
+    subscriber.add(
+      source.subscribe(
+        forward(subscriber, (connection) => {
+          // Usually the same listener every time: a Set.add per connection showed in profiles.
+          if (connection.listener !== lastListener) listeners.add((lastListener = connection.listener));
+          if (limiter.enter(connection, admissions) === 'dropped') update();
         }),
-      );
-      return () => {
-        limiter.withdraw(admissions);
-        for (const resume of pauses.values()) resume();
-        pauses.clear();
-      };
-    });
+      ),
+    );
+    return () => {
+      limiter.withdraw(admissions);
+      pauses.release();
+    };
+  });
 }

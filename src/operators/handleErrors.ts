@@ -1,8 +1,9 @@
-import { asyncScheduler, finalize, Observable, race, take, timer } from 'rxjs';
-import type { OperatorFunction, SchedulerLike } from 'rxjs';
+import { asyncScheduler, finalize, race, take, timer } from 'rxjs';
+import type { Observable, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
 import type { Accepted, AcceptFailed, AcceptResult } from '../errors/result';
 import { checkDelay } from '../util/validate';
+import { forward, operate } from './internal/operate';
 
 /** How {@link handleErrors} pauses on shortage. */
 export interface HandleErrorsOptions {
@@ -46,36 +47,29 @@ export function handleErrors(options: number | HandleErrorsOptions = {}): Operat
 
   // Hand-rolled rather than split with connect/filter: every connection passes through here,
   // and one subscriber with one type check is the cheapest way through.
-  return (source) =>
-    new Observable<Accepted>((subscriber) => {
-      let next = delay; // the next pause: grows while shortages come in a row
+  return operate((source: Observable<AcceptResult>, subscriber: Subscriber<Accepted>) => {
+    let next = delay; // the next pause: grows while shortages come in a row
 
-      const pauseFor = (failure: AcceptFailed): void => {
-        const pause = next;
-        next = Math.min(next * 2, maxDelay);
-        const resume = failure.listener.pause('shortage');
-        // The pause ends after `pause` ms, or sooner when the listener sees the shortage end;
-        // unsubscribing ends it too (a closed listener ignores the resume).
-        const over = failure.relieved === undefined ? timer(pause, scheduler) : race(timer(pause, scheduler), failure.relieved);
-        subscriber.add(over.pipe(take(1), finalize(resume)).subscribe());
-      };
+    const pauseFor = (failure: AcceptFailed): void => {
+      const pause = next;
+      next = Math.min(next * 2, maxDelay);
+      const resume = failure.listener.pause('shortage');
+      // The pause ends after `pause` ms, or sooner when the listener sees the shortage end;
+      // unsubscribing ends it too (a closed listener ignores the resume).
+      const over = failure.relieved === undefined ? timer(pause, scheduler) : race(timer(pause, scheduler), failure.relieved);
+      subscriber.add(over.pipe(take(1), finalize(resume)).subscribe());
+    };
 
-      return source.subscribe({
-        next: (result) => {
-          if (result.type === 'connection') {
-            next = delay;
-            return subscriber.next(result);
-          }
-          try {
-            const kind = classifyFailure(result);
-            if (kind === 'fatal') return subscriber.error(result.error);
-            if (kind === 'resource') pauseFor(result);
-          } catch (error) {
-            subscriber.error(error); // a listener whose pause throws
-          }
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-    });
+    return source.subscribe(
+      forward(subscriber, (result) => {
+        if (result.type === 'connection') {
+          next = delay;
+          return subscriber.next(result);
+        }
+        const kind = classifyFailure(result);
+        if (kind === 'fatal') return subscriber.error(result.error);
+        if (kind === 'resource') pauseFor(result); // a pause that throws errors the stream
+      }),
+    );
+  });
 }

@@ -1,8 +1,10 @@
-import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { Socket } from 'node:net';
 import { LinkedList, type Links } from '../util/linkedList';
+import { SocketRecords } from '../util/socketRecords';
 import type { Accepted } from '../errors/result';
 import { checkInteger } from '../util/validate';
+import { forward, operate } from './internal/operate';
 
 /** A watched socket: what it had sent and received when last seen moving, and since when. */
 class Traffic implements Links<Traffic> {
@@ -18,18 +20,8 @@ class Traffic implements Links<Traffic> {
   ) {}
 }
 
-/**
- * Where a watched socket carries its record, for one shared 'close' listener (a closed socket
- * leaves at once, not at the next check): not a closure per socket, which the socket's
- * `_events` would hold (see `kToken` in limiter.ts).
- */
-const kTraffic = Symbol('rxjs-listen traffic');
-type Carrier = Socket & { [kTraffic]?: Traffic };
-
-function forget(this: Carrier): void {
-  const traffic = this[kTraffic];
-  if (traffic !== undefined) traffic.watched.remove(traffic);
-}
+/** A watched socket's record: a closed socket leaves the list at once, not at the next check. */
+const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) => traffic.watched.remove(traffic) });
 
 /**
  * Closes a connection that sends and receives nothing for `ms`, whatever the server behind it
@@ -61,66 +53,63 @@ export function idleTimeout<C extends Accepted>(ms: number, scheduler: Scheduler
   checkInteger('idleTimeout: ms', ms, 1);
   const period = Math.max(1, Math.floor(ms / 5));
 
-  return (source) =>
-    new Observable<C>((subscriber) => {
-      const watched = new LinkedList<Traffic>();
-      let sweeping: Subscription | undefined;
-      let completed = false;
+  return operate((source: Observable<C>, subscriber: Subscriber<C>) => {
+    const watched = new LinkedList<Traffic>();
+    let sweeping: Subscription | undefined;
+    let completed = false;
 
-      const sweep = (): void => {
-        const now = scheduler.now();
-        for (let traffic = watched.first, next; traffic !== undefined; traffic = next) {
-          next = traffic.next; // before the socket is destroyed and leaves the list
-          const { socket } = traffic;
-          const bytes = socket.bytesRead + socket.bytesWritten;
-          if (bytes !== traffic.bytes) {
-            traffic.bytes = bytes;
-            traffic.since = now;
-          } else if (now - traffic.since >= ms) {
-            watched.remove(traffic);
-            socket.destroy();
-          }
+    const sweep = (): void => {
+      const now = scheduler.now();
+      for (let traffic = watched.first, next; traffic !== undefined; traffic = next) {
+        next = traffic.next; // before the socket is destroyed and leaves the list
+        const { socket } = traffic;
+        const bytes = socket.bytesRead + socket.bytesWritten;
+        if (bytes !== traffic.bytes) {
+          traffic.bytes = bytes;
+          traffic.since = now;
+        } else if (now - traffic.since >= ms) {
+          watched.remove(traffic);
+          socket.destroy();
         }
-      };
+      }
+    };
 
-      const watch = (socket: Socket): void => {
-        const traffic = new Traffic(socket, watched);
-        watched.push(traffic);
-        (socket as Carrier)[kTraffic] = traffic;
-        socket.on('close', forget);
-        sweeping ??= scheduler.schedule(function () {
-          try {
-            sweep();
-          } catch (error) {
-            return subscriber.error(error); // a socket without counters: not one of Node's
-          }
-          if (watched.size > 0) this.schedule(undefined, period);
-          else sweeping = undefined;
-        }, period);
-      };
+    const watch = (socket: Socket): void => {
+      const traffic = new Traffic(socket, watched);
+      watched.push(traffic);
+      watchedSockets.attach(socket, traffic);
+      sweeping ??= scheduler.schedule(function () {
+        try {
+          sweep();
+        } catch (error) {
+          return subscriber.error(error); // a socket without counters: not one of Node's
+        }
+        if (watched.size > 0) this.schedule(undefined, period);
+        else sweeping = undefined;
+      }, period);
+    };
 
-      const subscription = source.subscribe({
-        next: (connection) => {
+    const subscription = source.subscribe(
+      forward(
+        subscriber,
+        (connection) => {
           if (!connection.socket.closed) watch(connection.socket);
           subscriber.next(connection);
         },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => {
+        () => {
           completed = true;
           subscriber.complete();
         },
-      });
-      return () => {
-        subscription.unsubscribe();
-        // After completion the connections passed on are still served downstream: they stay
-        // watched until they close (the timer stops with the last one). Unsubscribing or an
-        // error stops watching at once.
-        if (completed) return;
-        sweeping?.unsubscribe();
-        for (let traffic = watched.shift(); traffic !== undefined; traffic = watched.shift()) {
-          (traffic.socket as Carrier)[kTraffic] = undefined;
-          traffic.socket.off('close', forget);
-        }
-      };
-    });
+      ),
+    );
+    return () => {
+      subscription.unsubscribe();
+      // After completion the connections passed on are still served downstream: they stay
+      // watched until they close (the timer stops with the last one). Unsubscribing or an
+      // error stops watching at once.
+      if (completed) return;
+      sweeping?.unsubscribe();
+      for (let traffic = watched.shift(); traffic !== undefined; traffic = watched.shift()) watchedSockets.detach(traffic.socket);
+    };
+  });
 }

@@ -66,7 +66,7 @@ export function logWarnings(
         const suppressed = seen - reported - 1;
         reported = seen;
         const { error, during } = failure;
-        const hint = errorHint(error);
+        const hint = errorHint(error, during);
         const more = suppressed > 0 ? ` (${suppressed} more suppressed)` : '';
         const message = `accept error: ${error.message}${more}${hint === undefined ? '' : `. ${hint}`}`;
         return { message, error, code: error.code, syscall: error.syscall, during, hint, suppressed };

@@ -1,6 +1,8 @@
-import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Accepted, ListenerControl } from '../errors/result';
 import { checkDelay, checkFunction } from '../util/validate';
+import { ListenerPauses } from './internal/listenerPauses';
+import { forward, operate } from './internal/operate';
 
 /** A signal of how loaded the process is, and where it stops accepting. */
 export interface Pressure {
@@ -87,73 +89,54 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
   checkDelay('pauseUnderPressure: options.logWindow', logWindow);
   if (onPause !== undefined) checkFunction('pauseUnderPressure: options.onPause', onPause);
 
-  return (source) =>
-    new Observable<R>((subscriber) => {
-      const listeners = new Set<ListenerControl>();
-      let loggedAt = -Infinity;
-      let suppressed = 0;
-      // The pauses each signal holds now, per listener, and since when.
-      const held = signals.map(() => ({ since: 0, resumes: undefined as Map<ListenerControl, () => void> | undefined }));
+  return operate((source: Observable<R>, subscriber: Subscriber<R>) => {
+    const listeners = new Set<ListenerControl>();
+    let loggedAt = -Infinity;
+    let suppressed = 0;
+    // Each signal's pause: over its threshold (`since` set) or not, and the listeners it holds.
+    const held = signals.map((signal) => ({ since: undefined as number | undefined, pauses: new ListenerPauses(`pressure:${signal.name}`) }));
 
-      const pauseAll = (i: number): void => {
-        const state = held[i]!;
-        for (const listener of listeners) if (!state.resumes!.has(listener)) state.resumes!.set(listener, listener.pause(`pressure:${signals[i]!.name}`));
-      };
-      const release = (i: number): void => {
-        const resumes = held[i]!.resumes;
-        held[i]!.resumes = undefined;
-        resumes?.forEach((resume) => resume());
-      };
+    const log = (signal: (typeof signals)[number], value: number, at: number): void => {
+      if (at - loggedAt < logWindow) return void suppressed++;
+      loggedAt = at;
+      const unit = signal.unit ?? '';
+      const more = suppressed === 0 ? '' : ` (${suppressed} more pauses since the last entry)`;
+      const message = `overload: ${signal.name} ${round(value)}${unit} is above ${round(signal.above)}${unit}; not accepting until it is at or below ${round(signal.below)}${unit}${more}. ${HINT}`;
+      const warning = { message, signal: signal.name, value, threshold: signal.above, hint: HINT, suppressed };
+      suppressed = 0;
+      onPause?.(warning);
+    };
 
-      const reading = (i: number, value: number): void => {
-        const signal = signals[i]!;
-        const state = held[i]!;
-        try {
-          if (state.resumes === undefined && value > signal.above) {
-            state.resumes = new Map();
-            state.since = scheduler.now();
-            pauseAll(i);
-            if (state.since - loggedAt < logWindow) suppressed++;
-            else {
-              loggedAt = state.since;
-              const unit = signal.unit ?? '';
-              const more = suppressed === 0 ? '' : ` (${suppressed} more pauses since the last entry)`;
-              const message = `overload: ${signal.name} ${round(value)}${unit} is above ${round(signal.above)}${unit}; not accepting until it is at or below ${round(signal.below)}${unit}${more}. ${HINT}`;
-              const warning = { message, signal: signal.name, value, threshold: signal.above, hint: HINT, suppressed };
-              suppressed = 0;
-              onPause?.(warning);
-            }
-          } else if (state.resumes !== undefined && value <= signal.below && scheduler.now() - state.since >= minPause) {
-            release(i);
+    const reading = (i: number, value: number): void => {
+      const signal = signals[i]!;
+      const state = held[i]!;
+      if (state.since === undefined && value > signal.above) {
+        state.since = scheduler.now();
+        state.pauses.pause(listeners);
+        log(signal, value, state.since);
+      } else if (state.since !== undefined && value <= signal.below && scheduler.now() - state.since >= minPause) {
+        state.since = undefined;
+        state.pauses.release();
+      }
+    };
+
+    signals.forEach((signal, i) => subscriber.add(signal.samples.subscribe(forward(subscriber, (value: number) => reading(i, value), noop))));
+    subscriber.add(
+      source.subscribe(
+        forward(subscriber, (result) => {
+          if (!listeners.has(result.listener)) {
+            listeners.add(result.listener);
+            for (const state of held) if (state.since !== undefined) state.pauses.pause(listeners);
           }
-        } catch (error) {
-          subscriber.error(error);
-        }
-      };
-
-      signals.forEach((signal, i) => {
-        subscriber.add(signal.samples.subscribe({ next: (value) => reading(i, value), error: (error: unknown) => subscriber.error(error) }));
-      });
-      subscriber.add(
-        source.subscribe({
-          next: (result) => {
-            if (!listeners.has(result.listener)) {
-              listeners.add(result.listener);
-              try {
-                held.forEach((state, i) => state.resumes !== undefined && pauseAll(i));
-              } catch (error) {
-                return subscriber.error(error);
-              }
-            }
-            subscriber.next(result);
-          },
-          error: (error: unknown) => subscriber.error(error),
-          complete: () => subscriber.complete(),
+          subscriber.next(result);
         }),
-      );
-      return () => held.forEach((_, i) => release(i));
-    });
+      ),
+    );
+    return () => held.forEach((state) => state.pauses.release());
+  });
 }
+
+function noop(): void {}
 
 function checkPressure(pressure: Pressure, name: string): Required<Pick<Pressure, 'below'>> & Pressure {
   if (pressure === null || typeof pressure !== 'object') throw new TypeError(`${name} must be an object, got ${String(pressure)}`);

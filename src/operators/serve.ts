@@ -1,10 +1,11 @@
 import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil } from 'rxjs';
 import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
-import type { Socket } from 'node:net';
 import { RESOURCE_ERRORS } from '../errors/classify';
 import { LinkedList, type Links } from '../util/linkedList';
+import { SocketRecords } from '../util/socketRecords';
 import type { AcceptError, Accepted } from '../errors/result';
 import { checkDelay, checkFunction } from '../util/validate';
+import { forward } from './internal/operate';
 import type { Admitted } from './backpressure';
 
 /** How {@link serve} reports a handler that failed. */
@@ -125,45 +126,40 @@ function runConnections<T, C extends Accepted>(
           groupBy(() => (dealt = (dealt + 1) % SHARDS)),
           mergeMap((shard) => shard.pipe(mergeMap((stream) => stream))),
         )
-        .subscribe({
-          next: (value) => subscriber.next(value),
-          error: (error: unknown) => subscriber.error(error),
-          complete: () => {
+        .subscribe(
+          forward(subscriber, (value: T) => subscriber.next(value), () => {
             streamsDone = true;
             completeWhenAllEnded();
-          },
-        }),
+          }),
+        ),
     );
     subscriber.add(
-      source.subscribe({
-        next: (connection) => {
-          const { socket } = connection;
-          let result: ObservableInput<T> | void;
-          try {
-            result = handler(connection);
-          } catch (error) {
-            return report(error, connection, onError, subscriber, false);
-          }
-          if (result !== undefined) return streams.next(lifetime(connection, result, onError));
-          // Lives until its socket closes; one that closed already (say, after an asynchronous
-          // operator upstream) ends now, or its 'close' would never come.
-          if (socket.closed) return end(connection);
-          const entry = new HandedOff(connection, closed);
-          handedOff.push(entry);
-          const carrier = socket as Carrier;
-          if (carrier[kHandedOff] === undefined) {
-            carrier[kHandedOff] = entry as unknown as HandedOff<Accepted>;
-            socket.on('close', handedOffClosed);
-          } else {
-            socket.on('close', () => closed(entry)); // handed off by a second serve too: rare
-          }
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => {
-          sourceDone = true;
-          streams.complete();
-        },
-      }),
+      source.subscribe(
+        forward(
+          subscriber,
+          (connection) => {
+            const { socket } = connection;
+            let result: ObservableInput<T> | void;
+            try {
+              result = handler(connection);
+            } catch (error) {
+              return report(error, connection, onError, subscriber, false);
+            }
+            if (result !== undefined) return streams.next(lifetime(connection, result, onError));
+            // Lives until its socket closes; one that closed already (say, after an asynchronous
+            // operator upstream) ends now, or its 'close' would never come.
+            if (socket.closed) return end(connection);
+            const entry = new HandedOff(connection, closed);
+            handedOff.push(entry);
+            if (handedOffSockets.get(socket) === undefined) handedOffSockets.attach(socket, entry as HandedOff<unknown>);
+            else socket.on('close', () => closed(entry)); // handed off by a second serve too: rare
+          },
+          () => {
+            sourceDone = true;
+            streams.complete();
+          },
+        ),
+      ),
     );
     return () => {
       // Each ends now; its 'close', which follows, finds it gone.
@@ -183,17 +179,8 @@ class HandedOff<C> implements Links<HandedOff<C>> {
   ) {}
 }
 
-/**
- * Where a handed-off socket carries its entry, for one shared 'close' listener: not a closure
- * per connection, which the socket's `_events` would hold (see `kToken` in limiter.ts).
- */
-const kHandedOff = Symbol('rxjs-listen handed off');
-type Carrier = Socket & { [kHandedOff]?: HandedOff<Accepted> };
-
-function handedOffClosed(this: Carrier): void {
-  const entry = this[kHandedOff]!;
-  entry.closed(entry);
-}
+/** A handed-off socket's entry, leaving serve's list when the socket closes. */
+const handedOffSockets = new SocketRecords<HandedOff<unknown>>('handed off', { close: (entry) => entry.closed(entry) });
 
 /** Ends a connection: its token released, its socket destroyed (both idempotent). */
 function end(connection: Accepted): void {

@@ -1,46 +1,47 @@
 import { distinctUntilChanged, map, type Observable } from 'rxjs';
 import type { Limiter } from '../limit/limiter';
-import { checkInteger } from '../util/validate';
+import { checkInteger, checkNumber, checkOptions } from '../util/validate';
 
 /** Options of {@link adaptiveLimit}. */
 export interface AdaptiveLimitOptions {
-  /** The reading to stay under (for {@link eventLoopDelay}: the delay, in ms, a client may wait). */
+  /** The reading to stay under, a number > 0 (for {@link eventLoopDelayMs}: the delay, in ms, a client may wait). */
   target: number;
-  /** The lowest limit. Default 1. */
+  /** The lowest limit, an integer >= 1. Default 1. */
   min?: number;
-  /** The highest limit. Default: the limiter's limit at the start. */
+  /** The highest limit, an integer >= `min`. Default: the limiter's limit at the start. */
   max?: number;
-  /** Multiplies the limit on a reading above `target`. Default 0.9. */
+  /** Multiplies the limit on a reading above `target`, above 0 and below 1. Default 0.9. */
   decrease?: number;
 }
 
 /**
  * Learns the connection limit from a signal that rises with the connections held (latency of
- * your own, heap in use) instead of a fixed number (additive increase, multiplicative decrease,
- * as Netflix's concurrency-limits `AIMDLimit` and the adaptive limits of Envoy): each reading
- * above `target` sets the limit to `decrease` times the live connections (or times the limit,
- * if that is lower); each reading at or below it, while the limit is reached (so it is what
- * holds clients back), raises it by one, up to `max`. The rest wait in the queue or are
- * refused. (Node's event-loop delay does not rise while clients wait in the kernel: for CPU,
- * see {@link targetLimit}.) Emits each limit it sets; it runs while subscribed.
+ * your own, heap in use) instead of a fixed number.
+ *
+ * It is additive increase, multiplicative decrease, as Netflix's concurrency-limits
+ * `AIMDLimit` and the adaptive limits of Envoy: each reading above `target` sets the limit to
+ * `decrease` times the live connections (or times the limit, if that is lower); each reading
+ * at or below it, while the limit is reached (so it is what holds clients back), raises it by
+ * one, up to `max`. The rest wait in the queue or are refused. (Node's event-loop delay does
+ * not rise while clients wait in the kernel: for CPU, see {@link targetLimit}.) Emits each
+ * limit it sets; it runs while subscribed.
  *
  * @example
- * const limiter = new Limiter(1000, { queue: 64 });
- * adaptiveLimit(limiter, eventLoopDelay(100), { target: 50, min: 8 }).subscribe((limit) => metrics.limit = limit);
+ * const limiter = new Limiter(1000, { queueSize: 64 });
+ * adaptiveLimit(limiter, eventLoopDelayMs(100), { target: 50, min: 8 }).subscribe((limit) => metrics.limit = limit);
  *
  * @param limiter The limiter whose limit to set.
- * @param samples The signal, e.g. {@link eventLoopDelay}.
+ * @param samples The signal, e.g. {@link eventLoopDelayMs} or {@link heapUsedMiB}.
  * @param options The target and the bounds.
  * @returns The limits set.
+ * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function adaptiveLimit(limiter: Limiter, samples: Observable<number>, options: AdaptiveLimitOptions): Observable<number> {
-  const { target, min = 1, max = limiter.limit, decrease = 0.9 } = options;
-  if (typeof target !== 'number' || !(target > 0)) throw new RangeError(`adaptiveLimit: options.target must be a number > 0, got ${String(target)}`);
+  const { target, min = 1, max = limiter.limit, decrease = 0.9 } = checkOptions('adaptiveLimit: options', options);
+  checkNumber('adaptiveLimit: options.target', target, { above: 0, max: Infinity }); // Infinity: never above it
   checkInteger('adaptiveLimit: options.min', min, 1);
   checkInteger('adaptiveLimit: options.max', max, min);
-  if (typeof decrease !== 'number' || !(decrease > 0 && decrease < 1)) {
-    throw new RangeError(`adaptiveLimit: options.decrease must be a number between 0 and 1, got ${String(decrease)}`);
-  }
+  checkNumber('adaptiveLimit: options.decrease', decrease, { above: 0, below: 1 });
   return samples.pipe(
     map((value) => {
       const limit = limiter.limit;

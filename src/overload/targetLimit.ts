@@ -1,50 +1,52 @@
 import { distinctUntilChanged, map, scan, type Observable } from 'rxjs';
 import type { Limiter } from '../limit/limiter';
-import { checkInteger } from '../util/validate';
+import { checkInteger, checkNumber, checkOptions } from '../util/validate';
 
 /** Options of {@link targetLimit}. */
 export interface TargetLimitOptions {
-  /** The longest, in ms, an admitted exchange should take, waiting behind the others included. */
+  /** The longest, in ms, an admitted exchange should take, waiting behind the others included: a finite number > 0. */
   target: number;
-  /** The lowest limit. Default 1. */
+  /** The lowest limit, an integer >= 1. Default 1. */
   min?: number;
-  /** The highest limit. Default: the limiter's limit at the start. */
+  /** The highest limit, an integer >= `min`. Default: the limiter's limit at the start. */
   max?: number;
-  /** The largest wait queue. Default: the limiter's queue size at the start. */
+  /** The largest wait queue, an integer >= 0. Default: the limiter's queue size at the start. */
   maxQueue?: number;
   /** The weight of a new reading against the ones before (an exponential average), above 0, at most 1. Default 0.5. */
   weight?: number;
 }
 
 /**
- * Learns the connection limit from what an exchange costs: with `serviceTime` ms of the event
- * loop per exchange, the process finishes `target / serviceTime` exchanges within `target` ms
- * (Little's law). Half of those are admitted at once and half may wait in the queue, so that
- * the last one to wait has about `target` ms of work before it; the rest are refused at once,
- * which costs them nothing, instead of waiting in a queue they would leave, or time out in,
- * anyway. Unlike a limit learned from latency (AIMD, {@link adaptiveLimit}), it needs no signal
+ * Learns the connection limit and the wait queue from what an exchange costs.
+ *
+ * With `serviceTimeMs` ms of the event loop per exchange, the process finishes
+ * `target / serviceTimeMs` exchanges within `target` ms (Little's law). Half of those are
+ * admitted at once and half may wait in the queue, so that the last one to wait has about
+ * `target` ms of work before it; the rest are refused at once, which costs them nothing,
+ * instead of waiting in a queue they would leave, or time out in, anyway. Unlike a limit learned from latency (AIMD, {@link adaptiveLimit}), it needs no signal
  * that rises with the load: Node's event-loop delay stays flat while clients wait in the kernel
- * (see {@link eventLoopBusy}). When the load is gone, exchanges cost almost nothing and limit
+ * (see {@link eventLoopBusyMs}). When the load is gone, exchanges cost almost nothing and limit
  * and queue return to `max` and `maxQueue`. Emits each limit it sets; it runs while subscribed
  * (the last limit stays when it stops).
  *
  * @example
  * const limiter = new Limiter(1000);
- * targetLimit(limiter, serviceTime(limiter), { target: 100 }).subscribe((limit) => log.info({ limit }));
+ * targetLimit(limiter, serviceTimeMs(limiter), { target: 100 }).subscribe((limit) => log.info({ limit }));
  *
  * @param limiter The limiter whose limit and queue size to set.
- * @param serviceTimes What one exchange costs the loop, ms: {@link serviceTime}.
+ * @param serviceTimes What one exchange costs the loop, ms: {@link serviceTimeMs}. A reading that
+ *   is not a number >= 0 errors the result, naming it.
  * @param options The target and the bounds.
  * @returns The limits set.
+ * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function targetLimit(limiter: Limiter, serviceTimes: Observable<number>, options: TargetLimitOptions): Observable<number> {
-  if (options === null || typeof options !== 'object') throw new TypeError(`targetLimit: options must be an object, got ${String(options)}`);
-  const { target, min = 1, max = limiter.limit, maxQueue = limiter.queueSize, weight = 0.5 } = options;
-  if (typeof target !== 'number' || !(target > 0) || target === Infinity) throw new RangeError(`targetLimit: options.target must be a number > 0, got ${String(target)}`);
+  const { target, min = 1, max = limiter.limit, maxQueue = limiter.queueSize, weight = 0.5 } = checkOptions('targetLimit: options', options);
+  checkNumber('targetLimit: options.target', target, { above: 0 });
   checkInteger('targetLimit: options.min', min, 1);
   checkInteger('targetLimit: options.max', max, min);
   checkInteger('targetLimit: options.maxQueue', maxQueue, 0);
-  if (typeof weight !== 'number' || !(weight > 0 && weight <= 1)) throw new RangeError(`targetLimit: options.weight must be a number above 0 and at most 1, got ${String(weight)}`);
+  checkNumber('targetLimit: options.weight', weight, { above: 0, max: 1 });
   return serviceTimes.pipe(
     scan((average: number, cost) => {
       if (typeof cost !== 'number' || !(cost >= 0)) throw new RangeError(`targetLimit: a service time must be a number >= 0, got ${String(cost)}`);

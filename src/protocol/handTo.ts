@@ -1,7 +1,7 @@
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import { kToken, type Carrier, type Token } from '../limit/limiter';
+import { tokens, type Token } from '../limit/token';
 import type { Accepted, ListenerControl } from '../errors/result';
 
 /**
@@ -63,13 +63,13 @@ function start(server: NetServer, listener: ListenerControl): void {
  * Marks each admitted HTTP connection busy from a request to the end of its response (each
  * request is one exchange: pipelined ones overlap), and idle in between (one that ends with
  * its response stays busy to its close); asks for `Connection: close` while the limit is
- * contended. This runs on every request, so it creates no closure there: the token is read
+ * retiring. This runs on every request, so it creates no closure there: the token is read
  * from the socket (the Limiter puts it there), and the functions are shared.
  */
 function trackExchanges(server: HttpServer): void {
   // Before the application's own listener, so the header can still change when it answers at once.
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-    const token = (request.socket as Carrier)[kToken];
+    const token = tokenOf(request.socket);
     if (token === undefined) return;
     token.busy();
     // Answered already, by a 'request' listener that went first (rare): its 'prefinish' may
@@ -83,7 +83,7 @@ function trackExchanges(server: HttpServer): void {
     // all go through writeHead), not now: clients that begin to wait, or a shutdown that
     // begins, while this request is worked on count too. A response that said keep-alive and
     // is closed right after would race the client's next request.
-    response.writeHead = writeHeadClosingWhenContended as ServerResponse['writeHead'];
+    response.writeHead = writeHeadClosingWhenRetiring as ServerResponse['writeHead'];
     // 'prefinish' (end() has handed the whole response to the socket), not 'finish': nothing
     // else listens to it, so the listener is a function of its own, where a second 'finish'
     // listener would make http copy a listener array for every response.
@@ -91,14 +91,20 @@ function trackExchanges(server: HttpServer): void {
   });
 }
 
-// Shared functions, not closures: they run for every request.
-function writeHeadClosingWhenContended(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  if ((this.socket as Carrier | null)?.[kToken]?.contended) this.shouldKeepAlive = false;
+// Shared functions, not closures: they run for every request. The token is read from the
+// socket under its symbol (a property read), where the Limiter put it.
+const kToken = tokens.key;
+function tokenOf(socket: Socket | null): Token | undefined {
+  return (socket as Record<symbol, Token | undefined> | null)?.[kToken];
+}
+
+function writeHeadClosingWhenRetiring(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  if (tokenOf(this.socket)?.retiring) this.shouldKeepAlive = false;
   return (Object.getPrototypeOf(this) as { writeHead: (...a: unknown[]) => ServerResponse }).writeHead.apply(this, args);
 }
 
 function exchangeDone(this: ServerResponse): void {
-  (this.socket as Carrier | null)?.[kToken]?.idle();
+  tokenOf(this.socket)?.idle();
 }
 
 function destroyClient(_error: Error, socket: Socket): void {

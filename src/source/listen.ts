@@ -1,41 +1,9 @@
-import { createServer, Server as NetServer, type AddressInfo, type ListenOptions as NetListenOptions, type Server, type ServerOpts, type Socket } from 'node:net';
-import { classifyFailure } from '../errors/classify';
-import { asyncScheduler, filter, Observable, Subject, take, timer, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
-import { onConnectionClosed } from './connectionCloses';
-import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
-import { errorHint } from '../errors/hint';
-import { Pauses } from './pauses';
-import type { AcceptError, Accepted, AcceptResult, ListenerControl } from '../errors/result';
+import { createServer, Server as NetServer, type Server, type ServerOpts } from 'node:net';
+import { Observable } from 'rxjs';
+import type { AcceptResult } from '../errors/result';
 import { checkBoolean, checkDelay, checkFunction, checkInteger } from '../util/validate';
-
-/** Options shared by {@link listen} and {@link fromServer}. */
-export interface WatchOptions {
-  /**
-   * Descriptors to keep free under the open-file limit: when an accepted socket's descriptor
-   * number comes this close to the limit, the listener reports EMFILE (which Node hides).
-   * Default: 5% of the limit, at least 16.
-   */
-  headroom?: number;
-  /**
-   * When listening again fails and no operator paused in response, retry after this many ms.
-   * Default 500.
-   */
-  retryDelay?: number;
-  /**
-   * How often, at least, a listening server counts its open descriptors (Linux), to catch a
-   * shortage that something other than connections caused (files, outgoing sockets): Node
-   * would meet it on the next accept and drop that connection silently. The period grows with
-   * what a count costs (a few µs on Linux 6.2 and later; about 1 µs per descriptor before),
-   * keeping the check under 0.1% of a core. While paused on a shortage, the same period bounds
-   * how long a relief that no connection's close brought (files closed) takes to be seen.
-   * Default 1000 ms; 0 turns it off.
-   */
-  checkInterval?: number;
-  /** Called once, when the server first listens, with its bound address. */
-  onListening?: (address: AddressInfo | string) => void;
-  /** Where the retry timer runs; tests pass a TestScheduler. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-}
+import type { Where } from './relistener';
+import { watch, type WatchOptions } from './watch';
 
 /** Where {@link listen} listens: a TCP `port` (0 picks a free one) and `host`, or a Unix socket `path`. */
 export interface ListenOptions extends WatchOptions {
@@ -61,37 +29,6 @@ export interface ListenOptions extends WatchOptions {
    * defaults), or HTTP/1.1 half-closes and small responses behave differently.
    */
   server?: ServerOpts;
-}
-
-/**
- * Listening failed at start (the port is taken, privileged or not on this host), or listening
- * again after a pause was refused for good (`during: 'resume'`: EACCES or EPERM, a port below
- * 1024 after the process dropped its privileges).
- */
-export class ListenError extends Error {
-  /** Always `'ListenError'`. */
-  override readonly name = 'ListenError';
-  /** The error code: `'EADDRINUSE'`, `'EACCES'`, `'EADDRNOTAVAIL'`, ... */
-  readonly code: string | undefined;
-  /** The call that failed: `'listen'`, `'bind'`, `'getaddrinfo'`, ... */
-  readonly syscall: string | undefined;
-  /** What to do about it, with a link into `docs/errors.md` (also in the message). */
-  readonly hint: string | undefined;
-
-  /**
-   * @param cause The error Node reported.
-   * @param during Whether listening failed at start or when listening again after a pause.
-   */
-  constructor(
-    override readonly cause: AcceptError,
-    readonly during: 'start' | 'resume' = 'start',
-  ) {
-    const hint = errorHint(cause, during === 'resume' ? 'resume' : undefined);
-    super(hint === undefined ? cause.message : `${cause.message}. ${hint}`);
-    this.code = cause.code;
-    this.syscall = cause.syscall;
-    this.hint = hint;
-  }
 }
 
 /**
@@ -124,29 +61,13 @@ export function listen(options: ListenOptions): Observable<AcceptResult> {
   checkWatchOptions('listen', options);
   return new Observable<AcceptResult>((subscriber) => {
     const server = createServer(options.server);
-    const teardown = watch(server, options, subscriber, where);
+    const teardown = watch(server, subscriber, { ...options, start: where });
     return () => {
       teardown();
       server.close();
     };
   });
 }
-
-/**
- * How often, at most, a listener paused on file shortage counts its open descriptors again
- * where Node does not tell it of its connections' closes (it does on Node 20 to 26: there it
- * counts after closes instead), so that accepting resumes soon after the shortage ends. Where
- * counting costs about 1 µs per open descriptor (before Linux 6.2), the period grows to
- * `open / 10` ms: polling stays near 1% of a core.
- */
-export const RELIEF_POLL_MS = 25;
-
-/**
- * How long, at most, between two counts while the count does not move (connections held
- * open, as by keep-alive clients): each count wakes a paused process, and a flood can hold
- * it paused for as long as it lasts. A change brings the period back to {@link RELIEF_POLL_MS}.
- */
-export const RELIEF_STEADY_MS = 100;
 
 /**
  * Watches a `net.Server` (or `http.Server`, `tls.Server`, ...) the caller owns: emits its
@@ -168,161 +89,7 @@ export function fromServer(server: Server, options: WatchOptions & { backlog?: n
   checkWatchOptions('fromServer', options);
   if (options.backlog !== undefined) checkInteger('fromServer: options.backlog', options.backlog, 1);
   if (options.reusePort !== undefined) checkBoolean('fromServer: options.reusePort', options.reusePort);
-  return new Observable<AcceptResult>((subscriber) => watch(server, options, subscriber, undefined, options.backlog, options.reusePort));
-}
-
-/**
- * An accepted connection. Made by a class rather than an object literal: once enough of a
- * literal's objects outlive a young-generation collection (connections waiting, or live, when
- * one runs), V8 allocates that literal's later objects in the old generation directly
- * (allocation-site pretenuring, seen on Node 26; a class's are not), and each of those, dead,
- * keeps the young socket it points to alive until the next full collection (bench/RESULTS.md
- * section 11).
- */
-class Connection implements Accepted {
-  readonly type = 'connection';
-
-  constructor(
-    readonly socket: Socket,
-    readonly listener: ListenerControl,
-  ) {}
-}
-
-/** `net.ListenOptions` with `reusePort` (Node >= 22.12, 23.1), which @types/node 20 lacks. */
-type Where = NetListenOptions & { reusePort?: boolean };
-
-function watch(
-  server: Server,
-  options: WatchOptions,
-  subscriber: Subscriber<AcceptResult>,
-  start: Where | undefined,
-  backlog = start?.backlog,
-  reusePort = start?.reusePort,
-): () => void {
-  const scheduler = options.scheduler ?? asyncScheduler;
-  const retryDelay = options.retryDelay ?? 500;
-  const fileLimit = readOpenFileLimit();
-  const headroom = fileLimit === undefined ? 0 : (options.headroom ?? defaultHeadroom(fileLimit));
-  // Descriptor numbers (and counts) at or above this mean the process is about to run out.
-  const ceiling = fileLimit === undefined ? Infinity : fileLimit - headroom;
-  const checkInterval = options.checkInterval ?? 1000;
-  // Where to listen again after a pause: the address actually bound, so port 0 keeps its
-  // port and a host name is not looked up again.
-  let where: Where | undefined;
-  let bound: AddressInfo | string | null = null;
-  let resuming = false;
-  let closed = false;
-
-  const pauses = new Pauses(stop, resume);
-  const listener: ListenerControl = {
-    pause: (reason) => pauses.hold(reason),
-    get pauses() {
-      return pauses.reasons;
-    },
-    address: () => bound,
-    report: (error) => {
-      if (!closed) fail(error, 'accept', fileLimit !== undefined && (error.code === 'EMFILE' || error.code === 'ENFILE'));
-    },
-  };
-
-  // Emits once another `headroom` descriptors are free under the ceiling, so each resume admits
-  // a batch instead of flapping per closed socket. What frees descriptors in a flood is the
-  // server's own connections closing: the count is taken once after each burst of closes (one
-  // scheduled count), and the periodic check below (`checkInterval`) tells it too, for other
-  // causes (files, outgoing sockets). Polling every 25-100 ms instead cost a paused process
-  // about 0.3% of a core in wakeups (bench/RESULTS.md section 12); it remains where Node has
-  // no hook for closes. Each count goes to the waiters there were when it came (a Subject's
-  // snapshot): a pause that ends on it, resumes, fails and waits again waits for the next one.
-  const counted = new Subject<number>();
-  let reliefCount: Subscription | undefined;
-  const countAfterCloses = (): void => {
-    reliefCount = undefined;
-    counted.next(openFileCount());
-  };
-  const unhook = fileLimit === undefined ? undefined : onConnectionClosed(server, () => {
-    if (counted.observed && reliefCount === undefined) reliefCount = scheduler.schedule(countAfterCloses);
-  });
-  const counts = unhook === undefined ? openFilesEvery(RELIEF_POLL_MS, 0.01, scheduler, RELIEF_STEADY_MS) : counted;
-  const relieved = counts.pipe(
-    filter((open) => open < ceiling - headroom),
-    take(1),
-  );
-
-  function fail(error: AcceptError, during: 'accept' | 'resume', fileShort = false): void {
-    subscriber.next(fileShort ? { type: 'error', error, during, listener, relieved } : { type: 'error', error, during, listener });
-    if (during === 'resume' && !pauses.paused && !closed) {
-      // Nobody downstream paused in response: retry later rather than spin or stay closed.
-      const release = pauses.hold('retry');
-      subscriber.add(timer(retryDelay, scheduler).subscribe(release));
-    }
-  }
-
-  function stop(): void {
-    if (server.listening) server.close();
-  }
-
-  function resume(): void {
-    if (closed || where === undefined) return;
-    // Count the open descriptors: the numbers seen on accept have holes by now (the closed
-    // listening socket's among them), so they would understate what is open.
-    const open = fileLimit === undefined ? 0 : openFileCount();
-    if (open + 1 >= ceiling) return fail(fileShortage(open, fileLimit!, 'listen'), 'resume', true);
-    resuming = true;
-    server.listen(where);
-  }
-
-  function onConnection(socket: Socket): void {
-    subscriber.next(new Connection(socket, listener));
-    // Linux gives out the lowest free number: descriptor N means N are open below it.
-    const fd = socketFd(socket);
-    if (fd >= ceiling) fail(fileShortage(fd + 1, fileLimit!, 'accept'), 'accept', true);
-  }
-
-  function onListening(): void {
-    resuming = false;
-    // A pause that arrived while listening was under way (cluster workers listen asynchronously).
-    if (pauses.paused) return stop();
-    if (where !== undefined) return;
-    const address = server.address()!;
-    bound = address;
-    where = typeof address === 'string' ? { path: address, backlog } : { host: address.address, port: address.port, backlog, ipv6Only: start?.ipv6Only, reusePort };
-    options.onListening?.(address);
-  }
-
-  function onError(error: AcceptError): void {
-    if (closed) return; // a late listen error after unsubscribe must not crash the process
-    if (where === undefined && !server.listening) return subscriber.error(new ListenError(error));
-    const during = resuming ? 'resume' : 'accept';
-    resuming = false;
-    // Listening again refused for good (EACCES, EPERM: privileges dropped since the first
-    // listen): a ListenError, so that the stream `handleErrors` ends with it carries the hint.
-    const fatal = during === 'resume' && classifyFailure({ type: 'error', error, during, listener }) === 'fatal';
-    fail(fatal ? new ListenError(error, 'resume') : error, during);
-  }
-
-  if (fileLimit !== undefined && checkInterval > 0) {
-    subscriber.add(
-      openFilesEvery(checkInterval, 0.001, scheduler).subscribe((open) => {
-        counted.next(open);
-        if (open >= ceiling && server.listening && !pauses.paused) fail(fileShortage(open, fileLimit, 'accept'), 'accept', true);
-      }),
-    );
-  }
-
-  server.on('connection', onConnection);
-  server.on('listening', onListening);
-  server.on('error', onError);
-  if (start !== undefined) server.listen(start);
-  else if (server.listening) onListening();
-
-  return () => {
-    closed = true;
-    unhook?.();
-    reliefCount?.unsubscribe();
-    server.off('connection', onConnection);
-    server.off('listening', onListening);
-    if (start === undefined) server.off('error', onError);
-  };
+  return new Observable<AcceptResult>((subscriber) => watch(server, subscriber, options));
 }
 
 function checkAddress(options: ListenOptions): Where {

@@ -41,3 +41,58 @@ export function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${show(value)}`);
   return value;
 }
+
+/** The range {@link checkNumber} allows: any of an inclusive `min`/`max` and an exclusive `above`/`below`. */
+export interface NumberBounds {
+  /** The least value allowed. */
+  min?: number;
+  /** Values must be greater than this. */
+  above?: number;
+  /** The greatest value allowed; `Infinity` allows `Infinity` itself. */
+  max?: number;
+  /** Values must be less than this. */
+  below?: number;
+}
+
+/**
+ * Throws unless `value` is a number within `bounds`: finite, except for an infinite `min` or
+ * `max` that names the infinity allowed (a default of `Infinity` that means "never").
+ */
+export function checkNumber(name: string, value: unknown, bounds: NumberBounds): number {
+  const { min, above, max, below } = bounds;
+  // The range as a user reads it: one bound as a sign (`> 0`), two in words (`above 0 and at
+  // most 1`); an infinite bound only says that infinity is allowed, so it is left out.
+  const lower = min !== undefined && min !== -Infinity ? ['>=', 'at least', min] : above !== undefined ? ['>', 'above', above] : undefined;
+  const upper = max !== undefined && max !== Infinity ? ['<=', 'at most', max] : below !== undefined ? ['<', 'below', below] : undefined;
+  const range =
+    lower !== undefined && upper !== undefined
+      ? ` ${lower[1]} ${lower[2]} and ${upper[1]} ${upper[2]}`
+      : lower !== undefined
+        ? ` ${lower[0]} ${lower[2]}`
+        : upper !== undefined
+          ? ` ${upper[0]} ${upper[2]}`
+          : '';
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number${range}, got ${show(value)}`);
+  const allowed =
+    (Number.isFinite(value) || value === min || value === max) && // NaN is never allowed
+    (min === undefined || value >= min) &&
+    (above === undefined || value > above) &&
+    (max === undefined || value <= max) &&
+    (below === undefined || value < below);
+  if (!allowed) throw new RangeError(`${name} must be a number${range}, got ${show(value)}`);
+  return value;
+}
+
+/** Throws unless `value` is an object (not `null`, not an array): an options bag. */
+export function checkOptions<T>(name: string, value: T): T {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object, got ${Array.isArray(value) ? 'an array' : show(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a string with at least one character. */
+export function checkString(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string, got ${show(value)}`);
+  return value;
+}

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { EMPTY, type Observable, type SchedulerLike } from 'rxjs';
+import { defer, EMPTY, type Observable, type SchedulerLike } from 'rxjs';
+import { checkNumber, checkString } from '../../util/validate';
+import { settleOptions, type Caller, type MonitorOptions, type Settled } from './options';
 import { sampleEvery } from './sample';
 
 const MiB = 1024 * 1024;
@@ -15,7 +17,7 @@ let collector: (() => void) | undefined;
  * V8's full garbage collection: `gc` when the process runs with --expose-gc, else obtained the
  * usual way in a running process, which Node does not document (the flag set, `gc` read from a
  * new context, the flag cleared, so user code sees no global `gc` appear; checked on Node 20,
- * 22, 24 and 26 by spec/monitors.spec.ts in CI).
+ * 22, 24 and 26 by spec/overload/monitors.spec.ts in CI).
  */
 function collectGarbage(): void {
   if (collector === undefined) {
@@ -52,60 +54,160 @@ function liveReader(read: () => number, collectAbove: number): () => number {
   };
 }
 
-function checkCollectAbove(name: string, collectAbove: number): number {
-  if (typeof collectAbove !== 'number' || Number.isNaN(collectAbove) || collectAbove < 0) {
-    throw new RangeError(`${name}: collectAbove must be a number of MiB >= 0, got ${String(collectAbove)}`);
-  }
-  return collectAbove;
+/** Options of {@link heapUsedMiB} and {@link rssMiB}. */
+export interface MemoryOptions extends MonitorOptions {
+  /**
+   * MiB: a reading above this that has not moved since the one before (nothing allocates, so
+   * nothing collects) is taken again after a full garbage collection. A number >= 0; give it
+   * the mark to resume at. Default `Infinity` (never collect).
+   */
+  collectAbove?: number;
+}
+
+/** Options of {@link cgroupMemory}. */
+export interface CgroupMemoryOptions extends MonitorOptions {
+  /** Where cgroup v2 is mounted for this process: the directory of its `memory.max` and `memory.current`. Default `/sys/fs/cgroup`. */
+  root?: string;
+}
+
+const DEFAULTS = { every: 1000 }; // and no stretching unless idleEvery says so
+
+/**
+ * {@link sampleEvery} whose period stretches (doubling up to `idleEvery`) while each reading is
+ * within `within` of the one before: memory that holds still. The reading before is kept per
+ * subscription, and looked at only when the period can stretch.
+ */
+function stillSamples(settled: Settled<MonitorOptions>, within: number, start: () => () => number): Observable<number> {
+  return defer(() => {
+    let last = NaN;
+    const calm = (value: number): boolean => {
+      const still = Math.abs(value - last) < within;
+      last = value;
+      return still;
+    };
+    return sampleEvery({ ...settled, calm }, start);
+  });
+}
+
+function memoryMiB(caller: Caller, options: number | MemoryOptions | undefined, read: () => number): Observable<number> {
+  const settled = settleOptions(caller, options, DEFAULTS);
+  const collectAbove = checkNumber(settled.name('collectAbove'), settled.collectAbove === undefined ? Infinity : settled.collectAbove, { min: 0, max: Infinity });
+  return stillSamples(settled, STILL_MIB, () => liveReader(read, collectAbove));
 }
 
 /**
- * V8 heap in use, in MiB, every `every` ms (`v8.getHeapStatistics().used_heap_size`). Its
- * ceiling is `heapLimitMiB()` (`--max-old-space-size`). A reading above `collectAbove` that has
- * not moved since the one before (nothing allocates, so nothing collects) is taken after a full
- * garbage collection, so that a listener paused for heap sees the heap fall once what held it
- * is gone: give it the mark to resume at.
+ * V8 heap in use, in MiB, every `every` ms (`v8.getHeapStatistics().used_heap_size`).
  *
- * @param every Default 1000.
- * @param scheduler Default `asyncScheduler`.
- * @param collectAbove MiB. Default `Infinity` (never collect).
+ * Its ceiling is {@link heapLimitMiB} (`--max-old-space-size`). A reading above `collectAbove`
+ * that has not moved since the one before (nothing allocates, so nothing collects) is taken
+ * after a full garbage collection, so that a listener paused for heap sees the heap fall once
+ * what held it is gone: give it the mark to resume at. With `idleEvery` above `every`, the
+ * period doubles up to `idleEvery` while readings stay within 1 MiB of the one before.
+ *
+ * @example
+ * pauseUnderPressure([{ name: 'heapUsed', samples: heapUsedMiB({ every: 250, collectAbove: 1200 }), above: 1500, below: 1200, unit: 'MiB' }]);
+ *
+ * @param options `every` as a number, or an object:
+ *   `every`, the period, ms (default 1000);
+ *   `idleEvery`, the longest period while the heap holds still, ms (default `every`: no stretching);
+ *   `scheduler`, where periods are timed (default `asyncScheduler`);
+ *   `collectAbove`, MiB (default `Infinity`: never collect).
+ * @returns Cold: it runs only while subscribed.
+ * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
-export function heapUsed(every = 1000, scheduler?: SchedulerLike, collectAbove = Infinity): Observable<number> {
-  checkCollectAbove('heapUsed', collectAbove);
-  return sampleEvery('heapUsed', every, scheduler, () => liveReader(() => getHeapStatistics().used_heap_size / MiB, collectAbove));
+export function heapUsedMiB(options?: number | MemoryOptions): Observable<number> {
+  return heapUsedAs({ name: 'heapUsedMiB' }, options);
 }
 
-/** V8's heap limit in MiB: where a growing heap ends in a crash. */
+/** {@link heapUsedMiB}, its errors naming `caller`: the deprecated `heapUsed` too. */
+export function heapUsedAs(caller: Caller, options: number | MemoryOptions | undefined): Observable<number> {
+  return memoryMiB(caller, options, () => getHeapStatistics().used_heap_size / MiB);
+}
+
+/**
+ * V8's heap limit in MiB: where a growing heap ends in a crash.
+ *
+ * @example
+ * const above = heapLimitMiB() * 0.8; // pause at 80% of the limit
+ *
+ * @returns `v8.getHeapStatistics().heap_size_limit`, in MiB.
+ */
 export function heapLimitMiB(): number {
   return getHeapStatistics().heap_size_limit / MiB;
 }
 
 /**
  * Resident memory of the process, in MiB, every `every` ms (`process.memoryUsage.rss()`, which
- * does not walk the heap): what the OOM killer weighs, buffers and native memory included. A
- * still reading above `collectAbove` is taken after a full garbage collection, as
- * {@link heapUsed}'s (buffers are freed when their objects are collected).
+ * does not walk the heap).
  *
- * @param every Default 1000.
- * @param scheduler Default `asyncScheduler`.
- * @param collectAbove MiB. Default `Infinity` (never collect).
+ * It is what the OOM killer weighs, buffers and native memory included. A still reading above
+ * `collectAbove` is taken after a full garbage collection, as {@link heapUsedMiB}'s (buffers
+ * are freed when their objects are collected). With `idleEvery` above `every`, the period
+ * doubles up to `idleEvery` while readings stay within 1 MiB of the one before.
+ *
+ * @example
+ * pauseUnderPressure([{ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: 1600 }), above: 2000, unit: 'MiB' }]);
+ *
+ * @param options `every` as a number, or an object:
+ *   `every`, the period, ms (default 1000);
+ *   `idleEvery`, the longest period while memory holds still, ms (default `every`: no stretching);
+ *   `scheduler`, where periods are timed (default `asyncScheduler`);
+ *   `collectAbove`, MiB (default `Infinity`: never collect).
+ * @returns Cold: it runs only while subscribed.
+ * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
-export function rss(every = 1000, scheduler?: SchedulerLike, collectAbove = Infinity): Observable<number> {
-  checkCollectAbove('rss', collectAbove);
-  return sampleEvery('rss', every, scheduler, () => liveReader(() => process.memoryUsage.rss() / MiB, collectAbove));
+export function rssMiB(options?: number | MemoryOptions): Observable<number> {
+  return rssAs({ name: 'rssMiB' }, options);
+}
+
+/** {@link rssMiB}, its errors naming `caller`: the deprecated `rss` too. */
+export function rssAs(caller: Caller, options: number | MemoryOptions | undefined): Observable<number> {
+  return memoryMiB(caller, options, () => process.memoryUsage.rss() / MiB);
 }
 
 /**
- * The container's memory in use as a share of its limit, 0 to 1 (cgroup v2 `memory.current` /
- * `memory.max`), every `every` ms: what the OOM killer of a container acts on (Envoy added this
- * monitor because heap size did not match it). Completes at once where there is no cgroup v2
- * limit (not Linux, cgroup v1, or `memory.max` is `max`).
+ * The container's memory in use over its limit, a share, 0 to 1 (cgroup v2 `memory.current` /
+ * `memory.max`), every `every` ms.
  *
- * @param every Default 1000.
- * @param scheduler Default `asyncScheduler`.
- * @param root Where cgroup v2 is mounted for this process. Default `/sys/fs/cgroup`.
+ * It is what the OOM killer of a container acts on (Envoy added this monitor because heap size
+ * did not match it). Completes at once where there is no cgroup v2 limit (not Linux, cgroup
+ * v1, or `memory.max` is `max`); `memory.max` is read when it is called. With `idleEvery`
+ * above `every`, the period doubles up to `idleEvery` while `memory.current` stays within
+ * 1 MiB of the reading before.
+ *
+ * @example
+ * pauseUnderPressure([{ name: 'cgroupMemory', samples: cgroupMemory(1000), above: 0.9 }]);
+ * cgroupMemory({ every: 500, root: '/sys/fs/cgroup' });
+ *
+ * @param options `every` as a number, or an object:
+ *   `every`, the period, ms (default 1000);
+ *   `idleEvery`, the longest period while memory holds still, ms (default `every`: no stretching);
+ *   `scheduler`, where periods are timed (default `asyncScheduler`);
+ *   `root`, where cgroup v2 is mounted for this process (default `/sys/fs/cgroup`).
+ * @returns Cold: it runs only while subscribed.
+ * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
-export function cgroupMemory(every = 1000, scheduler?: SchedulerLike, root = '/sys/fs/cgroup'): Observable<number> {
+export function cgroupMemory(options?: number | CgroupMemoryOptions): Observable<number>;
+/**
+ * The container's memory in use over its limit, a share, 0 to 1: the positional form.
+ *
+ * @deprecated Use cgroupMemory({ every, scheduler, root }) instead; removed in 0.3.
+ *
+ * @example
+ * cgroupMemory(1000, undefined, '/sys/fs/cgroup'); // now: cgroupMemory({ every: 1000, root: '/sys/fs/cgroup' })
+ *
+ * @param every The period, ms. Default 1000.
+ * @param scheduler Where periods are timed. Default `asyncScheduler`.
+ * @param root Where cgroup v2 is mounted for this process. Default `/sys/fs/cgroup`.
+ * @returns Cold: it runs only while subscribed.
+ */
+export function cgroupMemory(every: number | undefined, scheduler: SchedulerLike | undefined, root?: string): Observable<number>;
+export function cgroupMemory(options?: number | CgroupMemoryOptions, ...positional: [scheduler?: SchedulerLike, root?: string]): Observable<number> {
+  const settled =
+    positional.length > 0
+      ? settleOptions<CgroupMemoryOptions>({ name: 'cgroupMemory', positional: true }, { every: options as number | undefined, scheduler: positional[0], root: positional[1] }, DEFAULTS)
+      : settleOptions({ name: 'cgroupMemory' }, options, DEFAULTS);
+  const root = checkString(settled.name('root'), settled.root === undefined ? '/sys/fs/cgroup' : settled.root);
   const read = (file: string): string | undefined => {
     try {
       return readFileSync(`${root}/${file}`, 'utf8').trim();
@@ -115,5 +217,5 @@ export function cgroupMemory(every = 1000, scheduler?: SchedulerLike, root = '/s
   };
   const max = Number(read('memory.max'));
   if (!Number.isFinite(max) || max <= 0) return EMPTY;
-  return sampleEvery('cgroupMemory', every, scheduler, () => () => Number(read('memory.current') ?? 0) / max);
+  return stillSamples(settled, (STILL_MIB * MiB) / max, () => () => Number(read('memory.current') ?? 0) / max);
 }

@@ -1,25 +1,42 @@
-import type { Observable, SchedulerLike } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { Limiter } from '../../limit/limiter';
+import { checkOptions } from '../../util/validate';
+import { settleOptions, type Caller, type MonitorOptions } from './options';
 import { sampleLoop } from './sample';
 
 /**
  * What one exchange costs the event loop, in ms, read every window: the loop's busy time over
- * the exchanges the limiter saw complete in it ({@link Limiter.completed}; a window with none
- * counts as one). It is everything the process did per exchange (accept, parse, handler,
- * garbage collection), so `target / serviceTime` is how many exchanges the process can hold and
- * still finish each within `target` ms (Little's law): what {@link targetLimit} sets. Waiting
- * on I/O costs nothing here, so servers whose handlers mostly wait are not held back. Windows
- * are `every` ms while the loop is more than half busy and double up to `idleEvery` ms while it
- * is not.
+ * the exchanges the limiter saw complete in it.
+ *
+ * Exchanges are {@link Limiter.completed}; a window with none counts as one. It is everything
+ * the process did per exchange (accept, parse, handler, garbage collection), so
+ * `target / serviceTimeMs` is how many exchanges the process can hold and still finish each
+ * within `target` ms (Little's law): what {@link targetLimit} sets. Waiting on I/O costs
+ * nothing here, so servers whose handlers mostly wait are not held back. Windows are `every` ms
+ * while the loop is more than half busy and double up to `idleEvery` ms while it is not.
+ *
+ * @example
+ * const limiter = new Limiter(1000);
+ * targetLimit(limiter, serviceTimeMs(limiter), { target: 100 }).subscribe();
+ * serviceTimeMs(limiter, { every: 200, idleEvery: 1000 });
  *
  * @param limiter Whose completed exchanges to count.
- * @param every The window under load, ms. Default 100 (about 20 exchanges for a 5 ms handler).
- * @param scheduler Where windows are timed. Default `asyncScheduler`.
- * @param idleEvery The window while at most half busy, ms. Default 500.
+ * @param options `every` as a number, or an object:
+ *   `every`, the window while the loop is more than half busy, ms (default 100: about 20
+ *   exchanges for a 5 ms handler);
+ *   `idleEvery`, the longest window while it is at most half busy, ms (default 500, or `every` if longer);
+ *   `scheduler`, where windows are timed (default `asyncScheduler`).
  * @returns Cold: it runs only while subscribed.
+ * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
-export function serviceTime(limiter: Limiter, every = 100, scheduler?: SchedulerLike, idleEvery = 500): Observable<number> {
-  return sampleLoop('serviceTime', every, scheduler, idleEvery, () => {
+export function serviceTimeMs(limiter: Limiter, options?: number | MonitorOptions): Observable<number> {
+  return serviceTimeAs({ name: 'serviceTimeMs' }, limiter, options);
+}
+
+/** {@link serviceTimeMs}, its errors naming `caller`: the deprecated `serviceTime` too. */
+export function serviceTimeAs(caller: Caller, limiter: Limiter, options: number | MonitorOptions | undefined): Observable<number> {
+  checkOptions(`${caller.name}: limiter`, limiter);
+  return sampleLoop(settleOptions(caller, options, { every: 100, idleEvery: 500 }), () => {
     let completed = limiter.completed;
     return (window) => {
       const exchanges = limiter.completed - completed;

@@ -1,0 +1,33 @@
+import { errorHint } from './hint';
+import type { AcceptError, During } from './result';
+
+/**
+ * Listening failed at start (the port is taken, privileged or not on this host), or listening
+ * again after a pause was refused for good (`during: 'resume'`: EACCES or EPERM, a port below
+ * 1024 after the process dropped its privileges).
+ */
+export class ListenError extends Error {
+  /** Always `'ListenError'`. */
+  override readonly name = 'ListenError';
+  /** The error code: `'EADDRINUSE'`, `'EACCES'`, `'EADDRNOTAVAIL'`, ... */
+  readonly code: string | undefined;
+  /** The call that failed: `'listen'`, `'bind'`, `'getaddrinfo'`, ... */
+  readonly syscall: string | undefined;
+  /** What to do about it, with a link into `docs/errors.md` (also in the message). */
+  readonly hint: string | undefined;
+
+  /**
+   * @param cause The error Node reported.
+   * @param during Whether listening failed at start or when listening again after a pause.
+   */
+  constructor(
+    override readonly cause: AcceptError,
+    readonly during: Exclude<During, 'accept'> = 'start',
+  ) {
+    const hint = errorHint(cause, during);
+    super(hint === undefined ? cause.message : `${cause.message}. ${hint}`);
+    this.code = cause.code;
+    this.syscall = cause.syscall;
+    this.hint = hint;
+  }
+}

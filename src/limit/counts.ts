@@ -1,0 +1,35 @@
+/** What a {@link Limiter} has counted since it was made; every figure only grows. */
+export interface LimiterCounts {
+  /** Connections closed at once: every slot taken and the queue full (or no waiting allowed). */
+  readonly dropped: number;
+  /** Connections closed at once because their remote address held `perPeer` already. */
+  readonly droppedPerPeer: number;
+  /** Connections that have had to wait for a slot. */
+  readonly queued: number;
+  /** Connections admitted after waiting. */
+  readonly admittedFromQueue: number;
+  /** Connections that waited `queueTimeout` ms and were handed to `onQueueTimeout`. */
+  readonly queueTimeouts: number;
+  /** Connections whose client gave up while waiting (reset, or closed before sending). */
+  readonly gaveUp: number;
+  /** Idle connections closed to admit a waiting one. */
+  readonly reclaimed: number;
+  /**
+   * Exchanges completed: a request answered on a connection whose handler marks them
+   * ({@link Token.idle}, as `handTo` does for HTTP), or a connection that ended while busy
+   * (every connection, where nothing marks them). What {@link serviceTimeMs} divides by.
+   */
+  readonly completed: number;
+}
+
+/** The limiter's own, writable counters: a class, so every limiter's have one shape. */
+export class Counts implements LimiterCounts {
+  dropped = 0;
+  droppedPerPeer = 0;
+  queued = 0;
+  admittedFromQueue = 0;
+  queueTimeouts = 0;
+  gaveUp = 0;
+  reclaimed = 0;
+  completed = 0;
+}

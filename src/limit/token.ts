@@ -1,0 +1,127 @@
+import type { Socket } from 'node:net';
+import type { Links } from '../util/linkedList';
+import { SocketRecords } from '../util/socketRecords';
+
+/**
+ * One admitted connection's slot under a {@link Limiter}. It is released when its socket
+ * closes, or explicitly; releasing twice frees one slot only.
+ *
+ * A protocol that knows when a connection sits between exchanges (HTTP keep-alive between
+ * requests) marks each exchange with {@link Token.busy} and {@link Token.idle}: when the limit
+ * is full and a connection waits, the limiter closes the connection idle the longest to admit
+ * it (nginx does the same with idle keep-alive connections), and during shutdown it closes
+ * connections as they go idle. A connection is busy from admission until first marked idle, so
+ * one whose first request is still unread is never taken for idle. {@link handTo} marks HTTP/1
+ * connections.
+ */
+export interface Token {
+  /** Frees the slot (once; later calls do nothing). The socket stays open. */
+  release(): void;
+  /** Whether the slot has been freed. */
+  readonly released: boolean;
+  /**
+   * Ends an exchange: when none is left in flight, the connection is idle and may be closed to
+   * admit a waiting connection (longest idle first), or at shutdown. It is closed gracefully
+   * (`socket.destroySoon()`: what was written is flushed first), and never if bytes arrived
+   * since it went idle (a request on its way). Without a matching {@link Token.busy}, it marks
+   * the connection idle.
+   */
+  idle(): void;
+  /**
+   * Begins an exchange (a request arrived): the connection is not closed to admit others until
+   * as many {@link Token.idle} calls have ended its exchanges (HTTP/1 pipelining and HTTP/2
+   * streams overlap).
+   */
+  busy(): void;
+  /**
+   * Whether this connection should end after its current exchange, because connections wait
+   * for a slot or the server is shutting down. An HTTP server answers with `Connection: close`
+   * (as {@link handTo} does), which ends the connection without the keep-alive race.
+   */
+  readonly retiring: boolean;
+  /** @deprecated Renamed {@link Token.retiring} (it never meant lock contention); removed in 0.3. */
+  readonly contended: boolean;
+}
+
+/**
+ * What a token needs of the limiter that issued it: the narrow way back, instead of the
+ * limiter's private state. Each call is made once per event (a release, an exchange's end).
+ */
+export interface TokenHost {
+  /** The token's slot is free. */
+  released(token: SlotToken): void;
+  /** The connection has no exchange in flight. */
+  wentIdle(token: SlotToken): void;
+  /** The connection began an exchange while idle. */
+  wentBusy(token: SlotToken): void;
+  /** Whether the connection should end after its current exchange. */
+  retiring(token: SlotToken): boolean;
+}
+
+/** A live connection's slot: frees it once, on its socket's close or an explicit release. */
+export class SlotToken implements Token, Links<SlotToken> {
+  #host: TokenHost | undefined;
+  /** Links in the limiter's idle pool. */
+  prev: SlotToken | undefined = undefined;
+  next: SlotToken | undefined = undefined;
+  /** `socket.bytesRead` when last marked idle: more since means a request is on its way. */
+  readAtIdle = 0;
+  /** Exchanges in flight: `busy()` calls not yet matched by `idle()`. */
+  exchanges = 0;
+  /** Between exchanges. A fresh connection is not: busy from admission until its first exchange ends. */
+  isIdle = false;
+
+  /**
+   * @param host The limiter that issued it.
+   * @param socket The connection's socket.
+   * @param peer Its remote address where a per-peer limit counts it.
+   * @param owner Who admitted it (an operator): its withdrawal retires the connection.
+   */
+  constructor(
+    host: TokenHost,
+    readonly socket: Socket,
+    readonly peer: string | undefined,
+    readonly owner: object,
+  ) {
+    this.#host = host;
+  }
+
+  get released(): boolean {
+    return this.#host === undefined;
+  }
+
+  get retiring(): boolean {
+    return this.#host !== undefined && this.#host.retiring(this);
+  }
+
+  get contended(): boolean {
+    return this.retiring;
+  }
+
+  release(): void {
+    const host = this.#host;
+    if (host === undefined) return;
+    this.#host = undefined;
+    host.released(this);
+  }
+
+  idle(): void {
+    if (this.exchanges > 0 && --this.exchanges > 0) return;
+    if (this.#host !== undefined) this.#host.wentIdle(this);
+  }
+
+  busy(): void {
+    if (this.exchanges++ === 0 && this.#host !== undefined) this.#host.wentBusy(this);
+  }
+}
+
+/**
+ * The token an admitted socket carries: {@link handTo} reads it on every request, and one
+ * shared 'close' listener releases it.
+ */
+export const tokens = new SocketRecords<Token>('token', { close: (token) => token.release() });
+
+/** The token of a socket closed before admission: no slot, nothing to release. */
+export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, released: true, retiring: false, contended: false });
+
+function noop(): void {}

@@ -1,0 +1,63 @@
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { checkFunction, checkInteger, checkOptions } from '../../util/validate';
+
+/**
+ * The options every monitor takes, as Envoy's resource monitors share theirs; a monitor may add
+ * its own. A monitor also takes a number instead: `every`.
+ */
+export interface MonitorOptions {
+  /** The period, ms, while readings are not calm (under load): an integer >= 1. Each monitor has its default. */
+  every?: number;
+  /**
+   * The longest period, ms: calm readings double the period up to this, and any other brings it
+   * back to `every` at once. An integer >= `every`; each monitor says what is calm and what the default is.
+   */
+  idleEvery?: number;
+  /** Where periods are timed (a `TestScheduler` in tests). Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+/** Who checks the options, for errors to name the function and the option as its caller wrote them. */
+export interface Caller {
+  /** The function called, e.g. `eventLoopDelayMs`. */
+  name: string;
+  /** The options came as positional parameters (the deprecated forms): `every`, not `options.every`. */
+  positional?: boolean;
+}
+
+/** A monitor's periods when it is given none: `idleEvery` absent means the period never stretches. */
+export interface MonitorDefaults {
+  every: number;
+  idleEvery?: number;
+}
+
+/** Options checked and defaulted, with how the monitor names its own options in errors. */
+export type Settled<T extends MonitorOptions> = Omit<T, keyof MonitorOptions> & {
+  every: number;
+  idleEvery: number;
+  scheduler: SchedulerLike;
+  /** `option` as the caller wrote it, after the function's name: `heapUsedMiB: options.collectAbove`. */
+  name: (option: string) => string;
+};
+
+/**
+ * Settles a monitor's options at call time: a number is `every`; `every` and `idleEvery` are
+ * checked (an integer >= 1, and >= `every`), and `idleEvery` defaults to the monitor's default
+ * or `every` if that is longer (so that a long `every` alone is never refused). Throws, naming
+ * the function, the option and the value.
+ *
+ * @param caller The function called, and whether its options came positionally.
+ * @param options As given: a number (`every`), an object, or `undefined`.
+ * @param defaults The monitor's periods.
+ * @returns The options with the shared ones filled in (the monitor checks its own).
+ */
+export function settleOptions<T extends MonitorOptions>(caller: Caller, options: number | T | undefined, defaults: MonitorDefaults): Settled<T> {
+  const name = (option: string): string => `${caller.name}: ${caller.positional === true ? '' : 'options.'}${option}`;
+  const given: T = options === undefined ? ({} as T) : typeof options === 'number' ? ({ every: options } as T) : checkOptions(`${caller.name}: options`, options);
+  const every = checkInteger(name('every'), given.every === undefined ? defaults.every : given.every, 1);
+  const idleDefault = defaults.idleEvery === undefined ? every : Math.max(defaults.idleEvery, every);
+  const idleEvery = checkInteger(name('idleEvery'), given.idleEvery === undefined ? idleDefault : given.idleEvery, every);
+  const scheduler = given.scheduler === undefined ? asyncScheduler : checkOptions(name('scheduler'), given.scheduler);
+  checkFunction(name('scheduler.schedule'), scheduler.schedule);
+  return { ...given, every, idleEvery, scheduler, name };
+}
