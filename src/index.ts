@@ -43,4 +43,5 @@ export { cgroupMemory, heapLimitMiB, heapUsedMiB, rssMiB, type CgroupMemoryOptio
 export { openFiles, type OpenFilesOptions } from './overload/monitors/openFiles';
 export { serviceTimeMs } from './overload/monitors/serviceTime';
 export { eventLoopBusy, eventLoopDelay, heapUsed, rss, serviceTime } from './overload/monitors/deprecated';
-export { Metrics, toPrometheus, type AcceptStats } from './metrics/metrics';
+export { Metrics, type AcceptStats } from './metrics/metrics';
+export { toPrometheus } from './metrics/prometheus';

@@ -1,6 +1,6 @@
-import { of, take } from 'rxjs';
+import { concat, NEVER, of, take } from 'rxjs';
 import { accepted, failed, fakeSocket, FakeListener, testScheduler } from '../marbles';
-import { Limiter, Metrics, toPrometheus } from '../../src';
+import { backpressure, Limiter, Metrics, toPrometheus } from '../../src';
 
 describe('Metrics', () => {
   it('counts accepted connections, skipped errors and shortages, and reads the limiter and the pauses', () => {
@@ -11,7 +11,7 @@ describe('Metrics', () => {
     of(...results).pipe(metrics.count()).subscribe();
     limiter.admit(fakeSocket());
     const waiting = fakeSocket();
-    limiter.enter({ socket: waiting }, { admitted: () => undefined, failed: () => undefined }); // waits for the slot
+    concat(of(accepted(listener, waiting)), NEVER).pipe(backpressure(limiter)).subscribe(); // waits for the slot
     const resume = listener.pause('shortage');
     expect(metrics.snapshot()).toEqual({
       accepted: 2,
@@ -35,6 +35,16 @@ describe('Metrics', () => {
     resume();
     waiting.destroy();
     expect(metrics.snapshot()).toMatchObject({ paused: false, waiting: 0, gaveUp: 1 });
+  });
+
+  it('reads the pauses of every listener it counted, each reason once', () => {
+    const [first, second] = [new FakeListener(() => 0), new FakeListener(() => 0)];
+    const metrics = new Metrics();
+    of(accepted(first), accepted(second), accepted(first)).pipe(metrics.count()).subscribe();
+    const resumes = [first.pause('limit'), second.pause('limit'), second.pause('shortage')];
+    expect(metrics.snapshot()).toMatchObject({ accepted: 3, paused: true, pauses: ['limit', 'shortage'] });
+    resumes.forEach((resume) => resume());
+    expect(metrics.snapshot()).toMatchObject({ paused: false, pauses: [] });
   });
 
   it('emits a snapshot at once and every period, in virtual time', () => {

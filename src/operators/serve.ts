@@ -55,10 +55,12 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * instead, so that `logWarnings` logs it once and `handleErrors` pauses on it. Emits what the
  * handlers emit; completes when the source and every connection have ended.
  *
- * Streams run through `mergeMap` (dealt among 256 of them, so that an end costs the same at 100
- * or 15 000 live); a connection handed off (the handler returns nothing) is one record in a list
- * until its socket closes: a subscription per connection would hold about 540 B more and cost
- * an O(live) removal at its end, for a connection that has nothing to subscribe to.
+ * Streams run through `mergeMap`, dealt among 256 of them, so that an end scans about
+ * live / 256 subscriptions instead of all of them (it still grows with the live count: see
+ * `SHARDS`); a connection handed off (the handler returns nothing) is one record in a list
+ * until its socket closes, removed in O(1): a subscription per connection would hold about
+ * 540 B more and cost an O(live) removal at its end, for a connection that has nothing to
+ * subscribe to.
  *
  * ```
  * admitted:   -a---b-----|
@@ -74,7 +76,8 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * // Output: every client gets "hello"; each connection holds its slot until its socket closes.
  *
  * @param handler Serves one connection: returns what ends it, or nothing to let the socket's close end it.
- * @param options Where handler errors go.
+ * @param options Where handler errors go (`onError`), and graceful shutdown: the `signal` that
+ *   starts it, how long live connections may finish (`graceMs`), where that is timed (`scheduler`).
  * @returns An operator from connections to whatever the handlers emit.
  */
 export function serve<T = never, C extends Accepted = Admitted>(

@@ -29,7 +29,10 @@ export class LinkedList<T extends Links<T>> {
     return this.#first;
   }
 
-  /** Whether `item` is in this list. */
+  /**
+   * Whether `item` is in this list, for a record that is in this list or in none (it reads the
+   * record's own links: one with a predecessor is taken to be here).
+   */
   has(item: T): boolean {
     return item.prev !== undefined || this.#first === item;
   }

@@ -1,0 +1,37 @@
+import type { AcceptStats } from './metrics';
+
+/**
+ * The stats in Prometheus' text exposition format, for a `/metrics` endpoint.
+ *
+ * @param stats A snapshot.
+ * @param prefix Metric name prefix. Default `rxjs_listen_`.
+ */
+export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
+    lines.push(`# HELP ${prefix}${name} ${help}`, `# TYPE ${prefix}${name} ${type}`, `${prefix}${name} ${value}`);
+  };
+  metric('accepted_total', 'counter', 'Connections accepted.', stats.accepted);
+  metric('connection_errors_total', 'counter', 'Per-connection accept errors skipped.', stats.connectionErrors);
+  metric('shortages_total', 'counter', 'Resource shortages (EMFILE, ENFILE, ENOBUFS, ENOMEM, failed resumes).', stats.shortages);
+  metric('dropped_total', 'counter', 'Connections closed at once over the limit.', stats.dropped);
+  metric('dropped_per_peer_total', 'counter', 'Connections closed at once over the per-peer limit.', stats.droppedPerPeer);
+  metric('queued_total', 'counter', 'Connections that had to wait for a slot.', stats.queued);
+  metric('admitted_from_queue_total', 'counter', 'Connections admitted after waiting.', stats.admittedFromQueue);
+  metric('queue_timeouts_total', 'counter', 'Connections that waited too long and were ended.', stats.queueTimeouts);
+  metric('queue_gave_up_total', 'counter', 'Connections whose client gave up while waiting.', stats.gaveUp);
+  metric('reclaimed_total', 'counter', 'Idle keep-alive connections closed to admit a waiting one.', stats.reclaimed);
+  metric('completed_total', 'counter', 'Exchanges completed.', stats.completed);
+  metric('waiting_connections', 'gauge', 'Connections waiting for a slot.', stats.waiting);
+  metric('live_connections', 'gauge', 'Live connections.', stats.live);
+  metric('connection_limit', 'gauge', 'The connection limit in force.', stats.limit);
+  metric('queue_size', 'gauge', 'How many connections may wait.', stats.queueSize);
+  metric('paused', 'gauge', '1 while accepting is paused.', stats.paused ? 1 : 0);
+  // One series per reason holding the listener paused now (`limit`, `shortage`, `pressure:NAME`).
+  const reasons = [...new Set(stats.pauses)];
+  if (reasons.length > 0) {
+    lines.push(`# HELP ${prefix}paused_by 1 for each reason holding the listener paused.`, `# TYPE ${prefix}paused_by gauge`);
+    for (const reason of reasons) lines.push(`${prefix}paused_by{reason="${reason.replace(/["\\\n]/g, '_')}"} 1`);
+  }
+  return `${lines.join('\n')}\n`;
+}
