@@ -6,7 +6,7 @@ import { fakeSocket, testScheduler } from '../marbles';
 describe('adaptiveLimit', () => {
   it('lowers the limit by a factor on each reading above the target, and raises it by one while it is reached', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      const limiter = new Limiter(10, { queue: 0 });
+      const limiter = new Limiter(10, { queueSize: 0 });
       for (let i = 0; i < 10; i++) limiter.admit(fakeSocket());
       const lag = cold('-h-h-l-l-|', { h: 300, l: 10 });
       // 10 -> 9 -> 8 (above), then full (10 live): 9, 10 (max).
@@ -48,7 +48,7 @@ describe('adaptiveLimit', () => {
 
   it('takes an Infinity target, as before: no reading is above it', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      const limiter = new Limiter(3, { queue: 0 });
+      const limiter = new Limiter(3, { queueSize: 0 });
       for (let i = 0; i < 3; i++) limiter.admit(fakeSocket());
       expectObservable(adaptiveLimit(limiter, cold('-h-|', { h: 1e9 }), { target: Infinity, max: 5 })).toBe('-a-|', { a: 4 });
     });

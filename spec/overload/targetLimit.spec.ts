@@ -7,7 +7,7 @@ import { fakeSocket, testScheduler } from '../marbles';
 describe('targetLimit', () => {
   it('sets limit and queue to what finishes within the target (half served, half waiting), averaging readings', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      const limiter = new Limiter(1000, { queue: 50 });
+      const limiter = new Limiter(1000, { queueSize: 50 });
       // 100 ms target: 5 ms per exchange -> 20 fit: limit 10, queue 10. Then 10 ms (average 7.5) -> 13 fit: 7 + 6.
       // Then 5 (average 6.25) -> 16 fit: 8. Then free: the average halves each time, 32 then 64 fit.
       const costs = cold('-a-b-c-d-e-|', { a: 5, b: 10, c: 5, d: 0, e: 0 });
@@ -17,7 +17,7 @@ describe('targetLimit', () => {
   });
 
   it('applies each limit and queue size to the limiter, within min, max and maxQueue', () => {
-    const limiter = new Limiter(100, { queue: 4 });
+    const limiter = new Limiter(100, { queueSize: 4 });
     const costs = new Subject<number>();
     const limits: number[] = [];
     const subscription = targetLimit(limiter, costs, { target: 100, min: 3, weight: 1 }).subscribe((l) => limits.push(l));
@@ -61,7 +61,7 @@ describe('targetLimit', () => {
   });
 
   it('leaves live connections alone when the limit falls: new ones wait', () => {
-    const limiter = new Limiter(10, { queue: 10 });
+    const limiter = new Limiter(10, { queueSize: 10 });
     for (let i = 0; i < 6; i++) limiter.admit(fakeSocket());
     targetLimit(limiter, of(50), { target: 100 }).subscribe(); // 2 fit: limit 1, queue 1
     expect([limiter.active, limiter.limit, limiter.queueSize, limiter.refusing]).toEqual([6, 1, 1, false]);

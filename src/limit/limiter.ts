@@ -66,9 +66,9 @@ export interface LimiterOptions {
  * queue. Lowering the limit never touches live connections: new ones wait until enough of
  * them have gone.
  *
- * It holds the pieces and makes every decision; each piece keeps one kind of state: the
- * {@link Token}s (one per live connection), the {@link WaitQueue}, the per-address counts
- * ({@link PeerCounts}), the idle connections ({@link IdlePool}) and its {@link LimiterCounts}.
+ * It makes every decision; each piece it holds keeps one kind of state: the {@link Token}s (one
+ * per live connection), the wait queue, the per-address counts, the idle connections and its
+ * {@link LimiterCounts} (`limit/` has one module for each).
  */
 export class Limiter {
   #limit: number;

@@ -8,7 +8,7 @@ import { forward, operate } from './internal/operate';
 export interface Pressure {
   /** Names the signal in the log and in the listener's pause reasons (`pressure:NAME`). */
   readonly name: string;
-  /** Its readings: a monitor ({@link eventLoopDelay}, {@link heapUsed}, ...) or any Observable (a queue depth, a downstream's health). */
+  /** Its readings: a monitor ({@link eventLoopDelayMs}, {@link heapUsedMiB}, ...) or any Observable (a queue depth, a downstream's health). */
   readonly samples: Observable<number>;
   /** Accepting stops when a reading is above this. */
   readonly above: number;
@@ -70,7 +70,7 @@ const HINT =
  *
  * @example
  * listen({ port: 8080 }).pipe(
- *   pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelay(100), above: 100, unit: 'ms' }], { onPause: (w) => log.warn(w) }),
+ *   pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelayMs(100), above: 100, unit: 'ms' }], { onPause: (w) => log.warn(w) }),
  *   handleErrors(), backpressure(limiter), serve(handTo(app)),
  * ).subscribe();
  *

@@ -15,16 +15,16 @@ export interface AdaptiveLimitOptions {
 }
 
 /**
- * Learns the connection limit from a signal that rises with the connections held (latency of
- * your own, heap in use) instead of a fixed number.
+ * Learns the connection limit from a signal that rises with the connections held (AIMD).
  *
- * It is additive increase, multiplicative decrease, as Netflix's concurrency-limits
- * `AIMDLimit` and the adaptive limits of Envoy: each reading above `target` sets the limit to
- * `decrease` times the live connections (or times the limit, if that is lower); each reading
- * at or below it, while the limit is reached (so it is what holds clients back), raises it by
- * one, up to `max`. The rest wait in the queue or are refused. (Node's event-loop delay does
- * not rise while clients wait in the kernel: for CPU, see {@link targetLimit}.) Emits each
- * limit it sets; it runs while subscribed.
+ * The signal is latency of your own or heap in use, say, instead of a fixed number. It is
+ * additive increase, multiplicative decrease, as Netflix's concurrency-limits `AIMDLimit` and
+ * the adaptive limits of Envoy: each reading above `target` sets the limit to `decrease` times
+ * the live connections (or times the limit, if that is lower); each reading at or below it,
+ * while the limit is reached (so it is what holds clients back), raises it by one, up to
+ * `max`. The rest wait in the queue or are refused. (Node's event-loop delay does not rise
+ * while clients wait in the kernel: for CPU, see {@link targetLimit}.) Emits each limit it
+ * sets; it runs while subscribed.
  *
  * @example
  * const limiter = new Limiter(1000, { queueSize: 64 });
@@ -47,7 +47,7 @@ export function adaptiveLimit(limiter: Limiter, samples: Observable<number>, opt
       const limit = limiter.limit;
       // From the live count when it is below the limit: shrinking a limit nobody reaches would
       // take many readings to bind at all.
-      if (value > target) return Math.max(min, Math.floor(Math.min(limit, limiter.active) * decrease));
+      if (value > target) return Math.max(min, Math.floor(Math.min(limit, limiter.live) * decrease));
       return limiter.full ? Math.min(max, limit + 1) : Math.min(max, limit);
     }),
     distinctUntilChanged(),

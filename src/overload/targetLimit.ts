@@ -23,11 +23,12 @@ export interface TargetLimitOptions {
  * `target / serviceTimeMs` exchanges within `target` ms (Little's law). Half of those are
  * admitted at once and half may wait in the queue, so that the last one to wait has about
  * `target` ms of work before it; the rest are refused at once, which costs them nothing,
- * instead of waiting in a queue they would leave, or time out in, anyway. Unlike a limit learned from latency (AIMD, {@link adaptiveLimit}), it needs no signal
- * that rises with the load: Node's event-loop delay stays flat while clients wait in the kernel
- * (see {@link eventLoopBusyMs}). When the load is gone, exchanges cost almost nothing and limit
- * and queue return to `max` and `maxQueue`. Emits each limit it sets; it runs while subscribed
- * (the last limit stays when it stops).
+ * instead of waiting in a queue they would leave, or time out in, anyway. Unlike a limit
+ * learned from latency (AIMD, {@link adaptiveLimit}), it needs no signal that rises with the
+ * load: Node's event-loop delay stays flat while clients wait in the kernel (see
+ * {@link eventLoopBusyMs}). When the load is gone, exchanges cost almost nothing and limit and
+ * queue return to `max` and `maxQueue`. Emits each limit it sets; it runs while subscribed (the
+ * last limit stays when it stops).
  *
  * @example
  * const limiter = new Limiter(1000);

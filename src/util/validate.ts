@@ -55,8 +55,20 @@ export interface NumberBounds {
 }
 
 /**
- * Throws unless `value` is a number within `bounds`: finite, except for an infinite `min` or
- * `max` that names the infinity allowed (a default of `Infinity` that means "never").
+ * Throws unless `value` is a number within `bounds`.
+ *
+ * It must be finite, unless `min` or `max` is that very infinity (a default of `Infinity` that
+ * means "never"); `NaN` never passes. A value that is not a number is a `TypeError`, one out of
+ * range a `RangeError`.
+ *
+ * @example
+ * checkNumber('targetLimit: options.weight', 1.5, { above: 0, max: 1 });
+ * // RangeError: targetLimit: options.weight must be a number above 0 and at most 1, got 1.5
+ *
+ * @param name What to call it in the message: the function and the option.
+ * @param value The value given.
+ * @param bounds The range allowed.
+ * @returns `value`, checked.
  */
 export function checkNumber(name: string, value: unknown, bounds: NumberBounds): number {
   const { min, above, max, below } = bounds;
@@ -83,7 +95,16 @@ export function checkNumber(name: string, value: unknown, bounds: NumberBounds):
   return value;
 }
 
-/** Throws unless `value` is an object (not `null`, not an array): an options bag. */
+/**
+ * Throws unless `value` is an object (not `null`, not an array): an options bag.
+ *
+ * @example
+ * checkOptions('targetLimit: options', null); // TypeError: targetLimit: options must be an object, got null
+ *
+ * @param name What to call it in the message: the function and the parameter.
+ * @param value The value given.
+ * @returns `value`, checked.
+ */
 export function checkOptions<T>(name: string, value: T): T {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError(`${name} must be an object, got ${Array.isArray(value) ? 'an array' : show(value)}`);
@@ -91,7 +112,16 @@ export function checkOptions<T>(name: string, value: T): T {
   return value;
 }
 
-/** Throws unless `value` is a string with at least one character. */
+/**
+ * Throws unless `value` is a string with at least one character.
+ *
+ * @example
+ * checkString('cgroupMemory: options.root', ''); // TypeError: cgroupMemory: options.root must be a non-empty string, got ""
+ *
+ * @param name What to call it in the message: the function and the option.
+ * @param value The value given.
+ * @returns `value`, checked.
+ */
 export function checkString(name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string, got ${show(value)}`);
   return value;

@@ -28,8 +28,9 @@ export function eventLoopDelay(every?: number, scheduler?: SchedulerLike, idleEv
 }
 
 /**
- * How long the event loop has been busy without waiting, in ms: the old name and parameters of
- * {@link eventLoopBusyMs}.
+ * Event-loop time busy without waiting, in ms: the old name and parameters of eventLoopBusyMs.
+ *
+ * It forwards to {@link eventLoopBusyMs}.
  *
  * @deprecated Use eventLoopBusyMs({ every, scheduler, idleEvery }) instead; removed in 0.3.
  *
@@ -80,8 +81,9 @@ export function rss(every?: number, scheduler?: SchedulerLike, collectAbove?: nu
 }
 
 /**
- * What one exchange costs the event loop, in ms: the old name and parameters of
- * {@link serviceTimeMs}.
+ * What one exchange costs the event loop, in ms: the old name and parameters of serviceTimeMs.
+ *
+ * It forwards to {@link serviceTimeMs}.
  *
  * @deprecated Use serviceTimeMs(limiter, { every, scheduler, idleEvery }) instead; removed in 0.3.
  *

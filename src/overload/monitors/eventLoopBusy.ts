@@ -7,16 +7,15 @@ import { sampleLoop } from './sample';
 const WAITED_MS = 0.1;
 
 /**
- * How long the event loop has been busy without once waiting for I/O, in ms, read every
- * window: 0 after a window in which it waited.
+ * How long the event loop has been busy without once waiting for I/O, in ms, each window.
  *
- * This bounds how long a new connection can have waited in the kernel's accept queue: a loop
- * that waits for I/O has nothing ready, so the queue was empty then. Event-loop delay cannot
- * see that wait, because Node accepts one connection per loop turn (libuv's one `accept4` per
- * poll, measured): a saturated server with a full accept queue still turns once per request,
- * its timers late by one request, while every client waits in the kernel for hundreds of
- * requests. Windows are `every` ms while the loop is more than half busy and double up to
- * `idleEvery` ms while it is not.
+ * It reads 0 after a window in which the loop waited. This bounds how long a new connection
+ * can have waited in the kernel's accept queue: a loop that waits for I/O has nothing ready,
+ * so the queue was empty then. Event-loop delay cannot see that wait, because Node accepts one
+ * connection per loop turn (libuv's one `accept4` per poll, measured): a saturated server with
+ * a full accept queue still turns once per request, its timers late by one request, while
+ * every client waits in the kernel for hundreds of requests. Windows are `every` ms while the
+ * loop is more than half busy and double up to `idleEvery` ms while it is not.
  *
  * @example
  * // No client 100 ms in the kernel: pause above 100 ms, resume once the loop has waited.
@@ -33,7 +32,16 @@ export function eventLoopBusyMs(options?: number | MonitorOptions): Observable<n
   return eventLoopBusyAs({ name: 'eventLoopBusyMs' }, options);
 }
 
-/** {@link eventLoopBusyMs}, its errors naming `caller`: the deprecated `eventLoopBusy` too. */
+/**
+ * {@link eventLoopBusyMs}, its errors naming `caller`: for the deprecated `eventLoopBusy` too.
+ *
+ * @example
+ * eventLoopBusyAs({ name: 'eventLoopBusy', positional: true }, { every: 10 });
+ *
+ * @param caller The function called, and whether its options came positionally.
+ * @param options As {@link eventLoopBusyMs} takes them.
+ * @returns As {@link eventLoopBusyMs}.
+ */
 export function eventLoopBusyAs(caller: Caller, options: number | MonitorOptions | undefined): Observable<number> {
   return sampleLoop(settleOptions(caller, options, { every: 20, idleEvery: 500 }), () => {
     let since = performance.now(); // the last moment it is known to have waited

@@ -6,12 +6,12 @@ import { sampleEvery } from './sample';
 const CALM_MS = 10;
 
 /**
- * Event-loop delay in ms: how late a timer fired, once per window (the recent past, not an
- * average since start).
+ * Event-loop delay, in ms: how late a timer fired in each window.
  *
- * A loop kept busy (CPU-bound handlers, a GC storm) fires it late by as long as it was blocked.
- * Windows are `every` ms while delays exceed 10 ms, and double up to `idleEvery` ms while they
- * do not: one timer per window and nothing in between, so an idle process is hardly woken.
+ * Each reading is the recent past, not an average since start. A loop kept busy (CPU-bound
+ * handlers, a GC storm) fires it late by as long as it was blocked. Windows are `every` ms
+ * while delays exceed 10 ms, and double up to `idleEvery` ms while they do not: one timer per
+ * window and nothing in between, so an idle process is hardly woken.
  * (`perf_hooks.monitorEventLoopDelay` sees shorter stalls, but its 10 ms sampling timer alone
  * cost about 1% of a core here.) It does not rise while clients wait in the kernel's accept
  * queue: see {@link eventLoopBusyMs}.
@@ -31,7 +31,16 @@ export function eventLoopDelayMs(options?: number | MonitorOptions): Observable<
   return eventLoopDelayAs({ name: 'eventLoopDelayMs' }, options);
 }
 
-/** {@link eventLoopDelayMs}, its errors naming `caller`: the deprecated `eventLoopDelay` too. */
+/**
+ * {@link eventLoopDelayMs}, its errors naming `caller`: for the deprecated `eventLoopDelay` too.
+ *
+ * @example
+ * eventLoopDelayAs({ name: 'eventLoopDelay', positional: true }, { every: 0 }); // RangeError: eventLoopDelay: every must be ...
+ *
+ * @param caller The function called, and whether its options came positionally.
+ * @param options As {@link eventLoopDelayMs} takes them.
+ * @returns As {@link eventLoopDelayMs}.
+ */
 export function eventLoopDelayAs(caller: Caller, options: number | MonitorOptions | undefined): Observable<number> {
   const settled = settleOptions(caller, options, { every: 100, idleEvery: 500 });
   return sampleEvery({ ...settled, calm: (late) => late <= CALM_MS }, () => {

@@ -14,10 +14,17 @@ const STILL_MIB = 1;
 let collector: (() => void) | undefined;
 
 /**
- * V8's full garbage collection: `gc` when the process runs with --expose-gc, else obtained the
- * usual way in a running process, which Node does not document (the flag set, `gc` read from a
- * new context, the flag cleared, so user code sees no global `gc` appear; checked on Node 20,
- * 22, 24 and 26 by spec/overload/monitors.spec.ts in CI).
+ * Runs V8's full garbage collection, whether or not the process runs with --expose-gc.
+ *
+ * It is `gc` when the process runs with --expose-gc, else obtained the usual way in a running
+ * process, which Node does not document (the flag set, `gc` read from a new context, the flag
+ * cleared, so user code sees no global `gc` appear; checked on Node 20, 22, 24 and 26 by
+ * spec/overload/monitors.spec.ts in CI).
+ *
+ * @example
+ * collectGarbage(); // then read the heap: what is left is live
+ *
+ * @returns Nothing: the heap is collected when it returns.
  */
 function collectGarbage(): void {
   if (collector === undefined) {
@@ -33,13 +40,21 @@ function collectGarbage(): void {
 }
 
 /**
- * A memory reader that tells live memory from garbage when it matters. Memory in use counts
- * dead objects until the next collection, and V8 collects when something allocates: a process
+ * A memory reader that tells live memory from garbage when it matters.
+ *
+ * Memory in use counts dead objects until the next collection, and V8 collects when something allocates: a process
  * paused for memory allocates nothing, so its reading would never fall and the pause would
  * never end (measured: a listener paused at 79 MiB stayed paused with nothing live). So a
  * reading above `collectAbove` that has not moved since the last one is taken again after a
  * full collection (a few ms for tens of MiB; under load the heap moves, V8 collects by itself,
  * and this never runs).
+ *
+ * @example
+ * const read = liveReader(() => process.memoryUsage.rss() / MiB, 800); // one per subscription
+ *
+ * @param read Reads memory in use, MiB.
+ * @param collectAbove MiB: a still reading above this is taken again after a collection.
+ * @returns The reader, keeping the reading before.
  */
 function liveReader(read: () => number, collectAbove: number): () => number {
   let last = NaN;
@@ -73,9 +88,19 @@ export interface CgroupMemoryOptions extends MonitorOptions {
 const DEFAULTS = { every: 1000 }; // and no stretching unless idleEvery says so
 
 /**
- * {@link sampleEvery} whose period stretches (doubling up to `idleEvery`) while each reading is
- * within `within` of the one before: memory that holds still. The reading before is kept per
- * subscription, and looked at only when the period can stretch.
+ * {@link sampleEvery} whose period stretches while memory holds still.
+ *
+ * The period doubles up to `idleEvery` while each reading is within `within` of the one
+ * before. The reading before is kept per subscription, and looked at only when the period can
+ * stretch (`idleEvery` above `every`).
+ *
+ * @example
+ * stillSamples(settled, STILL_MIB, () => liveReader(read, collectAbove));
+ *
+ * @param settled The periods and the scheduler.
+ * @param within How far a reading may be from the one before and still be still.
+ * @param start Called at subscription: returns the reader.
+ * @returns Cold: it runs only while subscribed.
  */
 function stillSamples(settled: Settled<MonitorOptions>, within: number, start: () => () => number): Observable<number> {
   return defer(() => {
@@ -89,6 +114,17 @@ function stillSamples(settled: Settled<MonitorOptions>, within: number, start: (
   });
 }
 
+/**
+ * What {@link heapUsedMiB} and {@link rssMiB} share: their options, checked, and the samples.
+ *
+ * @example
+ * memoryMiB({ name: 'rssMiB' }, { every: 1000, collectAbove: 1600 }, () => process.memoryUsage.rss() / MiB);
+ *
+ * @param caller The function called, and whether its options came positionally.
+ * @param options As {@link heapUsedMiB} takes them.
+ * @param read Reads memory in use, MiB.
+ * @returns Cold: it runs only while subscribed.
+ */
 function memoryMiB(caller: Caller, options: number | MemoryOptions | undefined, read: () => number): Observable<number> {
   const settled = settleOptions(caller, options, DEFAULTS);
   const collectAbove = checkNumber(settled.name('collectAbove'), settled.collectAbove === undefined ? Infinity : settled.collectAbove, { min: 0, max: Infinity });
@@ -105,7 +141,8 @@ function memoryMiB(caller: Caller, options: number | MemoryOptions | undefined, 
  * period doubles up to `idleEvery` while readings stay within 1 MiB of the one before.
  *
  * @example
- * pauseUnderPressure([{ name: 'heapUsed', samples: heapUsedMiB({ every: 250, collectAbove: 1200 }), above: 1500, below: 1200, unit: 'MiB' }]);
+ * const heap = heapUsedMiB({ every: 250, collectAbove: 1200 }); // collect when still above the resume mark
+ * pauseUnderPressure([{ name: 'heapUsed', samples: heap, above: 1500, below: 1200, unit: 'MiB' }]);
  *
  * @param options `every` as a number, or an object:
  *   `every`, the period, ms (default 1000);
@@ -119,7 +156,16 @@ export function heapUsedMiB(options?: number | MemoryOptions): Observable<number
   return heapUsedAs({ name: 'heapUsedMiB' }, options);
 }
 
-/** {@link heapUsedMiB}, its errors naming `caller`: the deprecated `heapUsed` too. */
+/**
+ * {@link heapUsedMiB}, its errors naming `caller`: for the deprecated `heapUsed` too.
+ *
+ * @example
+ * heapUsedAs({ name: 'heapUsed', positional: true }, { every: 100, collectAbove: 800 });
+ *
+ * @param caller The function called, and whether its options came positionally.
+ * @param options As {@link heapUsedMiB} takes them.
+ * @returns As {@link heapUsedMiB}.
+ */
 export function heapUsedAs(caller: Caller, options: number | MemoryOptions | undefined): Observable<number> {
   return memoryMiB(caller, options, () => getHeapStatistics().used_heap_size / MiB);
 }
@@ -137,13 +183,13 @@ export function heapLimitMiB(): number {
 }
 
 /**
- * Resident memory of the process, in MiB, every `every` ms (`process.memoryUsage.rss()`, which
- * does not walk the heap).
+ * Resident memory of the process, in MiB, every `every` ms (`process.memoryUsage.rss()`).
  *
- * It is what the OOM killer weighs, buffers and native memory included. A still reading above
- * `collectAbove` is taken after a full garbage collection, as {@link heapUsedMiB}'s (buffers
- * are freed when their objects are collected). With `idleEvery` above `every`, the period
- * doubles up to `idleEvery` while readings stay within 1 MiB of the one before.
+ * It does not walk the heap, and it is what the OOM killer weighs, buffers and native memory
+ * included. A still reading above `collectAbove` is taken after a full garbage collection, as
+ * {@link heapUsedMiB}'s (buffers are freed when their objects are collected). With `idleEvery`
+ * above `every`, the period doubles up to `idleEvery` while readings stay within 1 MiB of the
+ * one before.
  *
  * @example
  * pauseUnderPressure([{ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: 1600 }), above: 2000, unit: 'MiB' }]);
@@ -160,20 +206,28 @@ export function rssMiB(options?: number | MemoryOptions): Observable<number> {
   return rssAs({ name: 'rssMiB' }, options);
 }
 
-/** {@link rssMiB}, its errors naming `caller`: the deprecated `rss` too. */
+/**
+ * {@link rssMiB}, its errors naming `caller`: for the deprecated `rss` too.
+ *
+ * @example
+ * rssAs({ name: 'rss', positional: true }, { every: 1000, collectAbove: 1600 });
+ *
+ * @param caller The function called, and whether its options came positionally.
+ * @param options As {@link rssMiB} takes them.
+ * @returns As {@link rssMiB}.
+ */
 export function rssAs(caller: Caller, options: number | MemoryOptions | undefined): Observable<number> {
   return memoryMiB(caller, options, () => process.memoryUsage.rss() / MiB);
 }
 
 /**
- * The container's memory in use over its limit, a share, 0 to 1 (cgroup v2 `memory.current` /
- * `memory.max`), every `every` ms.
+ * The container's memory in use over its limit, a share, 0 to 1, every `every` ms.
  *
- * It is what the OOM killer of a container acts on (Envoy added this monitor because heap size
- * did not match it). Completes at once where there is no cgroup v2 limit (not Linux, cgroup
- * v1, or `memory.max` is `max`); `memory.max` is read when it is called. With `idleEvery`
- * above `every`, the period doubles up to `idleEvery` while `memory.current` stays within
- * 1 MiB of the reading before.
+ * It is cgroup v2's `memory.current` / `memory.max`: what the OOM killer of a container acts on
+ * (Envoy added this monitor because heap size did not match it). Completes at once where there
+ * is no cgroup v2 limit (not Linux, cgroup v1, or `memory.max` is `max`); `memory.max` is read
+ * when it is called. With `idleEvery` above `every`, the period doubles up to `idleEvery` while
+ * `memory.current` stays within 1 MiB of the reading before.
  *
  * @example
  * pauseUnderPressure([{ name: 'cgroupMemory', samples: cgroupMemory(1000), above: 0.9 }]);

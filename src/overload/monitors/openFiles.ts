@@ -12,7 +12,7 @@ export interface OpenFilesOptions extends MonitorOptions {
 const DEFAULTS = { every: 1000 }; // and no stretching unless idleEvery says so
 
 /**
- * The share of the process's open-file limit in use, a share, 0 to 1, every `every` ms or more.
+ * The process's open files over its open-file limit, a share, 0 to 1, every `every` ms or more.
  *
  * The period stretches with what a count costs, so that counting `/proc/self/fd` (a few µs,
  * or about 1 µs a descriptor before Linux 6.2) takes at most 0.1% of a core; with `idleEvery`
@@ -36,7 +36,7 @@ const DEFAULTS = { every: 1000 }; // and no stretching unless idleEvery says so
  */
 export function openFiles(options?: number | OpenFilesOptions): Observable<number>;
 /**
- * The share of the process's open-file limit in use, a share, 0 to 1: the positional form.
+ * The process's open files over its open-file limit, a share, 0 to 1: the positional form.
  *
  * @deprecated Use openFiles({ every, scheduler, limit }) instead; removed in 0.3.
  *

@@ -2,8 +2,10 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { checkFunction, checkInteger, checkOptions } from '../../util/validate';
 
 /**
- * The options every monitor takes, as Envoy's resource monitors share theirs; a monitor may add
- * its own. A monitor also takes a number instead: `every`.
+ * The options every monitor takes; a monitor may add its own.
+ *
+ * Modelled on Envoy's resource monitors, which share theirs. A monitor also takes a number
+ * instead: `every`.
  */
 export interface MonitorOptions {
   /** The period, ms, while readings are not calm (under load): an integer >= 1. Each monitor has its default. */
@@ -27,7 +29,9 @@ export interface Caller {
 
 /** A monitor's periods when it is given none: `idleEvery` absent means the period never stretches. */
 export interface MonitorDefaults {
+  /** The period, ms, when `every` is not given. */
   every: number;
+  /** The longest period, ms, when `idleEvery` is not given (or `every`, if that is longer). */
   idleEvery?: number;
 }
 
@@ -41,10 +45,17 @@ export type Settled<T extends MonitorOptions> = Omit<T, keyof MonitorOptions> & 
 };
 
 /**
- * Settles a monitor's options at call time: a number is `every`; `every` and `idleEvery` are
- * checked (an integer >= 1, and >= `every`), and `idleEvery` defaults to the monitor's default
- * or `every` if that is longer (so that a long `every` alone is never refused). Throws, naming
- * the function, the option and the value.
+ * A monitor's options, checked and defaulted at call time.
+ *
+ * A number is `every`. `every` must be an integer >= 1 and `idleEvery` one >= `every`;
+ * `idleEvery` defaults to the monitor's default or to `every` if that is longer (so that a long
+ * `every` alone is never refused), and `scheduler` to `asyncScheduler`. Throws a `TypeError` or
+ * a `RangeError` naming the function, the option and the value.
+ *
+ * @example
+ * settleOptions({ name: 'eventLoopDelayMs' }, 1000, { every: 100, idleEvery: 500 }); // every 1000, idleEvery 1000
+ * settleOptions({ name: 'eventLoopDelayMs' }, { every: 0 }, { every: 100 });
+ * // RangeError: eventLoopDelayMs: options.every must be an integer >= 1, got 0
  *
  * @param caller The function called, and whether its options came positionally.
  * @param options As given: a number (`every`), an object, or `undefined`.

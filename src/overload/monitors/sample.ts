@@ -60,11 +60,11 @@ export interface SampleLoopOptions {
 }
 
 /**
- * What the event-loop monitors share: each window's `performance.eventLoopUtilization`
- * difference handed to the reader.
+ * What the event-loop monitors share: each window's event-loop utilization, handed to a reader.
  *
- * Windows are `every` ms while the loop is more than half busy, doubling up to `idleEvery` ms
- * while it is not.
+ * The reader gets the window's `performance.eventLoopUtilization` difference. Windows are
+ * `every` ms while the loop is more than half busy, doubling up to `idleEvery` ms while it is
+ * not.
  *
  * @example
  * sampleLoop({ every: 20, idleEvery: 500 }, () => (window) => window.utilization); // eventLoopUtilization

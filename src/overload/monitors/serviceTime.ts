@@ -5,15 +5,15 @@ import { settleOptions, type Caller, type MonitorOptions } from './options';
 import { sampleLoop } from './sample';
 
 /**
- * What one exchange costs the event loop, in ms, read every window: the loop's busy time over
- * the exchanges the limiter saw complete in it.
+ * What one exchange costs the event loop, in ms, each window: busy time per completed exchange.
  *
- * Exchanges are {@link Limiter.completed}; a window with none counts as one. It is everything
- * the process did per exchange (accept, parse, handler, garbage collection), so
- * `target / serviceTimeMs` is how many exchanges the process can hold and still finish each
- * within `target` ms (Little's law): what {@link targetLimit} sets. Waiting on I/O costs
- * nothing here, so servers whose handlers mostly wait are not held back. Windows are `every` ms
- * while the loop is more than half busy and double up to `idleEvery` ms while it is not.
+ * It is the loop's busy time in the window over the exchanges the limiter saw complete in it
+ * (`counts.completed` of the {@link Limiter}; a window with none counts as one): everything the process did per
+ * exchange (accept, parse, handler, garbage collection), so `target / serviceTimeMs` is how
+ * many exchanges the process can hold and still finish each within `target` ms (Little's law):
+ * what {@link targetLimit} sets. Waiting on I/O costs nothing here, so servers whose handlers
+ * mostly wait are not held back. Windows are `every` ms while the loop is more than half busy
+ * and double up to `idleEvery` ms while it is not.
  *
  * @example
  * const limiter = new Limiter(1000);
@@ -33,13 +33,23 @@ export function serviceTimeMs(limiter: Limiter, options?: number | MonitorOption
   return serviceTimeAs({ name: 'serviceTimeMs' }, limiter, options);
 }
 
-/** {@link serviceTimeMs}, its errors naming `caller`: the deprecated `serviceTime` too. */
+/**
+ * {@link serviceTimeMs}, its errors naming `caller`: for the deprecated `serviceTime` too.
+ *
+ * @example
+ * serviceTimeAs({ name: 'serviceTime', positional: true }, limiter, { every: 100 });
+ *
+ * @param caller The function called, and whether its options came positionally.
+ * @param limiter Whose completed exchanges to count.
+ * @param options As {@link serviceTimeMs} takes them.
+ * @returns As {@link serviceTimeMs}.
+ */
 export function serviceTimeAs(caller: Caller, limiter: Limiter, options: number | MonitorOptions | undefined): Observable<number> {
   checkOptions(`${caller.name}: limiter`, limiter);
   return sampleLoop(settleOptions(caller, options, { every: 100, idleEvery: 500 }), () => {
-    let completed = limiter.completed;
+    let completed = limiter.counts.completed;
     return (window) => {
-      const exchanges = limiter.completed - completed;
+      const exchanges = limiter.counts.completed - completed;
       completed += exchanges;
       return window.active / Math.max(1, exchanges);
     };
