@@ -26,10 +26,12 @@ describe('the npm package', () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('ships the builds, the types and the error guide, and nothing else', () => {
+  it('ships the builds, the types, the error guide and the changelog, and nothing else', () => {
     const files = (sub: string) => readdirSync(join(dir, 'node_modules', 'rxjs-listen', sub));
-    expect(files('.').sort()).toEqual(['README.md', 'dist', 'docs', 'package.json']);
-    expect(files('dist/cjs')).toEqual(expect.arrayContaining(['index.js', 'index.d.ts', 'listen.js']));
+    expect(files('.').sort()).toEqual(['CHANGELOG.md', 'README.md', 'dist', 'docs', 'package.json']);
+    // The folders of src/, and nothing left over from an earlier layout (the build starts clean).
+    expect(files('dist/cjs').sort()).toEqual(['errors', 'index.d.ts', 'index.js', 'limit', 'metrics', 'operators', 'overload', 'protocol', 'source', 'util']);
+    expect(files('dist/cjs/source')).toEqual(expect.arrayContaining(['listen.js', 'listen.d.ts']));
     expect(files('dist/esm')).toEqual(['index.mjs']);
     expect(files('docs')).toEqual(['errors.md']);
   });

@@ -17,7 +17,9 @@ type Carrier = Socket & Record<symbol, unknown>;
 export class SocketRecords<R extends object> {
   /** Where the record is stored: public for the hot paths that read it on every request. */
   readonly key: symbol;
-  readonly #listeners: ReadonlyArray<readonly [event: string, listener: (this: Carrier) => void]>;
+  // The events and their shared listeners, side by side: attach runs once per connection.
+  readonly #events: readonly string[];
+  readonly #listeners: ReadonlyArray<(this: Carrier) => void>;
 
   /**
    * @param name For the symbol's description.
@@ -27,13 +29,14 @@ export class SocketRecords<R extends object> {
   constructor(name: string, on: Readonly<Record<string, (record: R) => void>>) {
     const key = Symbol(`rxjs-listen ${name}`);
     this.key = key;
-    this.#listeners = Object.entries(on).map(([event, handle]) => [
-      event,
-      function (this: Carrier): void {
-        const record = this[key] as R | undefined;
-        if (record !== undefined) handle(record);
-      },
-    ]);
+    this.#events = Object.keys(on);
+    this.#listeners = Object.values(on).map(
+      (handle) =>
+        function (this: Carrier): void {
+          const record = this[key] as R | undefined;
+          if (record !== undefined) handle(record);
+        },
+    );
   }
 
   /** The record `socket` carries, if any. */
@@ -51,7 +54,7 @@ export class SocketRecords<R extends object> {
     const carrier = socket as Carrier;
     const bare = carrier[this.key] === undefined;
     carrier[this.key] = record;
-    if (bare) for (const [event, listener] of this.#listeners) socket.on(event, listener);
+    if (bare) for (let i = 0; i < this.#events.length; i++) socket.on(this.#events[i]!, this.#listeners[i]!);
   }
 
   /** Takes the record and the shared listeners off `socket`, leaving it as it was found. */
@@ -59,6 +62,6 @@ export class SocketRecords<R extends object> {
     const carrier = socket as Carrier;
     if (carrier[this.key] === undefined) return;
     carrier[this.key] = undefined;
-    for (const [event, listener] of this.#listeners) socket.off(event, listener);
+    for (let i = 0; i < this.#events.length; i++) socket.off(this.#events[i]!, this.#listeners[i]!);
   }
 }
