@@ -32,6 +32,7 @@ export { backpressure, type Admitted } from './operators/backpressure';
 export { serve, type ServeOptions } from './operators/serve';
 export { idleTimeout } from './operators/idleTimeout';
 export { handTo } from './protocol/handTo';
+export { tokenOf } from './protocol/tokenOf';
 export { pauseUnderPressure, type PauseUnderPressureOptions, type Pressure, type PressureWarning } from './operators/pauseUnderPressure';
 export { adaptiveLimit, type AdaptiveLimitOptions } from './overload/adaptiveLimit';
 export { targetLimit, type TargetLimitOptions } from './overload/targetLimit';

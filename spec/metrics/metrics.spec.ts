@@ -24,6 +24,7 @@ describe('Metrics', () => {
       dropped: 0,
       droppedPerPeer: 0,
       waiting: 1,
+      idleByProtocol: {},
       queued: 1,
       admittedFromQueue: 0,
       queueTimeouts: 0,
@@ -63,6 +64,12 @@ describe('Metrics', () => {
     expect(text).toContain('rxjs_listen_paused 0\n');
     expect(text).toContain('rxjs_listen_queue_size 511\n');
     expect(text).not.toContain('paused_by');
+    expect(text).not.toContain('idle_connections');
+  });
+
+  it('writes one idle_connections series per protocol with idle connections', () => {
+    const text = toPrometheus({ ...new Metrics().snapshot(), idleByProtocol: { 'http/1.1': 3, h2: 1 } });
+    expect(text.match(/^rxjs_listen_idle_connections\{.*$/gm)).toEqual(['rxjs_listen_idle_connections{protocol="http/1.1"} 3', 'rxjs_listen_idle_connections{protocol="h2"} 1']);
   });
 
   it('writes one paused_by series per reason holding the listener paused, with the reason escaped', () => {

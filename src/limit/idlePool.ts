@@ -26,23 +26,40 @@ export class IdlePool {
   }
 
   /**
-   * Takes `token` out and closes its connection gracefully (`socket.destroySoon()`: what was
-   * written is flushed first, an orderly close for the client), its slot released at once;
-   * unless bytes arrived since it went idle: a request is on its way, so it is busy, not idle.
+   * Takes `token` out and retires its connection ({@link retire}), its slot released at once;
+   * unless bytes arrived since it went idle and its protocol has no graceful retirement: a
+   * request is on its way, so it is busy, not idle.
    *
-   * @returns Whether it was closed.
+   * @returns Whether it was retired.
    */
   close(token: SlotToken): boolean {
     this.#tokens.remove(token);
-    const { socket } = token;
-    if (socket.bytesRead !== token.readAtIdle) return false;
-    token.release(); // the slot goes to whoever waits for it now
-    socket.destroySoon();
+    if (!token.graceful && token.socket.bytesRead !== token.readAtIdle) return false;
+    retire(token);
     return true;
+  }
+
+  /** How many idle connections speak each protocol: walks the pool (for metrics, not per request). */
+  byProtocol(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (let token = this.#tokens.first; token !== undefined; token = token.next) counts[token.protocol] = (counts[token.protocol] ?? 0) + 1;
+    return counts;
   }
 
   /** The idle connections `owner` admitted, as an array (closing them changes the pool). */
   ownedBy(owner: object): SlotToken[] {
     return this.#tokens.toArray().filter((token) => token.owner === owner);
   }
+}
+
+/**
+ * Releases a connection's slot (it goes to whoever waits for it now) and retires the
+ * connection: in its protocol's way where it has one ({@link Token.retireWith}), else by
+ * closing its socket gracefully (`socket.destroySoon()`: what was written is flushed first,
+ * an orderly close for the client).
+ */
+export function retire(token: SlotToken): void {
+  token.release();
+  if (token.retire !== undefined) token.retire();
+  else token.socket.destroySoon();
 }

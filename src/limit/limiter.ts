@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { checkFunction, checkInteger } from '../util/validate';
 import { Counts, type LimiterCounts } from './counts';
 import { defineDeprecatedMembers, type DeprecatedLimiterMembers } from './deprecated';
-import { IdlePool } from './idlePool';
+import { IdlePool, retire } from './idlePool';
 import { PeerCounts } from './peerCounts';
 import { GONE, SlotToken, tokens, type Token, type TokenHost } from './token';
 import { WaitQueue, type Departure, type Waiting } from './waitQueue';
@@ -79,6 +79,10 @@ export class Limiter {
   readonly #peers: PeerCounts | undefined;
   readonly #waiting: WaitQueue<WithSocket, Admissions<never>>;
   readonly #idle = new IdlePool();
+  // Connections whose protocol retires them gracefully (HTTP/2, WebSocket): retired at shutdown
+  // busy or not. A Set is fine here: they are few and long-lived (see LinkedList on why the
+  // accept path keeps none).
+  readonly #graceful = new Set<SlotToken>();
   readonly #onQueueTimeout: (socket: Socket) => void;
   // Owners whose operator has ended: their connections retire (close as they go idle).
   readonly #draining = new WeakSet<object>();
@@ -102,6 +106,7 @@ export class Limiter {
     released: (token) => {
       if (!token.isIdle) this.#counts.completed++; // ended during an exchange
       this.#idle.remove(token);
+      if (token.graceful) this.#graceful.delete(token);
       if (token.peer !== undefined) this.#peers!.leave(token.peer);
       this.#live--;
       if (this.#waiting.size > 0) this.#admitWaiting();
@@ -119,6 +124,10 @@ export class Limiter {
       this.#idle.remove(token);
     },
     retiring: (token) => this.#waiting.size > 0 || (this.#drainingAny && this.#draining.has(token.owner)),
+    retiresGracefully: (token) => {
+      if (this.#drainingAny && this.#draining.has(token.owner)) retire(token);
+      else this.#graceful.add(token);
+    },
   };
 
   /**
@@ -171,6 +180,14 @@ export class Limiter {
   /** Whether the next connection would be refused: every slot taken and the queue full. */
   get refusing(): boolean {
     return this.#live >= this.#limit && this.#waiting.size >= this.#queueSize;
+  }
+
+  /**
+   * Idle connections now, by what they speak ({@link Token.protocol}): what reclaim could
+   * close for waiting clients. Counted when read (it walks the idle connections).
+   */
+  get idleByProtocol(): Record<string, number> {
+    return this.#idle.byProtocol();
   }
 
   /** What this limiter has counted so far: a copy, taken now. */
@@ -249,8 +266,9 @@ export class Limiter {
 
   /**
    * Ends what `owner` queued (each waiting socket destroyed) and retires its live
-   * connections: idle ones close now, busy ones as they go idle, and their tokens report
-   * {@link Token.retiring}. Called when an operator is unsubscribed.
+   * connections: those with a graceful retirement (HTTP/2 GOAWAY, a WebSocket close) and idle
+   * ones now, busy ones as they go idle, and their tokens report {@link Token.retiring}.
+   * Called when an operator is unsubscribed.
    *
    * @internal
    */
@@ -259,6 +277,7 @@ export class Limiter {
     this.#drainingAny = true;
     this.#waiting.withdraw(owner as Admissions<never>);
     for (const token of this.#idle.ownedBy(owner)) this.#idle.close(token);
+    for (const token of [...this.#graceful]) if (token.owner === owner) retire(token);
     this.#announce();
   }
 

@@ -41,6 +41,28 @@ export interface Token {
   readonly retiring: boolean;
   /** @deprecated Renamed {@link Token.retiring} (it never meant lock contention); removed in 0.3. */
   readonly contended: boolean;
+  /**
+   * Sets how to retire this connection in its own protocol's way, instead of closing its
+   * socket: HTTP/2 sends GOAWAY (`session.close()`), a WebSocket a close frame 1001, TLS a
+   * close_notify. The limiter retires an idle connection to admit a waiting one, and retires
+   * connections at shutdown (see {@link Token.idle}).
+   *
+   * `graceful`: the retirement itself tells the client to start nothing new and lets what is
+   * in flight finish (GOAWAY, a close frame), so the connection is retired even if bytes
+   * arrived since it went idle (pings, window updates), and at shutdown at once, busy or not.
+   * Without it, an idle connection that received bytes is taken for busy (a request on its
+   * way, as with HTTP/1 keep-alive), and a busy one is retired when it goes idle.
+   *
+   * @param retire Closes the connection gracefully; called at most once.
+   * @param graceful Whether `retire` is safe while exchanges are in flight. Default false.
+   */
+  retireWith(retire: () => void, graceful?: boolean): void;
+  /**
+   * What the connection speaks, as its handler says: `'http/1.1'`, `'https'`, `'h2'`, `'tls'`,
+   * ... ({@link handTo} sets it). Labels the idle connections in {@link Limiter.idleByProtocol}
+   * and the metrics. Default `'tcp'`.
+   */
+  protocol: string;
 }
 
 /**
@@ -56,6 +78,8 @@ export interface TokenHost {
   wentBusy(token: SlotToken): void;
   /** Whether the connection should end after its current exchange. */
   retiring(token: SlotToken): boolean;
+  /** The connection may be retired at any time (see {@link Token.retireWith}). */
+  retiresGracefully(token: SlotToken): void;
 }
 
 /** A live connection's slot: frees it once, on its socket's close or an explicit release. */
@@ -70,6 +94,11 @@ export class SlotToken implements Token, Links<SlotToken> {
   exchanges = 0;
   /** Between exchanges. A fresh connection is not: busy from admission until its first exchange ends. */
   isIdle = false;
+  /** How to retire the connection; without one its socket is closed (`destroySoon()`). */
+  retire: (() => void) | undefined = undefined;
+  /** Whether `retire` may run while exchanges are in flight. */
+  graceful = false;
+  protocol = 'tcp';
 
   /**
    * @param host The limiter that issued it.
@@ -113,6 +142,12 @@ export class SlotToken implements Token, Links<SlotToken> {
   busy(): void {
     if (this.exchanges++ === 0 && this.#host !== undefined) this.#host.wentBusy(this);
   }
+
+  retireWith(retire: () => void, graceful = false): void {
+    this.retire = retire;
+    this.graceful = graceful;
+    if (graceful && this.#host !== undefined) this.#host.retiresGracefully(this);
+  }
 }
 
 /**
@@ -122,6 +157,6 @@ export class SlotToken implements Token, Links<SlotToken> {
 export const tokens = new SocketRecords<Token>('token', { close: (token) => token.release() });
 
 /** The token of a socket closed before admission: no slot, nothing to release. */
-export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, released: true, retiring: false, contended: false });
+export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, retireWith: noop, released: true, retiring: false, contended: false, protocol: 'tcp' });
 
 function noop(): void {}

@@ -21,6 +21,11 @@ export interface AcceptStats extends LimiterCounts {
   readonly queueSize: number;
   /** Connections waiting for a slot now. */
   readonly waiting: number;
+  /**
+   * Live connections between exchanges now, by protocol (`{ 'http/1.1': 3, h2: 1 }`): what
+   * reclaim could retire for waiting clients ({@link Limiter.idleByProtocol}).
+   */
+  readonly idleByProtocol: Readonly<Record<string, number>>;
   /** Whether a listener is paused (any of them, where several feed the loop). */
   readonly paused: boolean;
   /** The reasons holding the listeners paused (`'shortage'`, `'limit'`, `'pressure:NAME'`, ...), each once. */
@@ -71,6 +76,7 @@ export class Metrics {
       limit: limiter?.limit ?? 0,
       queueSize: limiter?.queueSize ?? 0,
       waiting: limiter?.waiting ?? 0,
+      idleByProtocol: limiter?.idleByProtocol ?? {},
       ...(limiter?.counts ?? NO_COUNTS),
       paused: pauses.size > 0,
       pauses: [...pauses],

@@ -27,11 +27,22 @@ export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): strin
   metric('connection_limit', 'gauge', 'The connection limit in force.', stats.limit);
   metric('queue_size', 'gauge', 'How many connections may wait.', stats.queueSize);
   metric('paused', 'gauge', '1 while accepting is paused.', stats.paused ? 1 : 0);
+  // One series per protocol with idle connections now.
+  const protocols = Object.keys(stats.idleByProtocol);
+  if (protocols.length > 0) {
+    lines.push(`# HELP ${prefix}idle_connections Live connections between exchanges, by protocol.`, `# TYPE ${prefix}idle_connections gauge`);
+    for (const protocol of protocols) lines.push(`${prefix}idle_connections{protocol="${label(protocol)}"} ${stats.idleByProtocol[protocol]}`);
+  }
   // One series per reason holding the listener paused now (`limit`, `shortage`, `pressure:NAME`).
   const reasons = [...new Set(stats.pauses)];
   if (reasons.length > 0) {
     lines.push(`# HELP ${prefix}paused_by 1 for each reason holding the listener paused.`, `# TYPE ${prefix}paused_by gauge`);
-    for (const reason of reasons) lines.push(`${prefix}paused_by{reason="${reason.replace(/["\\\n]/g, '_')}"} 1`);
+    for (const reason of reasons) lines.push(`${prefix}paused_by{reason="${label(reason)}"} 1`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** A label value with the characters Prometheus would need escaped replaced. */
+function label(value: string): string {
+  return value.replace(/["\\\n]/g, '_');
 }
