@@ -5,20 +5,10 @@ import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { asyncScheduler, firstValueFrom, ReplaySubject, take, toArray, type Observable, type Subscription } from 'rxjs';
-import { Limiter } from '../../src/limit/limiter';
-import { listen } from '../../src/source/listen';
-import { eventLoopBusy, eventLoopDelay, heapUsed, rss, serviceTime } from '../../src/overload/monitors/deprecated';
-import { eventLoopBusyMs } from '../../src/overload/monitors/eventLoopBusy';
-import { eventLoopDelayMs } from '../../src/overload/monitors/eventLoopDelay';
-import { eventLoopUtilization } from '../../src/overload/monitors/eventLoopUtilization';
-import { cgroupMemory, heapLimitMiB, heapUsedMiB, rssMiB } from '../../src/overload/monitors/memory';
-import { openFiles } from '../../src/overload/monitors/openFiles';
 import { sampleEvery } from '../../src/overload/monitors/sample';
-import { serviceTimeMs } from '../../src/overload/monitors/serviceTime';
-import { handleErrors } from '../../src/operators/handleErrors';
-import { pauseUnderPressure, type Pressure, type PressureWarning } from '../../src/operators/pauseUnderPressure';
 import { connectOutcome, sleep } from '../support/net';
 import { fakeSocket, testScheduler } from '../marbles';
+import { cgroupMemory, eventLoopBusy, eventLoopBusyMs, eventLoopDelay, eventLoopDelayMs, eventLoopUtilization, handleErrors, heapLimitMiB, heapUsed, heapUsedMiB, Limiter, listen, openFiles, pauseUnderPressure, type Pressure, type PressureWarning, rss, rssMiB, serviceTime, serviceTimeMs } from '../../src';
 
 function busy(ms: number): void {
   for (const end = performance.now() + ms; performance.now() < end; );

@@ -1,8 +1,7 @@
 /* targetLimit: the limit and queue set from what an exchange costs, in virtual time. */
 import { EMPTY, of, Subject } from 'rxjs';
-import { Limiter } from '../../src/limit/limiter';
-import { targetLimit } from '../../src/overload/targetLimit';
 import { fakeSocket, testScheduler } from '../marbles';
+import { Limiter, targetLimit } from '../../src';
 
 describe('targetLimit', () => {
   it('sets limit and queue to what finishes within the target (half served, half waiting), averaging readings', () => {
