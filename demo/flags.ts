@@ -21,6 +21,14 @@ export interface Config {
   /** Unset: 500 ms on a shortage, 10 ms on overload. */
   pauseMs: number | undefined;
   graceMs: number;
+  /** On SIGTERM, go on serving until traffic stops, at most this long (0: stop at once). */
+  drainMs: number;
+  /** Traffic has stopped when nothing arrived for this long. */
+  drainQuietMs: number;
+  /** Where /live, /ready and /metrics are served, if anywhere. */
+  healthPort: number | undefined;
+  /** Where HAProxy's agent check is answered, if anywhere. */
+  agentPort: number | undefined;
   log: 'text' | 'json';
   stats: boolean;
   workers: number;
@@ -56,7 +64,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
       options: {
         port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text, 'alloc-kb': text,
         'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text,
-        'pause-ms': text, 'grace-ms': text,
+        'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text,
         queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
       },
     }).values;
@@ -83,6 +91,10 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     maxRssMb: integer('max-rss-mb', values['max-rss-mb'], 1),
     pauseMs: integer('pause-ms', values['pause-ms'], 0),
     graceMs: integer('grace-ms', values['grace-ms'], 0) ?? 10_000,
+    drainMs: integer('drain-ms', values['drain-ms'], 0) ?? 0,
+    drainQuietMs: integer('drain-quiet-ms', values['drain-quiet-ms'], 1) ?? 1000,
+    healthPort: integer('health-port', values['health-port'], 0, 65535),
+    agentPort: integer('agent-port', values['agent-port'], 0, 65535),
     log: log as 'text' | 'json',
     stats: values.stats ?? false,
     workers: integer('workers', values.workers, 1, 64) ?? 1,

@@ -2,17 +2,18 @@
  * One server process: the rxjs-listen accept loop handing sockets to an http.Server that
  * never listens itself. In a cluster, every worker runs this with its own limit and pauses.
  */
+import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { identity } from 'rxjs';
 import {
-  adaptiveLimit, backpressure, eventLoopBusyMs, eventLoopUtilization, handleErrors, handTo, heapUsedMiB, idleTimeout, Limiter, listen, logWarnings, Metrics,
+  adaptiveLimit, agentCheck, backpressure, drain, healthCheck, LoopStatus, eventLoopBusyMs, eventLoopUtilization, handleErrors, handTo, heapUsedMiB, idleTimeout, Limiter, listen, logWarnings, Metrics,
   pauseUnderPressure, rssMiB, serve, serviceTimeMs, serviceUnavailable, targetLimit, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
 } from '../src';
 import type { Config } from './flags';
 
 export function runHttpServer(config: Config, onListening: (address: AddressInfo) => void): void {
-  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, busyMs, allocKb, graceMs } = config;
+  const { host, port, limit, perPeer, queue, queueTimeoutMs, keepAliveMs, idleMs, holdMs, busyMs, allocKb, graceMs, drainMs, drainQuietMs } = config;
   const pauseMs = config.pauseMs ?? 500; // on a descriptor shortage
 
   // pino's JSON lines with --log json, else a text line like nginx's.
@@ -87,11 +88,33 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const overload = (w: PressureWarning): void =>
     write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed });
 
+  // What the load balancers and the orchestrator see: readiness and metrics on --health-port,
+  // HAProxy's agent on --agent-port, each on a port of its own (never limited or paused).
+  const status = new LoopStatus(metrics, limiter);
+  const sides: [string, Server][] = [];
+  if (config.healthPort !== undefined) sides.push(['health on http://', createServer(healthCheck(status)).listen(config.healthPort, host)]);
+  if (config.agentPort !== undefined) sides.push(['agent on ', createNetServer(agentCheck(status)).listen(config.agentPort, host)]);
+  for (const [what, server] of sides) {
+    server.on('error', (error: Error) => {
+      console.error(`demo: ${what.replace(/ on .*/, '')} port: ${error.message}`);
+      process.exit(1);
+    });
+  }
+  // The ready line first, then where the side ports listen, once they do.
+  const announce = async (address: AddressInfo): Promise<void> => {
+    await Promise.all(sides.map(([, server]) => (server.listening ? undefined : once(server, 'listening'))));
+    onListening(address);
+    for (const [what, server] of sides) {
+      const side = server.address() as AddressInfo;
+      console.log(`${what}${side.address}:${side.port}`);
+    }
+  };
+
   listen({
     host,
     port,
     server: { allowHalfOpen: true, noDelay: true }, // as http.createServer makes its sockets
-    onListening: (address) => onListening(address as AddressInfo),
+    onListening: (address) => void announce(address as AddressInfo),
   })
     .pipe(
       pressures.length === 0 ? identity : pauseUnderPressure(pressures, { minPause: config.pauseMs ?? 10, onPause: overload, logWindow: 1000 }),
@@ -116,12 +139,20 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     shutdown.signal.addEventListener('abort', () => ticker.unsubscribe());
   }
 
+  let stopping = false;
   const stop = (): void => {
-    if (shutdown.signal.aborted) return;
-    console.error(`stopping: ${limiter.live} live connections, up to ${graceMs} ms to finish`);
-    // Stop accepting; idle keep-alive connections close now, busy ones after their response;
-    // serve completes when the last connection has ended (or after the grace).
-    shutdown.abort();
+    if (stopping) return;
+    stopping = true;
+    // Drain first (--drain-ms): readiness fails and the agent says drain at once, while the loop
+    // goes on serving, every response with Connection: close, until traffic stops arriving.
+    if (drainMs > 0) console.error(`draining: ${limiter.live} live connections; serving until nothing arrives for ${drainQuietMs} ms, up to ${drainMs} ms`);
+    drain(status, { maxMs: drainMs, quietMs: drainQuietMs }).subscribe(() => {
+      console.error(`stopping: ${limiter.live} live connections, up to ${graceMs} ms to finish`);
+      // Stop accepting; idle keep-alive connections close now, busy ones after their response;
+      // serve completes when the last connection has ended (or after the grace).
+      status.stop();
+      shutdown.abort();
+    });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -4,10 +4,14 @@
  *   npm run --silent demo -- [--port N] [--host H] [--limit N] [--queue N] [--queue-timeout-ms N]
  *     [--per-peer N] [--idle-ms N] [--keep-alive-ms N] [--hold-ms N] [--busy-ms N] [--alloc-kb N]
  *     [--max-lag-ms N] [--max-elu F] [--max-heap-mb N] [--max-rss-mb N] [--pause-ms N] [--grace-ms N]
- *     [--log text|json] [--stats] [--workers N]
+ *     [--drain-ms N] [--drain-quiet-ms N] [--health-port N] [--agent-port N] [--log text|json] [--stats] [--workers N]
  *
- * Prints `listening on http://HOST:PORT` on stdout when ready; logs go to stderr.
- * SIGINT/SIGTERM: stop accepting, let live connections finish (up to --grace-ms), exit 0.
+ * Prints `listening on http://HOST:PORT` on stdout when ready (then `health on http://HOST:PORT`
+ * and `agent on HOST:PORT` with --health-port and --agent-port); logs go to stderr.
+ * SIGINT/SIGTERM: with --drain-ms, readiness fails and the agent says drain at once while the
+ * server goes on serving (every response with Connection: close) until nothing has arrived for
+ * --drain-quiet-ms (default 1000), at most --drain-ms; then stop accepting, let live
+ * connections finish (up to --grace-ms), exit 0.
  * With --workers N, a cluster primary forks N workers, each running the loop with its own
  * limit and pause state, sharing the port through the primary (round-robin).
  */

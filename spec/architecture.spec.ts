@@ -6,8 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const src = join(__dirname, '..', 'src');
-/** Lowest first: shared helpers, what results are, the listener, the limit, overload, protocols, operators, metrics. */
-const LAYERS = ['util', 'errors', 'source', 'limit', 'overload', 'protocol', 'operators', 'metrics', 'index.ts'];
+/** Lowest first: shared helpers, what results are, the listener, the limit, overload, protocols, operators, metrics, what balancers see. */
+const LAYERS = ['util', 'errors', 'source', 'limit', 'overload', 'protocol', 'operators', 'metrics', 'balancer', 'index.ts'];
 
 function modules(folder: string): string[] {
   return readdirSync(folder, { withFileTypes: true }).flatMap((entry) =>

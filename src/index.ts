@@ -46,3 +46,7 @@ export { serviceTimeMs } from './overload/monitors/serviceTime';
 export { eventLoopBusy, eventLoopDelay, heapUsed, rss, serviceTime } from './overload/monitors/deprecated';
 export { Metrics, type AcceptStats } from './metrics/metrics';
 export { toPrometheus } from './metrics/prometheus';
+export { LoopStatus, type LoopState, type Phase } from './balancer/loopStatus';
+export { drain, type DrainOptions } from './balancer/drain';
+export { healthCheck, type HealthCheckOptions } from './balancer/healthCheck';
+export { agentCheck, agentReply } from './balancer/agentCheck';

@@ -7,7 +7,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { backpressure, handleErrors, handTo, Limiter, listen, logWarnings, serve } from '../../src';
+import { type Admitted, backpressure, handleErrors, handTo, Limiter, listen, logWarnings, serve } from '../../src';
 
 /** How long live connections may finish after SIGTERM, before they are destroyed. */
 export const GRACE_MS = 2000;
@@ -64,8 +64,13 @@ export interface Shutdown {
  * `listening on http://127.0.0.1:PORT` when ready, and on SIGINT/SIGTERM stops accepting, calls
  * `shutdown.closeConnections()`, waits for the connections (at most `GRACE_MS`), calls
  * `shutdown.close()` and exits 0.
+ *
+ * `server` may also be a handler of its own, for a framework whose server cannot be reached
+ * (grpc-js keeps its HTTP/2 server private and hands out a connection injector): it takes each
+ * admitted connection and returns nothing, so the connection holds its slot until its socket
+ * closes, as with `handTo`.
  */
-export function serveRecipe(server: Server, shutdown: Shutdown): void {
+export function serveRecipe(server: Server | ((connection: Admitted) => void), shutdown: Shutdown): void {
   const stop = new AbortController();
   listen({
     host: '127.0.0.1',
@@ -77,7 +82,7 @@ export function serveRecipe(server: Server, shutdown: Shutdown): void {
       logWarnings((w) => console.error(w.message)),
       handleErrors(),
       backpressure(new Limiter(flags.limit)),
-      serve(handTo(server), { signal: stop.signal, graceMs: GRACE_MS }),
+      serve(typeof server === 'function' ? server : handTo(server), { signal: stop.signal, graceMs: GRACE_MS }),
     )
     .subscribe({
       error: (error: unknown) => {

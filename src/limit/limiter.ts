@@ -88,6 +88,8 @@ export class Limiter {
   readonly #draining = new WeakSet<object>();
   // Whether any owner drains: spares the WeakSet lookup on every idle() and header decision.
   #drainingAny = false;
+  // Every connection retires after its exchange, idle ones left open (see retireAfterExchanges).
+  #retiringAll = false;
   // `refusing` as last announced through `changes`.
   #announcedRefusing = false;
   // An admission under way: a release it causes must not start a second admission loop.
@@ -123,7 +125,7 @@ export class Limiter {
       token.isIdle = false;
       this.#idle.remove(token);
     },
-    retiring: (token) => this.#waiting.size > 0 || (this.#drainingAny && this.#draining.has(token.owner)),
+    retiring: (token) => this.#waiting.size > 0 || this.#retiringAll || (this.#drainingAny && this.#draining.has(token.owner)),
     retiresGracefully: (token) => {
       if (this.#drainingAny && this.#draining.has(token.owner)) retire(token);
       else this.#graceful.add(token);
@@ -211,6 +213,18 @@ export class Limiter {
   setQueueSize(size: number): void {
     this.#queueSize = checkInteger('Limiter.setQueueSize: size', size, 0);
     this.#announce();
+  }
+
+  /**
+   * Makes every live connection, and every one admitted from now on, retire after its current
+   * exchange ({@link Token.retiring}: HTTP answers `Connection: close`), without closing the
+   * idle ones: a load balancer may be sending a request on one of them this very moment, and a
+   * request that meets a close is lost (a proxy does not retry a POST it has sent). Each closes
+   * after its next exchange, or when the operator that admitted it is unsubscribed. The first
+   * step of a drain ({@link drain}); it cannot be undone.
+   */
+  retireAfterExchanges(): void {
+    this.#retiringAll = true;
   }
 
   /**

@@ -35,7 +35,7 @@ export interface Token {
   busy(): void;
   /**
    * Whether this connection should end after its current exchange, because connections wait
-   * for a slot or the server is shutting down. An HTTP server answers with `Connection: close`
+   * for a slot, or the server drains or shuts down. An HTTP server answers with `Connection: close`
    * (as {@link handTo} does), which ends the connection without the keep-alive race.
    */
   readonly retiring: boolean;

@@ -1,0 +1,53 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toPrometheus } from '../metrics/prometheus';
+import type { LoopState, LoopStatus } from './loopStatus';
+
+/** Options of {@link healthCheck}. */
+export interface HealthCheckOptions {
+  /**
+   * Whether `/ready` answers 200 while the listener is paused (full, overloaded, short of
+   * descriptors): a pause lasts from milliseconds to seconds, and taking the process out of
+   * every balancer for each would make readiness flap. Default true.
+   */
+  readyWhilePaused?: boolean;
+}
+
+/**
+ * A request handler for a health port of its own (an `http.Server` the accept loop does not
+ * serve: health checks are never counted against the limit, queued, or refused while the
+ * loop pauses):
+ * - `GET /live`: 200 while the process runs (Kubernetes' liveness probe);
+ * - `GET /ready`: 200 while accepting (and, by default, while paused), 503 while draining or
+ *   stopped (the readiness probe; a balancer's HTTP health check);
+ * - `GET /metrics`: the loop's metrics in Prometheus' text format.
+ * `/live` and `/ready` answer the {@link LoopState} as JSON. Anything else is 404; methods
+ * other than GET and HEAD are 405.
+ *
+ * @example
+ * createServer(healthCheck(status)).listen(9090);
+ * // curl localhost:9090/ready  ->  200 {"phase":"accepting","pauses":[],"live":3,"limit":100,...}
+ *
+ * @param status The loop's status.
+ * @param options Whether a paused loop is ready.
+ * @returns The handler, for `http.createServer`.
+ */
+export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}): (request: IncomingMessage, response: ServerResponse) => void {
+  const { readyWhilePaused = true } = options;
+  if (typeof readyWhilePaused !== 'boolean') throw new TypeError(`healthCheck: options.readyWhilePaused must be a boolean, got ${String(readyWhilePaused)}`);
+  const ready = (state: LoopState): boolean => state.phase === 'accepting' || (state.phase === 'paused' && readyWhilePaused);
+
+  return (request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, 405, 'text/plain', 'method not allowed\n', { Allow: 'GET, HEAD' });
+    if (path === '/metrics') return answer(response, 200, 'text/plain; version=0.0.4', toPrometheus(status.metrics.snapshot()));
+    if (path !== '/live' && path !== '/ready') return answer(response, 404, 'text/plain', 'not found: /live, /ready, /metrics\n');
+    const state = status.state;
+    const ok = path === '/live' || ready(state);
+    answer(response, ok ? 200 : 503, 'application/json', `${JSON.stringify(state)}\n`);
+  };
+}
+
+function answer(response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}

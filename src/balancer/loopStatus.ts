@@ -1,0 +1,95 @@
+import { asyncScheduler, distinctUntilChanged, interval, map, startWith, type Observable, type SchedulerLike } from 'rxjs';
+import type { Limiter } from '../limit/limiter';
+import type { Metrics } from '../metrics/metrics';
+import { checkInteger } from '../util/validate';
+
+/**
+ * What the accept loop is doing, as the systems in front of it need to know:
+ * - `'accepting'`: new connections are served (or wait in the queue);
+ * - `'paused'`: the listener is closed for a while (full, overloaded, short of descriptors):
+ *   new clients are refused;
+ * - `'draining'`: shutting down, still serving what arrives until traffic stops;
+ * - `'stopped'`: no longer accepting.
+ */
+export type Phase = 'accepting' | 'paused' | 'draining' | 'stopped';
+
+/** The loop's state at one moment ({@link LoopStatus}). */
+export interface LoopState {
+  /** What the loop is doing. */
+  readonly phase: Phase;
+  /** The reasons holding the listeners paused (`'limit'`, `'shortage'`, `'pressure:NAME'`, ...). */
+  readonly pauses: readonly string[];
+  /** Live connections. */
+  readonly live: number;
+  /** The connection limit in force (learned, with {@link targetLimit}); 0 without a limiter. */
+  readonly limit: number;
+  /** Connections waiting for a slot. */
+  readonly waiting: number;
+  /** How many may wait. */
+  readonly queueSize: number;
+  /**
+   * Room for more, 0 to 1: the share of the limit not in use (1 without a limiter) while
+   * accepting, and 0 in any other phase. What a load balancer's weight can follow.
+   */
+  readonly headroom: number;
+}
+
+/**
+ * The accept loop's state as a value, for health endpoints ({@link healthCheck}), HAProxy's
+ * agent ({@link agentCheck}) and anything that must tell "alive but full" from "down". Read
+ * on demand: it costs nothing until read, and nothing on the accept path.
+ *
+ * @example
+ * const status = new LoopStatus(metrics, limiter);
+ * status.changes().subscribe((s) => log.info(s)); // { phase: 'accepting', live: 3, limit: 100, headroom: 0.97, ... }
+ */
+export class LoopStatus {
+  #phase: 'running' | 'draining' | 'stopped' = 'running';
+
+  /**
+   * @param metrics Counts the loop's results (place `metrics.count()` right after the listener): where pauses are read.
+   * @param limiter The loop's limiter, if any: where live connections, the limit and the queue are read.
+   */
+  constructor(
+    readonly metrics: Metrics,
+    readonly limiter?: Limiter,
+  ) {}
+
+  /** The state now. */
+  get state(): LoopState {
+    const { pauses, live, limit, waiting, queueSize } = this.metrics.snapshot();
+    const phase: Phase = this.#phase === 'running' ? (pauses.length > 0 ? 'paused' : 'accepting') : this.#phase;
+    const headroom = phase !== 'accepting' ? 0 : this.limiter === undefined ? 1 : Math.max(0, limit - live) / limit;
+    return { phase, pauses, live, limit, waiting, queueSize, headroom };
+  }
+
+  /**
+   * The state now and whenever it has changed, read every `ms` while subscribed.
+   *
+   * @param ms How often to read it. Default 100.
+   * @param scheduler Where the reads are timed. Default `asyncScheduler`.
+   */
+  changes(ms = 100, scheduler: SchedulerLike = asyncScheduler): Observable<LoopState> {
+    checkInteger('LoopStatus.changes: ms', ms, 1);
+    return interval(ms, scheduler).pipe(
+      startWith(0),
+      map(() => this.state),
+      distinctUntilChanged((a, b) => JSON.stringify(a) === JSON.stringify(b)),
+    );
+  }
+
+  /**
+   * Shutdown has begun: readiness fails and the agent says `drain` from now on, while the loop
+   * goes on serving (see {@link drain}); live connections retire after their exchange.
+   */
+  drain(): void {
+    if (this.#phase !== 'running') return;
+    this.#phase = 'draining';
+    this.limiter?.retireAfterExchanges();
+  }
+
+  /** The loop no longer accepts (its `serve` was aborted or completed). */
+  stop(): void {
+    this.#phase = 'stopped';
+  }
+}
