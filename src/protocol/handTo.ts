@@ -4,6 +4,7 @@ import { Server as HttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Accepted, ListenerControl } from '../errors/result';
+import type { Token } from '../limit/token';
 import { trackSessions } from './http2Sessions';
 import { trackExchanges } from './httpExchanges';
 import { tokenOf } from './tokenOf';
@@ -60,7 +61,8 @@ export function handTo(server: NetServer): (connection: Accepted) => void {
       started = true;
       start(server, connection.listener);
     }
-    const token = tokenOf(connection.socket);
+    // Admitted connections carry their token (a property read, cheaper than tokenOf).
+    const { token } = connection as { readonly token?: Token };
     if (token !== undefined) token.protocol = protocol;
     server.emit('connection', connection.socket);
   };
