@@ -1,8 +1,8 @@
 /*
  * The framework recipes in demo/frameworks/ (docs/frameworks.md), each started as a user would
  * (its compiled script in a child process) and talked to by a real client on loopback: served;
- * the limit holds; an open WebSocket, socket.io connection, HTTP/2 session or gRPC channel
- * holds one slot until it closes; SIGTERM with a client connected (an idle keep-alive
+ * the limit holds; an open WebSocket, socket.io connection or gRPC channel holds one slot until
+ * it closes, and an idle HTTP/2 session is retired (GOAWAY) for a waiting client; SIGTERM with a client connected (an idle keep-alive
  * connection, an open WebSocket, socket.io connection, HTTP/2 session or idle gRPC channel)
  * exits 0 without waiting out the grace. gRPC has cases of its own: concurrent calls on two
  * channels under a limit of 1, and its shutdown (GOAWAY: an idle channel lets the process exit
@@ -205,7 +205,7 @@ function inFlight(reply: string): number {
 const TURNED_AWAY = ['ECONNREFUSED', 'ECONNRESET'];
 
 /** The example's file name, its name in replies, its client; `session`: a client that stays connected and holds a slot for it. */
-const frameworks: { name: string; says: string; client: (port: number) => Client; session?: string }[] = [
+const frameworks: { name: string; says: string; client: (port: number) => Client; session?: string; reclaimed?: string }[] = [
   { name: 'express', says: 'express', client: httpClient },
   { name: 'fastify', says: 'fastify', client: httpClient },
   { name: 'koa', says: 'koa', client: httpClient },
@@ -214,7 +214,8 @@ const frameworks: { name: string; says: string; client: (port: number) => Client
   { name: 'marble', says: 'marble', client: httpClient },
   { name: 'ws', says: 'ws', client: wsClient, session: 'an open WebSocket' },
   { name: 'socketio', says: 'socket.io', client: socketIoClient, session: 'an open socket.io connection' },
-  { name: 'http2', says: 'http2', client: http2Client, session: 'an open HTTP/2 session' },
+  // An idle HTTP/2 session does not hold its slot against a waiting client: retired with GOAWAY.
+  { name: 'http2', says: 'http2', client: http2Client, reclaimed: 'an idle HTTP/2 session' },
   { name: 'grpc', says: 'grpc', client: grpcClient, session: 'an idle gRPC channel' },
 ];
 
@@ -227,7 +228,7 @@ async function startRecipe(name: string, children: ChildProcess[], args: string[
   return { ...started, port: Number(match[1]) };
 }
 
-describe.each(frameworks)('demo/frameworks/$name.ts', ({ name, says, client, session }) => {
+describe.each(frameworks)('demo/frameworks/$name.ts', ({ name, says, client, session, reclaimed }) => {
   const children: ChildProcess[] = [];
   const clients: Client[] = [];
   const connect = (port: number): Client => {
@@ -278,6 +279,16 @@ describe.each(frameworks)('demo/frameworks/$name.ts', ({ name, says, client, ses
 
   // A keep-alive HTTP/1 connection is one slot too, but while idle it may be closed to admit a
   // waiting client (the limiter's queue): this is for the connections that stay busy.
+  if (reclaimed !== undefined) it(`with --limit 1, ${reclaimed} is retired for a waiting client, which is served at once`, async () => {
+    const { port } = await start('--limit', '1');
+    const first = connect(port);
+    await first.ask(); // one exchange, then idle (the client keeps its session open)
+    await sleep(50);
+    const started = Date.now();
+    expect(await connect(port).ask()).toContain(says);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   if (session !== undefined) it(`with --limit 1, ${session} holds the slot until it closes`, async () => {
     const { port } = await start('--limit', '1');
     const first = connect(port);

@@ -30,7 +30,7 @@ describe('the npm package', () => {
     const files = (sub: string) => readdirSync(join(dir, 'node_modules', 'rxjs-listen', sub));
     expect(files('.').sort()).toEqual(['CHANGELOG.md', 'README.md', 'dist', 'docs', 'package.json']);
     // The folders of src/, and nothing left over from an earlier layout (the build starts clean).
-    expect(files('dist/cjs').sort()).toEqual(['errors', 'index.d.ts', 'index.js', 'limit', 'metrics', 'operators', 'overload', 'protocol', 'source', 'util']);
+    expect(files('dist/cjs').sort()).toEqual(['balancer', 'errors', 'index.d.ts', 'index.js', 'limit', 'metrics', 'operators', 'overload', 'protocol', 'source', 'util']);
     expect(files('dist/cjs/source')).toEqual(expect.arrayContaining(['listen.js', 'listen.d.ts']));
     expect(files('dist/esm')).toEqual(['index.mjs']);
     expect(files('docs')).toEqual(['errors.md']);
