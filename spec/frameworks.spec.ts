@@ -315,6 +315,26 @@ describe.each(frameworks)('demo/frameworks/$name.ts', ({ name, says, client, ses
   });
 });
 
+describe('demo/frameworks/ws.ts, shutdown', () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  it('sends an open WebSocket close code 1001 on SIGTERM, before the process exits 0', async () => {
+    const { port, child } = await startRecipe('ws', children, []);
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+    socket.on('error', () => {});
+    await bounded(once(socket, 'open'), WAIT_MS, 'WebSocket open');
+    const events: string[] = [];
+    socket.on('close', (code: number) => events.push(`close ${code}`));
+    const exited = once(child, 'exit').then(([code]) => events.push(`exit ${String(code)}`));
+    child.kill('SIGTERM');
+    await bounded(exited, GRACE_MS, 'exit');
+    expect(events).toEqual(['close 1001', 'exit 0']);
+  });
+});
+
 describe('demo/frameworks/grpc.ts, calls and shutdown', () => {
   const children: ChildProcess[] = [];
   const clients: GrpcClient[] = [];

@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
+import { tokenOf } from '../../src';
 import { reply, serveRecipe } from './common';
 
 const server = createServer((_request, response) => response.end('this server speaks WebSocket\n'));
@@ -11,16 +12,13 @@ const server = createServer((_request, response) => response.end('this server sp
 // listener calling wss.handleUpgrade works the same): the upgraded connection keeps its slot
 // as long as the WebSocket is open, however quiet.
 const wss = new WebSocketServer({ server });
-wss.on('connection', (socket) => {
+wss.on('connection', (socket, request) => {
+  // How the loop retires this connection at shutdown: a close frame 1001 (going away), at
+  // once, then the socket closes when the client answers (or is destroyed when the grace runs
+  // out). A close frame lets nothing in flight be cut, so it is graceful (`true`). (ws 8's own
+  // wss.close() leaves its clients open.)
+  tokenOf(request.socket)?.retireWith(() => socket.close(1001, 'server shutting down'), true);
   socket.on('message', async () => socket.send(await reply('ws')));
 });
 
-serveRecipe(server, {
-  closeConnections: () => {
-    // The http.Server knows nothing of upgraded connections, and wss.close() leaves its clients
-    // open (ws 8): close each one (1001, going away); the client answers and the socket closes.
-    // One that does not answer is destroyed when the grace runs out.
-    for (const client of wss.clients) client.close(1001, 'server shutting down');
-  },
-  close: () => new Promise((resolve) => wss.close(resolve)),
-});
+serveRecipe(server, { close: () => new Promise((resolve) => wss.close(resolve)) });
