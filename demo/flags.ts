@@ -6,6 +6,8 @@ export interface Config {
   port: number;
   limit: number;
   perPeer: number | undefined;
+  /** New connections per second per address (a token bucket, burst the same). */
+  perPeerRate: number | undefined;
   queue: number;
   queueTimeoutMs: number;
   keepAliveMs: number | undefined;
@@ -62,7 +64,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     values = parseArgs({
       args,
       options: {
-        port: text, host: text, limit: text, 'per-peer': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text, 'alloc-kb': text,
+        port: text, host: text, limit: text, 'per-peer': text, 'per-peer-rate': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text, 'alloc-kb': text,
         'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text,
         'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text,
         queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
@@ -78,6 +80,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     port: integer('port', values.port, 0, 65535) ?? 8080,
     limit: integer('limit', values.limit, 1) ?? 1000,
     perPeer: integer('per-peer', values['per-peer'], 1),
+    perPeerRate: integer('per-peer-rate', values['per-peer-rate'], 1),
     queue: integer('queue', values.queue, 0) ?? 511,
     queueTimeoutMs: integer('queue-timeout-ms', values['queue-timeout-ms'], 1) ?? 10_000,
     keepAliveMs: integer('keep-alive-ms', values['keep-alive-ms'], 0),

@@ -27,7 +27,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   };
   const statsLine = (s: AcceptStats): string =>
     `live=${s.live}/${s.limit} accepted=${s.accepted} connection_errors=${s.connectionErrors} shortages=${s.shortages} ` +
-    `dropped=${s.dropped + s.droppedPerPeer} waiting=${s.waiting}/${s.queueSize} queued=${s.queued} admitted_from_queue=${s.admittedFromQueue} ` +
+    `dropped=${s.dropped + s.droppedPerPeer + s.droppedPerPeerRate} waiting=${s.waiting}/${s.queueSize} queued=${s.queued} admitted_from_queue=${s.admittedFromQueue} ` +
     `queue_timeouts=${s.queueTimeouts} gave_up=${s.gaveUp} reclaimed=${s.reclaimed} completed=${s.completed} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
 
   const shutdown = new AbortController();
@@ -48,7 +48,8 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   });
   if (keepAliveMs !== undefined) http.keepAliveTimeout = keepAliveMs;
   // Connections beyond the limit wait (first in, first out); one that waits too long is told 503.
-  const limiter = new Limiter(limit, { perPeer, queueSize: queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable() });
+  const perPeerRate = config.perPeerRate === undefined ? undefined : { rate: config.perPeerRate };
+  const limiter = new Limiter(limit, { perPeer, perPeerRate, queueSize: queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable() });
   const metrics = new Metrics(limiter);
 
   // Overload: stop accepting while a signal is over its threshold (--max-lag-ms, --max-elu,

@@ -4,6 +4,8 @@ export interface LimiterCounts {
   readonly dropped: number;
   /** Connections closed at once because their remote address held `perPeer` already. */
   readonly droppedPerPeer: number;
+  /** Connections closed at once (or handed to `onExceeded`) because their address was over `perPeerRate`. */
+  readonly droppedPerPeerRate: number;
   /** Connections that have had to wait for a slot. */
   readonly queued: number;
   /** Connections admitted after waiting. */
@@ -26,6 +28,7 @@ export interface LimiterCounts {
 export class Counts implements LimiterCounts {
   dropped = 0;
   droppedPerPeer = 0;
+  droppedPerPeerRate = 0;
   queued = 0;
   admittedFromQueue = 0;
   queueTimeouts = 0;

@@ -1,10 +1,11 @@
 import { asyncScheduler, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { Socket } from 'node:net';
-import { checkFunction, checkInteger } from '../util/validate';
+import { checkFunction, checkInteger, checkNumber, checkOptions } from '../util/validate';
 import { Counts, type LimiterCounts } from './counts';
 import { defineDeprecatedMembers, type DeprecatedLimiterMembers } from './deprecated';
 import { IdlePool, retire } from './idlePool';
 import { PeerCounts } from './peerCounts';
+import { PeerRates } from './peerRates';
 import { GONE, SlotToken, tokens, type Token, type TokenHost } from './token';
 import { WaitQueue, type Departure, type Waiting } from './waitQueue';
 
@@ -22,6 +23,18 @@ export interface Admissions<C> {
   failed(error: unknown): void;
 }
 
+/** A per-address connection rate ({@link LimiterOptions.perPeerRate}). */
+export interface PerPeerRate {
+  /** New connections per second, after the burst: a number > 0. */
+  readonly rate: number;
+  /** New connections at once: an integer >= 1. Default: `rate`, rounded up. */
+  readonly burst?: number;
+  /** The most addresses remembered, an integer >= 1. Default 100 000. */
+  readonly maxAddresses?: number;
+  /** Ends a connection over the rate. Default: `socket.destroy()`. */
+  readonly onExceeded?: (socket: Socket) => void;
+}
+
 /** Options of a {@link Limiter}. */
 export interface LimiterOptions {
   /**
@@ -31,6 +44,15 @@ export interface LimiterOptions {
    * so others still get in. Default: no per-peer limit.
    */
   perPeer?: number;
+  /**
+   * New connections per second from one remote address, a token bucket per address checked
+   * before a byte is read: `rate` a second, `burst` at once (default `rate`). Connections over
+   * it are handed to `onExceeded` (default: closed at once) and counted in
+   * `counts.droppedPerPeerRate`; they never wait, and never pause the listener. Memory stays
+   * bounded whatever the number of addresses: at most `maxAddresses` buckets (default 100 000,
+   * about 100 B each), full ones forgotten first (see `PeerRates`). Default: no rate limit.
+   */
+  perPeerRate?: PerPeerRate;
   /**
    * How many connections may wait, first in first out, while every slot is taken; the
    * listener pauses only when the queue is full too. Default 511: what Node's listening
@@ -77,6 +99,9 @@ export class Limiter {
   readonly #counts = new Counts();
   // Only with a per-peer limit: without one, nothing is kept per address.
   readonly #peers: PeerCounts | undefined;
+  // Only with a per-peer rate.
+  readonly #rates: PeerRates | undefined;
+  readonly #onRateExceeded: (socket: Socket) => void;
   readonly #waiting: WaitQueue<WithSocket, Admissions<never>>;
   readonly #idle = new IdlePool();
   // Connections whose protocol retires them gracefully (HTTP/2, WebSocket): retired at shutdown
@@ -146,6 +171,16 @@ export class Limiter {
     this.#queueSize = checkInteger(`Limiter: options.${queue === undefined ? 'queueSize' : 'queue'}`, queueSize, 0);
     if (queueTimeout !== Infinity) checkInteger('Limiter: options.queueTimeout', queueTimeout, 1);
     this.#onQueueTimeout = checkFunction('Limiter: options.onQueueTimeout', onQueueTimeout);
+    const rate = options.perPeerRate;
+    this.#onRateExceeded = destroy;
+    if (rate !== undefined) {
+      checkOptions('Limiter: options.perPeerRate', rate);
+      checkNumber('Limiter: options.perPeerRate.rate', rate.rate, { above: 0 });
+      const burst = rate.burst === undefined ? Math.ceil(rate.rate) : checkInteger('Limiter: options.perPeerRate.burst', rate.burst, 1);
+      const maxAddresses = rate.maxAddresses === undefined ? 100_000 : checkInteger('Limiter: options.perPeerRate.maxAddresses', rate.maxAddresses, 1);
+      if (rate.onExceeded !== undefined) this.#onRateExceeded = checkFunction('Limiter: options.perPeerRate.onExceeded', rate.onExceeded);
+      this.#rates = new PeerRates(rate.rate, burst, maxAddresses, () => scheduler.now());
+    }
     this.#waiting = new WaitQueue(queueTimeout, scheduler, (waiting, why) => this.#depart(waiting, why));
   }
 
@@ -258,6 +293,7 @@ export class Limiter {
     // A socket that closed before admission (an asynchronous operator upstream) would never
     // emit 'close' again to free a slot: it gets none.
     if (socket.closed) return owner.admitted(connection, GONE), 'admitted';
+    if (this.#rates !== undefined && !this.#rates.take(socket.remoteAddress ?? '')) return this.#overRate(socket);
     const room = this.#live < this.#limit && this.#waiting.size === 0;
     if (!room && (!wait || this.#waiting.size >= this.#queueSize)) return this.#drop(socket, 'dropped');
     let peer: string | undefined;
@@ -304,6 +340,16 @@ export class Limiter {
     if (carried === undefined || carried.released) tokens.attach(socket, token);
     else socket.on('close', () => token.release());
     return token;
+  }
+
+  #overRate(socket: Socket): 'dropped' {
+    this.#counts.droppedPerPeerRate++;
+    try {
+      this.#onRateExceeded(socket);
+    } catch {
+      socket.destroy(); // a hook that throws still ends the connection; the loop goes on
+    }
+    return 'dropped';
   }
 
   #drop(socket: Socket, counter: 'dropped' | 'droppedPerPeer'): 'dropped' {

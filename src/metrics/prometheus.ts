@@ -16,6 +16,7 @@ export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): strin
   metric('shortages_total', 'counter', 'Resource shortages (EMFILE, ENFILE, ENOBUFS, ENOMEM, failed resumes).', stats.shortages);
   metric('dropped_total', 'counter', 'Connections closed at once over the limit.', stats.dropped);
   metric('dropped_per_peer_total', 'counter', 'Connections closed at once over the per-peer limit.', stats.droppedPerPeer);
+  metric('dropped_per_peer_rate_total', 'counter', 'Connections closed at once over the per-peer connection rate.', stats.droppedPerPeerRate);
   metric('queued_total', 'counter', 'Connections that had to wait for a slot.', stats.queued);
   metric('admitted_from_queue_total', 'counter', 'Connections admitted after waiting.', stats.admittedFromQueue);
   metric('queue_timeouts_total', 'counter', 'Connections that waited too long and were ended.', stats.queueTimeouts);
