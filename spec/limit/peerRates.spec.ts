@@ -73,4 +73,3 @@ describe('PeerRates', () => {
     expect([rates.take('flood'), rates.take('flood')]).toEqual([true, false]); // a fresh bucket would allow both
   });
 });
-});
