@@ -131,7 +131,7 @@ export class Limiter {
   /** How tokens reach back into this limiter: their events, and nothing else. */
   readonly #host: TokenHost = {
     released: (token) => {
-      if (!token.isIdle) this.#counts.completed++; // ended during an exchange
+      if (!token.isIdle) this.#counts.completed++; // ended during an exchange (or fresh)
       this.#idle.remove(token);
       if (token.graceful) this.#graceful.delete(token);
       if (token.peer !== undefined) this.#peers!.leave(token.peer);
@@ -141,15 +141,12 @@ export class Limiter {
     },
     wentIdle: (token) => {
       if (!token.isIdle) this.#counts.completed++;
-      token.isIdle = true;
+      token.exchanges = -1;
       this.#idle.add(token);
       if (this.#drainingAny && this.#draining.has(token.owner)) this.#idle.close(token);
       else if (this.#waiting.size > 0) this.#reclaimIdle();
     },
-    wentBusy: (token) => {
-      token.isIdle = false;
-      this.#idle.remove(token);
-    },
+    wentBusy: (token) => this.#idle.remove(token),
     retiring: (token) => this.#waiting.size > 0 || this.#retiringAll || (this.#drainingAny && this.#draining.has(token.owner)),
     retiresGracefully: (token) => {
       if (this.#drainingAny && this.#draining.has(token.owner)) retire(token);

@@ -72,15 +72,40 @@ export interface Token {
 export interface TokenHost {
   /** The token's slot is free. */
   released(token: SlotToken): void;
-  /** The connection has no exchange in flight. */
+  /** The connection has no exchange in flight: mark it idle (`exchanges = -1`). */
   wentIdle(token: SlotToken): void;
-  /** The connection began an exchange while idle. */
+  /** The connection began an exchange, fresh or idle. */
   wentBusy(token: SlotToken): void;
   /** Whether the connection should end after its current exchange. */
   retiring(token: SlotToken): boolean;
   /** The connection may be retired at any time (see {@link Token.retireWith}). */
   retiresGracefully(token: SlotToken): void;
 }
+
+/**
+ * What a connection speaks and how it retires. One object per protocol is shared by every
+ * connection that retires by closing its socket (HTTP/1: most of them); a connection that
+ * retires in its protocol's own way has its own. One field on the token for all three: the
+ * token lives as long as its connection, and every field costs each live connection 8 bytes.
+ */
+class Style {
+  constructor(
+    readonly protocol: string,
+    readonly retire: (() => void) | undefined,
+    readonly graceful: boolean,
+  ) {}
+}
+
+const styles = new Map<string, Style>();
+
+/** The shared style of a protocol whose connections retire by closing. */
+function plain(protocol: string): Style {
+  let style = styles.get(protocol);
+  if (style === undefined) styles.set(protocol, (style = new Style(protocol, undefined, false)));
+  return style;
+}
+
+const TCP = plain('tcp');
 
 /** A live connection's slot: frees it once, on its socket's close or an explicit release. */
 export class SlotToken implements Token, Links<SlotToken> {
@@ -90,15 +115,12 @@ export class SlotToken implements Token, Links<SlotToken> {
   next: SlotToken | undefined = undefined;
   /** `socket.bytesRead` when last marked idle: more since means a request is on its way. */
   readAtIdle = 0;
-  /** Exchanges in flight: `busy()` calls not yet matched by `idle()`. */
+  /**
+   * Exchanges in flight (`busy()` calls not yet matched by `idle()`), or -1 between exchanges.
+   * A fresh connection has 0: busy from admission until its first exchange ends.
+   */
   exchanges = 0;
-  /** Between exchanges. A fresh connection is not: busy from admission until its first exchange ends. */
-  isIdle = false;
-  /** How to retire the connection; without one its socket is closed (`destroySoon()`). */
-  retire: (() => void) | undefined = undefined;
-  /** Whether `retire` may run while exchanges are in flight. */
-  graceful = false;
-  protocol = 'tcp';
+  #style: Style = TCP;
 
   /**
    * @param host The limiter that issued it.
@@ -127,6 +149,30 @@ export class SlotToken implements Token, Links<SlotToken> {
     return this.retiring;
   }
 
+  /** Between exchanges. */
+  get isIdle(): boolean {
+    return this.exchanges < 0;
+  }
+
+  get protocol(): string {
+    return this.#style.protocol;
+  }
+
+  set protocol(protocol: string) {
+    const { retire, graceful } = this.#style;
+    this.#style = retire === undefined ? plain(protocol) : new Style(protocol, retire, graceful);
+  }
+
+  /** How to retire the connection; without one its socket is closed (`destroySoon()`). */
+  get retire(): (() => void) | undefined {
+    return this.#style.retire;
+  }
+
+  /** Whether `retire` may run while exchanges are in flight. */
+  get graceful(): boolean {
+    return this.#style.graceful;
+  }
+
   release(): void {
     const host = this.#host;
     if (host === undefined) return;
@@ -135,17 +181,18 @@ export class SlotToken implements Token, Links<SlotToken> {
   }
 
   idle(): void {
-    if (this.exchanges > 0 && --this.exchanges > 0) return;
+    if (this.exchanges > 1) return void this.exchanges--;
     if (this.#host !== undefined) this.#host.wentIdle(this);
   }
 
   busy(): void {
-    if (this.exchanges++ === 0 && this.#host !== undefined) this.#host.wentBusy(this);
+    if (this.exchanges > 0) return void this.exchanges++;
+    this.exchanges = 1;
+    if (this.#host !== undefined) this.#host.wentBusy(this);
   }
 
   retireWith(retire: () => void, graceful = false): void {
-    this.retire = retire;
-    this.graceful = graceful;
+    this.#style = new Style(this.#style.protocol, retire, graceful);
     if (graceful && this.#host !== undefined) this.#host.retiresGracefully(this);
   }
 }

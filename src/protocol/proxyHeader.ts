@@ -1,0 +1,501 @@
+/*
+ * The PROXY protocol header (HAProxy's doc/proxy-protocol.txt, versions 1 and 2) that a load
+ * balancer puts before the first byte of a connection it relays, to say whom the connection is
+ * really from. Parsing only: no I/O, nothing kept between calls. The caller keeps the bytes
+ * read so far and parses them again as more arrive, which a header this small (a v1 line is at
+ * most 107 bytes, a v2 header is typically under 250) makes cheaper than keeping state.
+ *
+ * The spec's rules for a receiver shape the results: it must not guess whether a header is
+ * there (a connection from a trusted proxy either starts with a valid header or is rejected),
+ * must not process data before the whole header, and should tolerate a header split over
+ * reads. So a buffer is 'incomplete' only while it could still become a valid header, and
+ * 'invalid' as soon as it cannot (a client that is not a proxy is turned away at its first
+ * byte, without waiting for a timeout).
+ */
+import { isUtf8 } from 'node:buffer';
+import { formatIPv6, parseIPv4, parseIPv6 } from '../util/addresses';
+
+/** The longest v1 header, its CRLF included: `PROXY UNKNOWN` with two full IPv6 addresses and ports. */
+export const PROXY_V1_MAX_LENGTH = 107;
+
+/** The longest v2 header: 16 bytes and as many more as a 16-bit length can say. */
+export const PROXY_V2_MAX_LENGTH = 16 + 0xffff;
+
+/**
+ * The v2 TLV types the spec registers, with the subtypes of an SSL TLV, and the one AWS uses
+ * (its value is a subtype byte, 0x01 for the VPC endpoint ID, then that ID as text).
+ */
+export const ProxyTlvType = {
+  ALPN: 0x01,
+  AUTHORITY: 0x02,
+  CRC32C: 0x03,
+  NOOP: 0x04,
+  UNIQUE_ID: 0x05,
+  SSL: 0x20,
+  SSL_VERSION: 0x21,
+  SSL_CN: 0x22,
+  SSL_CIPHER: 0x23,
+  SSL_SIG_ALG: 0x24,
+  SSL_KEY_ALG: 0x25,
+  NETNS: 0x30,
+  AWS: 0xea,
+} as const;
+
+/** An endpoint of the relayed connection. */
+export interface ProxyAddress {
+  /** An IPv4 dotted quad, an IPv6 address in Node's canonical form, or a UNIX socket path (`@name` in the abstract namespace). */
+  address: string;
+  /** The TCP port; 0 for a UNIX socket. */
+  port: number;
+}
+
+/** One type-length-value record of a v2 header. */
+export interface ProxyTlv {
+  /** The type byte (see {@link ProxyTlvType}). */
+  type: number;
+  /** The value, a copy: it does not hold on to the buffer parsed. */
+  value: Buffer;
+}
+
+/** What a v2 header's SSL TLV says about the client's TLS connection to the proxy. */
+export interface ProxySsl {
+  /** The client bit field: 0x01 connected over TLS, 0x02 gave a certificate on this connection, 0x04 in this TLS session. */
+  client: number;
+  /** The verify field as sent: 0 when a certificate was verified. */
+  verify: number;
+  /**
+   * Whether the client gave a certificate and it was verified (`verify` is 0 and a certificate
+   * bit is set: HAProxy sends 0 when there was no certificate at all).
+   */
+  verified: boolean;
+  /** The TLS version, e.g. `TLSv1.3`. */
+  version?: string;
+  /** The Common Name of the client certificate. */
+  cn?: string;
+  /** The cipher, e.g. `ECDHE-RSA-AES128-GCM-SHA256`. */
+  cipher?: string;
+  /** The algorithm that signed the proxy's certificate, e.g. `RSA-SHA256`. */
+  sigAlg?: string;
+  /** The algorithm of the proxy certificate's key, e.g. `RSA2048`. */
+  keyAlg?: string;
+}
+
+/** A PROXY protocol header, v1 or v2. */
+export interface ProxyHeader {
+  version: 1 | 2;
+  /** `local`: a connection the proxy made itself (a health check); it keeps its own addresses. */
+  command: 'proxy' | 'local';
+  /**
+   * The relayed connection's family. `unknown` (v1 `UNKNOWN`; v2 LOCAL, UNSPEC, or UDP and UNIX
+   * datagram, which a stream server does not relay) has no addresses: the connection keeps its
+   * own.
+   */
+  family: 'tcp4' | 'tcp6' | 'unix' | 'unknown';
+  /** Where the relayed connection came from: the client. */
+  source?: ProxyAddress;
+  /** Where it went: the proxy's listening address. */
+  destination?: ProxyAddress;
+  /** Every TLV of a v2 header, in order, the ones read into the fields below included; none for v1. */
+  tlvs: ProxyTlv[];
+  /** The ALPN protocol the client negotiated, e.g. `h2` (bytes read as Latin-1). */
+  alpn?: string;
+  /** The host name the client asked for (TLS SNI). */
+  authority?: string;
+  /** The proxy's ID for the connection, up to 128 bytes. */
+  uniqueId?: Buffer;
+  /** The client's TLS connection to the proxy. */
+  ssl?: ProxySsl;
+  /** The network namespace the proxy accepted the connection in. */
+  netns?: string;
+}
+
+/** What {@link parseProxyHeader} makes of the bytes read so far. */
+export type ProxyHeaderResult =
+  | { state: 'incomplete' }
+  | { state: 'invalid'; reason: string }
+  | { state: 'complete'; header: ProxyHeader; length: number };
+
+const INCOMPLETE: ProxyHeaderResult = Object.freeze({ state: 'incomplete' });
+const NOT_A_HEADER = 'not a PROXY protocol header';
+const CR = 0x0d;
+const LF = 0x0a;
+
+function invalid(reason: string): ProxyHeaderResult {
+  return { state: 'invalid', reason };
+}
+
+/** Text quoted for a reason: JSON-escaped, and short. */
+function show(text: string): string {
+  return JSON.stringify(text.length > 48 ? `${text.slice(0, 45)}...` : text);
+}
+
+/**
+ * Parses the PROXY protocol header at the start of `buffer`, v1 or v2, for a connection from
+ * a trusted proxy. Call it with all the bytes read so far, each time more arrive, until it
+ * says `complete` or `invalid`; the bytes after `length` belong to the protocol the header
+ * precedes, and the parser never reads them. It never throws.
+ *
+ * - `incomplete`: the bytes so far are the start of a valid header; never when `buffer` is as
+ *   long as the longest header could be ({@link PROXY_V1_MAX_LENGTH},
+ *   {@link PROXY_V2_MAX_LENGTH}).
+ * - `invalid`: they cannot start a valid header, decided as early as can be: a first byte
+ *   other than `P` or `\r` fails at once. The connection should be closed.
+ * - `complete`: a valid header of `length` bytes.
+ *
+ * It is as strict as the spec: v1 takes exactly one space between fields, dotted quads and
+ * ports without leading zeros, IPv6 addresses as `net.isIPv6` reads them (no zone index), and
+ * a CRLF within 107 bytes; v2 takes version 2, the LOCAL and PROXY commands, the seven family
+ * and protocol bytes the spec lists, address blocks the length covers, TLVs that end where
+ * the header does (singular ones once each, text ones in their encoding), and a CRC32C, when
+ * one is sent, that matches.
+ *
+ * @example
+ * const result = parseProxyHeader(Buffer.from('PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\nGET / HTTP/1.1\r\n'));
+ * if (result.state === 'complete') {
+ *   result.header.source; // { address: '192.168.0.1', port: 56324 }
+ *   result.length; // 47: the request starts there
+ * }
+ * parseProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')); // { state: 'invalid', reason: 'not a PROXY protocol header' }
+ *
+ * @param buffer The bytes read from the connection so far.
+ * @returns Whether they hold a header yet, and if so the header and its length.
+ */
+export function parseProxyHeader(buffer: Buffer): ProxyHeaderResult {
+  if (buffer.length === 0) return INCOMPLETE;
+  if (buffer[0] === 0x50) return parseV1(buffer); // 'P'
+  if (buffer[0] === CR) return parseV2(buffer);
+  return invalid(NOT_A_HEADER);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version 1: `PROXY TCP4|TCP6 <source> <destination> <source port> <destination port>\r\n`, or
+// `PROXY UNKNOWN[ <anything>]\r\n`.
+
+const V1_FIELDS = ['source address', 'destination address', 'source port', 'destination port'] as const;
+const PORT = /^(?:0|[1-9]\d{0,4})$/;
+const ONE_SPACE = 'v1: expected exactly one space after "PROXY"';
+
+function parseV1(buffer: Buffer): ProxyHeaderResult {
+  // The line ends at the first LF; nothing after it is read.
+  const limit = Math.min(buffer.length, PROXY_V1_MAX_LENGTH);
+  let lf = -1;
+  for (let i = 0; i < limit; i++) {
+    if (buffer[i] === LF) {
+      lf = i;
+      break;
+    }
+  }
+  const ended = lf >= 0;
+  const text = buffer.toString('latin1', 0, ended ? lf + 1 : limit);
+  // The line without its end: a CRLF, a bare LF (refused below), or a CR still waiting for its LF.
+  const line = ended ? text.slice(0, text.endsWith('\r\n') ? -2 : -1) : text.endsWith('\r') ? text.slice(0, -1) : text;
+
+  const signature = 'PROXY ';
+  for (let i = 0; i < Math.min(line.length, signature.length); i++) {
+    if (line[i] !== signature[i]) return invalid(i < 5 ? NOT_A_HEADER : ONE_SPACE);
+  }
+  if (line[signature.length] === ' ') return invalid(ONE_SPACE);
+  if (ended && line.length < 5) return invalid(NOT_A_HEADER);
+  if (ended && !text.endsWith('\r\n')) return invalid('v1: the line ends with a bare LF (CRLF expected)');
+  if (line.includes('\r')) return invalid('v1: CR not followed by LF');
+  if (ended && line.length <= 6) return invalid('v1: missing protocol (TCP4, TCP6 or UNKNOWN)');
+  const pending = (): ProxyHeaderResult =>
+    buffer.length >= PROXY_V1_MAX_LENGTH ? invalid(`v1: line longer than ${PROXY_V1_MAX_LENGTH} bytes`) : INCOMPLETE;
+  if (line.length <= signature.length) return pending();
+
+  const rest = line.slice(signature.length);
+  if (rest.startsWith('UNKNOWN') && (rest.length === 7 || rest[7] === ' ')) {
+    // The sender may say anything up to the CRLF, and the receiver must ignore it.
+    if (!ended) return pending();
+    return { state: 'complete', header: { version: 1, command: 'proxy', family: 'unknown', tlvs: [] }, length: lf + 1 };
+  }
+  const protocol = rest.startsWith('TCP4 ') ? 'TCP4' : rest.startsWith('TCP6 ') ? 'TCP6' : undefined;
+  if (protocol === undefined) {
+    if (!ended && ['TCP4 ', 'TCP6 ', 'UNKNOWN'].some((known) => known.startsWith(rest))) return pending();
+    const word = rest.split(' ')[0]!;
+    if (ended && (rest === 'TCP4' || rest === 'TCP6')) return invalid(`v1: ${rest} without addresses and ports`);
+    return invalid(`v1: unknown protocol ${show(word)} (TCP4, TCP6 or UNKNOWN expected)`);
+  }
+
+  const fields = rest.slice(5).split(' ');
+  for (let i = 0; i < fields.length; i++) {
+    if (i === V1_FIELDS.length) return invalid(`v1: unexpected ${show(` ${fields.slice(i).join(' ')}`)} after the destination port`);
+    // A field followed by a space or the CRLF is whole; the last one may still be arriving.
+    const whole = ended || i < fields.length - 1;
+    const problem = checkV1Field(protocol, i, fields[i]!, whole);
+    if (problem !== undefined) return invalid(problem);
+  }
+  if (!ended) return pending();
+  if (fields.length < V1_FIELDS.length) {
+    return invalid(`v1: the ${protocol} line ends after ${fields.length} of its 4 fields (addresses and ports)`);
+  }
+  const [source, destination, sourcePort, destinationPort] = fields as [string, string, string, string];
+  const canonical = (address: string): string => (protocol === 'TCP4' ? address : formatIPv6(parseIPv6(address)!));
+  const header: ProxyHeader = {
+    version: 1,
+    command: 'proxy',
+    family: protocol === 'TCP4' ? 'tcp4' : 'tcp6',
+    source: { address: canonical(source), port: Number(sourcePort) },
+    destination: { address: canonical(destination), port: Number(destinationPort) },
+    tlvs: [],
+  };
+  return { state: 'complete', header, length: lf + 1 };
+}
+
+/**
+ * What is wrong with field `index` of a TCP4 or TCP6 line, if anything. A field that may still
+ * grow is only checked for being the start of a valid one, so that a header split over reads
+ * is never refused, and one that cannot become valid is refused at once.
+ */
+function checkV1Field(protocol: 'TCP4' | 'TCP6', index: number, field: string, whole: boolean): string | undefined {
+  const name = V1_FIELDS[index]!;
+  if (whole && field === '') return `v1: missing ${name} (fields take exactly one space between them)`;
+  if (index >= 2) {
+    // Every start of a valid port is itself a valid port: no leading zeros, so fewer digits is less.
+    if ((whole || field !== '') && !(PORT.test(field) && Number(field) <= 0xffff)) {
+      return `v1: bad ${name} ${show(field)} (0 to 65535, no leading zeros)`;
+    }
+    return undefined;
+  }
+  if (protocol === 'TCP4') {
+    // Likewise every start of a dotted quad ends with a valid number, or with nothing.
+    const parts = field.split('.');
+    const start = parts.length <= 4 && parts.every((part, i) => (i === parts.length - 1 && part === '') || parseIPv4(`${part}.0.0.0`) !== undefined);
+    if (whole ? parseIPv4(field) === undefined : !start) return `v1: bad IPv4 ${name} ${show(field)}`;
+    return undefined;
+  }
+  // The longest IPv6 text net.isIPv6 reads is 45 characters (six groups and a dotted quad).
+  if (whole ? parseIPv6(field) === undefined : !/^[0-9a-fA-F:.]{0,45}$/.test(field)) return `v1: bad IPv6 ${name} ${show(field)}`;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version 2: a 16-byte binary header (signature, version and command, family and protocol,
+// length), an address block, and TLVs.
+
+const SIGNATURE = Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1');
+
+/** What a family and protocol byte says: the family reported, and the size of the address block. */
+interface Layout {
+  family: ProxyHeader['family'];
+  size: number;
+  name: string;
+}
+
+// Only the seven bytes the spec lists: any other is a sender's bug, and refused. UDP and UNIX
+// datagram headers fall back to `unknown`, as the spec allows a receiver that does not relay them.
+const LAYOUTS = new Map<number, Layout>([
+  [0x00, { family: 'unknown', size: 0, name: 'UNSPEC' }],
+  [0x11, { family: 'tcp4', size: 12, name: 'TCP over IPv4' }],
+  [0x12, { family: 'unknown', size: 12, name: 'UDP over IPv4' }],
+  [0x21, { family: 'tcp6', size: 36, name: 'TCP over IPv6' }],
+  [0x22, { family: 'unknown', size: 36, name: 'UDP over IPv6' }],
+  [0x31, { family: 'unix', size: 216, name: 'UNIX stream' }],
+  [0x32, { family: 'unknown', size: 216, name: 'UNIX datagram' }],
+]);
+
+const hex = (value: number, digits = 2): string => `0x${value.toString(16).padStart(digits, '0')}`;
+
+function parseV2(buffer: Buffer): ProxyHeaderResult {
+  for (let i = 0; i < Math.min(buffer.length, SIGNATURE.length); i++) {
+    if (buffer[i] !== SIGNATURE[i]) return invalid(NOT_A_HEADER);
+  }
+  if (buffer.length <= 12) return INCOMPLETE;
+  const version = buffer[12]! >> 4;
+  if (version !== 2) return invalid(`v2: unsupported version ${version}`);
+  const command = buffer[12]! & 0x0f;
+  if (command > 1) return invalid(`v2: unsupported command ${hex(command, 1)} (0x0 LOCAL or 0x1 PROXY expected)`);
+  if (buffer.length <= 13) return INCOMPLETE;
+  const layout = LAYOUTS.get(buffer[13]!);
+  if (layout === undefined) return invalid(`v2: unsupported address family and protocol ${hex(buffer[13]!)}`);
+  if (buffer.length < 16) return INCOMPLETE;
+  const declared = buffer.readUInt16BE(14);
+  const proxied = command === 1;
+  if (proxied && declared < layout.size) {
+    return invalid(`v2: length ${declared} is shorter than the ${layout.size}-byte address block of ${layout.name}`);
+  }
+  const length = 16 + declared;
+  if (buffer.length < length) return INCOMPLETE;
+
+  // LOCAL: the family is ignored, and so are the addresses, if the length holds them at all.
+  const header: ProxyHeader = { version: 2, command: proxied ? 'proxy' : 'local', family: proxied ? layout.family : 'unknown', tlvs: [] };
+  if (header.family === 'tcp4') {
+    header.source = { address: ipv4At(buffer, 16), port: buffer.readUInt16BE(24) };
+    header.destination = { address: ipv4At(buffer, 20), port: buffer.readUInt16BE(26) };
+  } else if (header.family === 'tcp6') {
+    header.source = { address: formatIPv6(buffer, 16), port: buffer.readUInt16BE(48) };
+    header.destination = { address: formatIPv6(buffer, 32), port: buffer.readUInt16BE(50) };
+  } else if (header.family === 'unix') {
+    header.source = { address: unixPathAt(buffer, 16), port: 0 };
+    header.destination = { address: unixPathAt(buffer, 124), port: 0 };
+  }
+  const problem = readTlvs(buffer, 16 + Math.min(layout.size, declared), length, header);
+  return problem === undefined ? { state: 'complete', header, length } : invalid(problem);
+}
+
+function ipv4At(buffer: Buffer, at: number): string {
+  return `${buffer[at]}.${buffer[at + 1]}.${buffer[at + 2]}.${buffer[at + 3]}`;
+}
+
+/** A 108-byte `sun_path`: a path up to its NUL, or `@name` for a name in the abstract namespace (a first byte of 0). */
+function unixPathAt(buffer: Buffer, at: number): string {
+  const abstract = buffer[at] === 0;
+  const start = abstract ? at + 1 : at;
+  let end = start;
+  while (end < at + 108 && buffer[end] !== 0) end++;
+  if (abstract) return end > start ? `@${buffer.toString('utf8', start, end)}` : '';
+  return buffer.toString('utf8', start, end);
+}
+
+// The types that may come once at most in a header, and in an SSL TLV: two ALPNs would leave
+// the receiver to guess which one holds.
+const SINGULAR_TLVS = new Map<number, string>([
+  [ProxyTlvType.ALPN, 'ALPN'],
+  [ProxyTlvType.AUTHORITY, 'AUTHORITY'],
+  [ProxyTlvType.CRC32C, 'CRC32C'],
+  [ProxyTlvType.UNIQUE_ID, 'UNIQUE_ID'],
+  [ProxyTlvType.SSL, 'SSL'],
+  [ProxyTlvType.NETNS, 'NETNS'],
+]);
+
+type SslText = 'version' | 'cn' | 'cipher' | 'sigAlg' | 'keyAlg';
+
+/** The SSL subtypes read, what they fill, what to call them, and whether they are UTF-8 (else US-ASCII). */
+const SSL_FIELDS = new Map<number, { field: SslText; name: string; utf8: boolean }>([
+  [ProxyTlvType.SSL_VERSION, { field: 'version', name: 'SSL version', utf8: false }],
+  [ProxyTlvType.SSL_CN, { field: 'cn', name: 'SSL CN', utf8: true }],
+  [ProxyTlvType.SSL_CIPHER, { field: 'cipher', name: 'SSL cipher', utf8: false }],
+  [ProxyTlvType.SSL_SIG_ALG, { field: 'sigAlg', name: 'SSL signature algorithm', utf8: false }],
+  [ProxyTlvType.SSL_KEY_ALG, { field: 'keyAlg', name: 'SSL key algorithm', utf8: false }],
+]);
+const SINGULAR_SSL_TLVS = new Map([...SSL_FIELDS].map(([type, { name }]) => [type, name]));
+
+/**
+ * Walks the TLVs in `buffer` from `start` to `end`, calling `take` with each. They must fill
+ * the span exactly, and the `singular` types must come once at most.
+ * @returns What is wrong, if anything.
+ */
+function walkTlvs(
+  buffer: Buffer,
+  start: number,
+  end: number,
+  where: string,
+  singular: ReadonlyMap<number, string>,
+  take: (type: number, at: number, size: number) => string | undefined,
+): string | undefined {
+  const seen = new Set<number>();
+  for (let at = start; at < end; ) {
+    if (end - at < 3) return `v2: ${end - at} byte(s) left at the end of the ${where}, too few for a TLV`;
+    const type = buffer[at]!;
+    const size = buffer.readUInt16BE(at + 1);
+    if (at + 3 + size > end) return `v2: TLV ${hex(type)} of ${size} bytes runs past the end of the ${where}`;
+    const name = singular.get(type);
+    if (name !== undefined) {
+      if (seen.has(type)) return `v2: more than one ${name} TLV`;
+      seen.add(type);
+    }
+    const problem = take(type, at + 3, size);
+    if (problem !== undefined) return problem;
+    at += 3 + size;
+  }
+  return undefined;
+}
+
+/** Reads the TLVs of a header of `end` bytes into `header`. @returns What is wrong, if anything. */
+function readTlvs(buffer: Buffer, start: number, end: number, header: ProxyHeader): string | undefined {
+  let checksumAt = -1;
+  const problem = walkTlvs(buffer, start, end, 'header', SINGULAR_TLVS, (type, at, size) => {
+    const value = Buffer.from(buffer.subarray(at, at + size)); // a copy, not a view that would pin the caller's buffer
+    header.tlvs.push({ type, value });
+    switch (type) {
+      case ProxyTlvType.ALPN:
+        header.alpn = value.toString('latin1'); // a byte string; registered ALPN IDs are ASCII
+        return undefined;
+      case ProxyTlvType.AUTHORITY:
+        if (!isUtf8(value)) return 'v2: the AUTHORITY TLV is not UTF-8';
+        header.authority = value.toString('utf8');
+        return undefined;
+      case ProxyTlvType.CRC32C:
+        if (size !== 4) return `v2: CRC32C TLV of ${size} bytes (4 expected)`;
+        checksumAt = at;
+        return undefined;
+      case ProxyTlvType.UNIQUE_ID:
+        if (size > 128) return `v2: UNIQUE_ID TLV of ${size} bytes (128 at most)`;
+        header.uniqueId = value;
+        return undefined;
+      case ProxyTlvType.SSL: {
+        const ssl = readSsl(value);
+        if (typeof ssl === 'string') return ssl;
+        header.ssl = ssl;
+        return undefined;
+      }
+      case ProxyTlvType.NETNS:
+        if (!isAscii(value)) return 'v2: the NETNS TLV is not US-ASCII';
+        header.netns = value.toString('latin1');
+        return undefined;
+      default:
+        return undefined; // NOOP, and types this parser does not read: kept in `tlvs`
+    }
+  });
+  if (problem !== undefined) return problem;
+  if (checksumAt >= 0) {
+    // The checksum covers the whole header with its own field as zeros.
+    const sent = buffer.readUInt32BE(checksumAt);
+    let crc = crc32cUpdate(0xffffffff, buffer, 0, checksumAt);
+    crc = crc32cUpdate(crc, FOUR_ZEROS, 0, 4);
+    crc = (crc32cUpdate(crc, buffer, checksumAt + 4, end) ^ 0xffffffff) >>> 0;
+    if (crc !== sent) return `v2: CRC32C mismatch (the header says ${hex(sent, 8)}, its bytes give ${hex(crc, 8)})`;
+  }
+  return undefined;
+}
+
+/** Reads an SSL TLV's value: client and verify fields, then sub-TLVs. @returns It, or what is wrong. */
+function readSsl(value: Buffer): ProxySsl | string {
+  if (value.length < 5) return `v2: SSL TLV of ${value.length} bytes, shorter than its 5-byte client and verify fields`;
+  const client = value[0]!;
+  const verify = value.readUInt32BE(1);
+  const ssl: ProxySsl = { client, verify, verified: verify === 0 && (client & 0x06) !== 0 };
+  const problem = walkTlvs(value, 5, value.length, 'SSL TLV', SINGULAR_SSL_TLVS, (type, at, size) => {
+    const known = SSL_FIELDS.get(type);
+    if (known === undefined) return undefined; // a subtype this parser does not read
+    const bytes = value.subarray(at, at + size);
+    if (known.utf8 ? !isUtf8(bytes) : !isAscii(bytes)) return `v2: the ${known.name} is not ${known.utf8 ? 'UTF-8' : 'US-ASCII'}`;
+    ssl[known.field] = bytes.toString(known.utf8 ? 'utf8' : 'latin1');
+    return undefined;
+  });
+  return problem ?? ssl;
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  return bytes.every((byte) => byte < 0x80);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRC32C (Castagnoli), as RFC 4960 appendix B computes it: reflected, polynomial 0x82F63B78,
+// initial value and final XOR all ones.
+
+const FOUR_ZEROS = new Uint8Array(4);
+const CRC32C_TABLE = new Uint32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  CRC32C_TABLE[n] = c >>> 0;
+}
+
+function crc32cUpdate(crc: number, bytes: Uint8Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) crc = CRC32C_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return crc;
+}
+
+/**
+ * The CRC32C (Castagnoli) checksum of `data`, which a v2 header's CRC32C TLV carries.
+ *
+ * @example
+ * crc32c(Buffer.from('123456789')); // 0xe3069283
+ *
+ * @param data The bytes.
+ * @returns The checksum, an unsigned 32-bit number.
+ */
+export function crc32c(data: Uint8Array): number {
+  return (crc32cUpdate(0xffffffff, data, 0, data.length) ^ 0xffffffff) >>> 0;
+}
