@@ -97,12 +97,15 @@ class Style {
 }
 
 const styles = new Map<string, Style>();
+// The style looked up last: a server's connections all speak one protocol, set once each.
+let last: Style | undefined;
 
 /** The shared style of a protocol whose connections retire by closing. */
 function plain(protocol: string): Style {
+  if (last?.protocol === protocol) return last;
   let style = styles.get(protocol);
   if (style === undefined) styles.set(protocol, (style = new Style(protocol, undefined, false)));
-  return style;
+  return (last = style);
 }
 
 const TCP = plain('tcp');
