@@ -29,6 +29,10 @@ export interface Config {
   drainQuietMs: number;
   /** Where /live, /ready and /metrics are served, if anywhere. */
   healthPort: number | undefined;
+  /** Read a PROXY protocol header (v1 or v2) on connections from --trusted-proxies. */
+  proxyProtocol: boolean;
+  /** The proxies allowed to send one: addresses and CIDR ranges, comma-separated. */
+  trustedProxies: string;
   /** Where HAProxy's agent check is answered, if anywhere. */
   agentPort: number | undefined;
   log: 'text' | 'json';
@@ -66,7 +70,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
       options: {
         port: text, host: text, limit: text, 'per-peer': text, 'per-peer-rate': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text, 'alloc-kb': text,
         'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text,
-        'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text,
+        'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text, 'proxy-protocol': { type: 'boolean' }, 'trusted-proxies': text,
         queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
       },
     }).values;
@@ -97,6 +101,8 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     drainMs: integer('drain-ms', values['drain-ms'], 0) ?? 0,
     drainQuietMs: integer('drain-quiet-ms', values['drain-quiet-ms'], 1) ?? 1000,
     healthPort: integer('health-port', values['health-port'], 0, 65535),
+    proxyProtocol: values['proxy-protocol'] ?? false,
+    trustedProxies: values['trusted-proxies'] ?? '127.0.0.1,::1',
     agentPort: integer('agent-port', values['agent-port'], 0, 65535),
     log: log as 'text' | 'json',
     stats: values.stats ?? false,

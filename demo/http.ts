@@ -8,7 +8,7 @@ import { createServer as createNetServer, type AddressInfo, type Server } from '
 import { identity } from 'rxjs';
 import {
   adaptiveLimit, agentCheck, backpressure, drain, healthCheck, LoopStatus, eventLoopBusyMs, eventLoopUtilization, handleErrors, handTo, heapUsedMiB, idleTimeout, Limiter, listen, logWarnings, Metrics,
-  pauseUnderPressure, rssMiB, serve, serviceTimeMs, serviceUnavailable, targetLimit, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
+  pauseUnderPressure, proxyProtocol, rssMiB, serve, serviceTimeMs, serviceUnavailable, targetLimit, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
 } from '../src';
 import type { Config } from './flags';
 
@@ -40,6 +40,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     const reply = (): void => {
       if (held !== undefined) response.setHeader('X-Held-KiB', String((held.length * 8) / 1024)); // keeps `held` alive until here
       response.setHeader('X-Served-By', String(process.pid));
+      response.setHeader('X-Client-Address', String(request.socket.remoteAddress)); // the client, also behind a PROXY protocol balancer
       response.setHeader('X-Live', String(limiter.live)); // slots in use as this is served
       response.end(`hello from rxjs-listen, ${request.method} ${request.url}\n`);
     };
@@ -122,6 +123,8 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
       metrics.count(),
       logWarnings(warn, { window: pauseMs }),
       handleErrors(pauseMs),
+      // --proxy-protocol: the client's address from the balancer's header, before the limits count it.
+      config.proxyProtocol ? proxyProtocol({ trusted: config.trustedProxies }) : identity,
       backpressure(limiter),
       idleMs === undefined ? identity : idleTimeout(idleMs),
       serve(handTo(http), { signal: shutdown.signal, graceMs }),

@@ -24,20 +24,37 @@ export const PROXY_V2_MAX_LENGTH = 16 + 0xffff;
 /**
  * The v2 TLV types the spec registers, with the subtypes of an SSL TLV, and the one AWS uses
  * (its value is a subtype byte, 0x01 for the VPC endpoint ID, then that ID as text).
+ *
+ * @example
+ * const aws = header.tlvs.find((tlv) => tlv.type === ProxyTlvType.AWS && tlv.value[0] === 0x01);
+ * const vpceId = aws?.value.subarray(1).toString('latin1'); // 'vpce-08d2bf15fac5001c9'
  */
 export const ProxyTlvType = {
+  /** PP2_TYPE_ALPN: the protocol the client negotiated. */
   ALPN: 0x01,
+  /** PP2_TYPE_AUTHORITY: the host name the client asked for (SNI). */
   AUTHORITY: 0x02,
+  /** PP2_TYPE_CRC32C: a checksum of the whole header. */
   CRC32C: 0x03,
+  /** PP2_TYPE_NOOP: padding. */
   NOOP: 0x04,
+  /** PP2_TYPE_UNIQUE_ID: the proxy's ID for the connection. */
   UNIQUE_ID: 0x05,
+  /** PP2_TYPE_SSL: the client's TLS connection to the proxy, with sub-TLVs. */
   SSL: 0x20,
+  /** PP2_SUBTYPE_SSL_VERSION. */
   SSL_VERSION: 0x21,
+  /** PP2_SUBTYPE_SSL_CN: the client certificate's Common Name. */
   SSL_CN: 0x22,
+  /** PP2_SUBTYPE_SSL_CIPHER. */
   SSL_CIPHER: 0x23,
+  /** PP2_SUBTYPE_SSL_SIG_ALG. */
   SSL_SIG_ALG: 0x24,
+  /** PP2_SUBTYPE_SSL_KEY_ALG. */
   SSL_KEY_ALG: 0x25,
+  /** PP2_TYPE_NETNS: the network namespace. */
   NETNS: 0x30,
+  /** AWS's PP2_TYPE_AWS (VPC endpoint ID). */
   AWS: 0xea,
 } as const;
 
@@ -80,8 +97,16 @@ export interface ProxySsl {
   keyAlg?: string;
 }
 
-/** A PROXY protocol header, v1 or v2. */
+/**
+ * A PROXY protocol header, v1 or v2.
+ *
+ * @example
+ * // Whom the connection is from: the client the proxy relays, or for a health check (LOCAL,
+ * // UNKNOWN) the proxy itself.
+ * const client = header.source?.address ?? socket.remoteAddress;
+ */
 export interface ProxyHeader {
+  /** 1: the text line; 2: the binary header. */
   version: 1 | 2;
   /** `local`: a connection the proxy made itself (a health check); it keeps its own addresses. */
   command: 'proxy' | 'local';
@@ -109,7 +134,15 @@ export interface ProxyHeader {
   netns?: string;
 }
 
-/** What {@link parseProxyHeader} makes of the bytes read so far. */
+/**
+ * What {@link parseProxyHeader} makes of the bytes read so far: wait for more, close the
+ * connection, or go on after `length` bytes.
+ *
+ * @example
+ * const result = parseProxyHeader(received);
+ * if (result.state === 'invalid') socket.destroy();
+ * else if (result.state === 'complete') handOn(result.header, received.subarray(result.length));
+ */
 export type ProxyHeaderResult =
   | { state: 'incomplete' }
   | { state: 'invalid'; reason: string }
@@ -173,6 +206,12 @@ export function parseProxyHeader(buffer: Buffer): ProxyHeaderResult {
 
 const V1_FIELDS = ['source address', 'destination address', 'source port', 'destination port'] as const;
 const PORT = /^(?:0|[1-9]\d{0,4})$/;
+// The starts of valid fields, to refuse a field before it ends. A start of a dotted quad is up
+// to three numbers and dots, then a number or nothing (a start of a number 0-255 without
+// leading zeros is one too). IPv6 is only checked for its characters and length: the longest
+// text net.isIPv6 reads is 45 characters, six groups and a dotted quad.
+const IPV4_START = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){0,3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)?$/;
+const IPV6_START = /^[0-9a-fA-F:.]{0,45}$/;
 const ONE_SPACE = 'v1: expected exactly one space after "PROXY"';
 
 function parseV1(buffer: Buffer): ProxyHeaderResult {
@@ -258,14 +297,10 @@ function checkV1Field(protocol: 'TCP4' | 'TCP6', index: number, field: string, w
     return undefined;
   }
   if (protocol === 'TCP4') {
-    // Likewise every start of a dotted quad ends with a valid number, or with nothing.
-    const parts = field.split('.');
-    const start = parts.length <= 4 && parts.every((part, i) => (i === parts.length - 1 && part === '') || parseIPv4(`${part}.0.0.0`) !== undefined);
-    if (whole ? parseIPv4(field) === undefined : !start) return `v1: bad IPv4 ${name} ${show(field)}`;
+    if (whole ? parseIPv4(field) === undefined : !IPV4_START.test(field)) return `v1: bad IPv4 ${name} ${show(field)}`;
     return undefined;
   }
-  // The longest IPv6 text net.isIPv6 reads is 45 characters (six groups and a dotted quad).
-  if (whole ? parseIPv6(field) === undefined : !/^[0-9a-fA-F:.]{0,45}$/.test(field)) return `v1: bad IPv6 ${name} ${show(field)}`;
+  if (whole ? parseIPv6(field) === undefined : !IPV6_START.test(field)) return `v1: bad IPv6 ${name} ${show(field)}`;
   return undefined;
 }
 

@@ -9,15 +9,15 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { checkInteger } from './validate';
 
+const COLON = 0x3a;
+const DOT = 0x2e;
+
 /** Whether an address is on a list; `undefined` (a socket that has no remote address) is not. */
 export type AddressMatcher = (address: string | undefined) => boolean;
 
-// A dotted quad, each number 0-255 written without leading zeros (which some parsers read as octal).
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
-
 /**
- * Reads a dotted-quad IPv4 address strictly: four decimal numbers 0-255, no leading zeros.
+ * Reads a dotted-quad IPv4 address strictly: four decimal numbers 0-255, no leading zeros
+ * (which some parsers read as octal).
  *
  * @example
  * parseIPv4('10.0.0.1'); // 167772161
@@ -27,10 +27,29 @@ const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
  * @returns The address as an unsigned 32-bit number, or `undefined` if `text` is not one.
  */
 export function parseIPv4(text: string): number | undefined {
-  if (!IPV4.test(text)) return undefined;
+  const length = text.length;
+  if (length < 7 || length > 15) return undefined;
   let value = 0;
-  for (const part of text.split('.')) value = value * 256 + Number(part);
-  return value;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === DOT) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + octet;
+      octet = digits = 0;
+      dots++;
+    } else if (code >= 0x30 && code <= 0x39) {
+      if (digits > 0 && octet === 0) return undefined; // a leading zero
+      octet = octet * 10 + (code - 0x30);
+      if (octet > 255) return undefined;
+      digits++;
+    } else {
+      return undefined;
+    }
+  }
+  return digits === 0 || dots !== 3 ? undefined : value * 256 + octet;
 }
 
 /**
@@ -45,45 +64,70 @@ export function parseIPv4(text: string): number | undefined {
  * @returns The 16 bytes of the address, or `undefined` if `text` is not one.
  */
 export function parseIPv6(text: string): Uint8Array | undefined {
-  if (text.length < 2 || text.length > 45) return undefined;
-  const gap = text.indexOf('::');
-  if (gap !== text.lastIndexOf('::')) return undefined; // two gaps, or ":::"
-  const head = gap < 0 ? text : text.slice(0, gap);
-  const tail = gap < 0 ? '' : text.slice(gap + 2);
-  const front = groups(head, gap < 0);
-  const back = groups(tail, true);
-  if (front === undefined || back === undefined) return undefined;
-  // Without a gap there must be 8 groups; a gap stands for one group or more.
-  const count = front.length + back.length;
-  if (gap < 0 ? count !== 8 : count > 7) return undefined;
+  // One pass, as inet_pton does: this runs on every v1 TCP6 header, twice.
+  const length = text.length;
+  if (length < 2 || length > 45) return undefined;
   const bytes = new Uint8Array(16);
-  front.forEach((word, i) => setWord(bytes, i, word));
-  back.forEach((word, i) => setWord(bytes, 8 - back.length + i, word));
-  return bytes;
-}
-
-/** The 16-bit groups of one side of a `::`, a dotted IPv4 address allowed last if `last`. */
-function groups(text: string, last: boolean): number[] | undefined {
-  if (text === '') return [];
-  const parts = text.split(':');
-  const words: number[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (HEX_GROUP.test(part)) {
-      words.push(parseInt(part, 16));
-    } else if (last && i === parts.length - 1 && parseIPv4(part) !== undefined) {
-      const value = parseIPv4(part)!;
-      words.push(Math.floor(value / 0x10000), value % 0x10000);
+  let at = 0; // bytes written
+  let gap = -1; // where "::" is, in bytes written
+  let i = 0;
+  if (text.charCodeAt(0) === COLON && text.charCodeAt(++i) !== COLON) return undefined; // ":" alone may not lead
+  let groupStart = i;
+  let value = 0;
+  let digits = 0;
+  for (; i < length; i++) {
+    const code = text.charCodeAt(i);
+    const digit = hexValue(code);
+    if (digit >= 0) {
+      if (++digits > 4) return undefined;
+      value = value * 16 + digit;
+    } else if (code === COLON) {
+      groupStart = i + 1;
+      if (digits === 0) {
+        if (gap >= 0) return undefined; // a second "::", or ":::"
+        gap = at;
+        continue;
+      }
+      if (i === length - 1 || at === 16) return undefined; // ":" may not end it
+      bytes[at++] = value >> 8;
+      bytes[at++] = value & 0xff;
+      value = digits = 0;
+    } else if (code === DOT && at <= 12) {
+      // A dotted quad ends the address, in place of the last two groups.
+      const ipv4 = parseIPv4(text.slice(groupStart));
+      if (ipv4 === undefined) return undefined;
+      bytes[at++] = ipv4 >>> 24;
+      bytes[at++] = (ipv4 >>> 16) & 0xff;
+      bytes[at++] = (ipv4 >>> 8) & 0xff;
+      bytes[at++] = ipv4 & 0xff;
+      digits = 0;
+      break;
     } else {
       return undefined;
     }
   }
-  return words;
+  if (digits > 0) {
+    if (at === 16) return undefined;
+    bytes[at++] = value >> 8;
+    bytes[at++] = value & 0xff;
+  }
+  if (gap >= 0) {
+    // "::" stands for one zero group or more: move what follows it to the end.
+    if (at === 16) return undefined;
+    const moved = at - gap;
+    bytes.copyWithin(16 - moved, gap, at);
+    bytes.fill(0, gap, 16 - moved);
+    at = 16;
+  }
+  return at === 16 ? bytes : undefined;
 }
 
-function setWord(bytes: Uint8Array, index: number, word: number): void {
-  bytes[2 * index] = word >> 8;
-  bytes[2 * index + 1] = word & 0xff;
+
+/** The value of a hex digit's character code, or -1. */
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
 /**
@@ -194,8 +238,10 @@ function addEntry(blockList: BlockList, entry: unknown): string | undefined {
   if (ipv4 === undefined && ipv6 === undefined) return `${show(address)} is not an IPv4 or IPv6 address`;
   const bits = ipv4 !== undefined ? 32 : 128;
   const family = ipv4 !== undefined ? 'ipv4' : 'ipv6';
+  // Handed on in Node's own form, which its parser reads whatever this one accepted.
+  const canonical = ipv6 === undefined ? address : formatIPv6(ipv6);
   if (slash < 0) {
-    blockList.addAddress(address, family);
+    blockList.addAddress(canonical, family);
     return undefined;
   }
   const prefixText = entry.slice(slash + 1);
@@ -207,7 +253,7 @@ function addEntry(blockList: BlockList, entry: unknown): string | undefined {
     const network = ipv4 !== undefined ? masked.join('.') : formatIPv6(masked);
     return `bits are set past the prefix length (did you mean ${network}/${prefix}?)`;
   }
-  blockList.addSubnet(address, prefix, family);
+  blockList.addSubnet(canonical, prefix, family);
   return undefined;
 }
 

@@ -1,0 +1,59 @@
+import type { Socket } from 'node:net';
+import { SocketRecords } from '../util/socketRecords';
+import type { ProxyHeader } from './proxyHeader';
+
+/** An end of a connection, as a socket reports it. */
+export interface Peer {
+  /** Its address. */
+  readonly address: string | undefined;
+  /** Its port. */
+  readonly port: number | undefined;
+}
+
+/** The header a connection came with. */
+const headers = new SocketRecords<ProxyHeader>('proxy header', {});
+/** The socket's own peer (the proxy), before the header's replaced it. */
+const proxies = new SocketRecords<Peer>('proxy peer', {});
+
+/**
+ * Makes a socket the client's that a PROXY protocol header names: its header is kept for
+ * {@link proxyHeaderOf}, and unless the header is LOCAL (the balancer's own health check) or
+ * names no TCP client, `remoteAddress`, `remotePort` and `remoteFamily` become own properties
+ * that say the client's, over the prototype's getters that ask the kernel for the proxy's (kept
+ * for {@link proxyPeerOf}).
+ */
+export function actAs(socket: Socket, header: ProxyHeader): void {
+  headers.attach(socket, header);
+  if (header.command !== 'proxy' || header.source === undefined || (header.family !== 'tcp4' && header.family !== 'tcp6')) return;
+  proxies.attach(socket, { address: socket.remoteAddress, port: socket.remotePort });
+  Object.defineProperties(socket, {
+    remoteAddress: { value: header.source.address, configurable: true },
+    remotePort: { value: header.source.port, configurable: true },
+    remoteFamily: { value: header.family === 'tcp6' ? 'IPv6' : 'IPv4', configurable: true },
+  });
+}
+
+/**
+ * The PROXY protocol header a connection came with (its TLVs: ALPN, authority, unique id,
+ * SSL), once {@link proxyProtocol} has read it; `undefined` for a direct connection.
+ *
+ * @example
+ * app.get('/', (req, res) => res.send(proxyHeaderOf(req.socket)?.ssl?.cn ?? 'no client certificate'));
+ *
+ * @param socket The accepted socket (or the one a server hands its handlers).
+ * @returns The header.
+ */
+export function proxyHeaderOf(socket: Socket): ProxyHeader | undefined {
+  return headers.get(socket);
+}
+
+/**
+ * Where the connection really came from (the proxy), where {@link proxyProtocol} made the
+ * socket say the client's address; `undefined` otherwise.
+ *
+ * @param socket The accepted socket.
+ * @returns The proxy's end of the connection.
+ */
+export function proxyPeerOf(socket: Socket): Peer | undefined {
+  return proxies.get(socket);
+}
