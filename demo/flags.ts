@@ -33,6 +33,8 @@ export interface Config {
   proxyProtocol: boolean;
   /** The proxies allowed to send one: addresses and CIDR ranges, comma-separated. */
   trustedProxies: string;
+  /** How long a pause is announced (agent: drain) before the listener closes. */
+  drainBeforePauseMs: number;
   /** Where HAProxy's agent check is answered, if anywhere. */
   agentPort: number | undefined;
   log: 'text' | 'json';
@@ -70,7 +72,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
       options: {
         port: text, host: text, limit: text, 'per-peer': text, 'per-peer-rate': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text, 'alloc-kb': text,
         'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text,
-        'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text, 'proxy-protocol': { type: 'boolean' }, 'trusted-proxies': text,
+        'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text, 'proxy-protocol': { type: 'boolean' }, 'drain-before-pause-ms': text, 'trusted-proxies': text,
         queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
       },
     }).values;
@@ -102,6 +104,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     drainQuietMs: integer('drain-quiet-ms', values['drain-quiet-ms'], 1) ?? 1000,
     healthPort: integer('health-port', values['health-port'], 0, 65535),
     proxyProtocol: values['proxy-protocol'] ?? false,
+    drainBeforePauseMs: integer('drain-before-pause-ms', values['drain-before-pause-ms'], 0) ?? 0,
     trustedProxies: values['trusted-proxies'] ?? '127.0.0.1,::1',
     agentPort: integer('agent-port', values['agent-port'], 0, 65535),
     log: log as 'text' | 'json',

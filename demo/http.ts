@@ -116,6 +116,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     host,
     port,
     server: { allowHalfOpen: true, noDelay: true }, // as http.createServer makes its sockets
+    drainBeforePause: config.drainBeforePauseMs, // behind an agent-reading balancer: drain, then refuse
     onListening: (address) => void announce(address as AddressInfo),
   })
     .pipe(

@@ -117,6 +117,7 @@ function checkAddress(options: ListenOptions): Where {
 function checkWatchOptions(caller: string, options: WatchOptions): void {
   if (options.headroom !== undefined) checkInteger(`${caller}: options.headroom`, options.headroom, 0);
   if (options.retryDelay !== undefined) checkDelay(`${caller}: options.retryDelay`, options.retryDelay);
+  if (options.drainBeforePause !== undefined) checkDelay(`${caller}: options.drainBeforePause`, options.drainBeforePause);
   if (options.checkInterval !== undefined) checkInteger(`${caller}: options.checkInterval`, options.checkInterval, 0);
   if (options.onListening !== undefined) checkFunction(`${caller}: options.onListening`, options.onListening);
 }

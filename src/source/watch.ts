@@ -1,5 +1,5 @@
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { asyncScheduler, timer, type SchedulerLike, type Subscriber } from 'rxjs';
+import { asyncScheduler, timer, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { FATAL_RESUME_ERRORS } from '../errors/classify';
 import { ListenError } from '../errors/listenError';
 import type { AcceptError, Accepted, AcceptResult, During, ListenerControl } from '../errors/result';
@@ -31,6 +31,15 @@ export interface WatchOptions {
    * Default 1000 ms; 0 turns it off.
    */
   checkInterval?: number;
+  /**
+   * Behind a load balancer that reads the loop's state (HAProxy's agent, a readiness probe):
+   * how long a pause is announced (the listener's `pauses`, so the agent says `drain`) before
+   * the listening socket closes, in ms, so that the balancer stops sending before any client
+   * is refused. Meanwhile connections are still accepted and go down the pipeline (at the
+   * connection limit with no wait queue, `backpressure` closes them: give it a queue). A pause
+   * released within the delay never closes the socket. Default 0: close at once.
+   */
+  drainBeforePause?: number;
   /** Called once, when the server first listens, with its bound address. */
   onListening?: (address: AddressInfo | string) => void;
   /** Where the retry timer runs; tests pass a TestScheduler. Default `asyncScheduler`. */
@@ -86,7 +95,21 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
   const relief = fileLimit === undefined ? undefined : new ReliefCounter(server, ceiling - headroom, scheduler);
   let closed = false;
 
-  const pauses = new Pauses(() => relistener.stop(), resume);
+  const drainBeforePause = config.drainBeforePause ?? 0;
+  // The close a pause has announced, while the balancers are given time to see it.
+  let closing: Subscription | undefined;
+  const stop = (): void => {
+    if (drainBeforePause === 0) return relistener.stop();
+    closing = scheduler.schedule(() => {
+      closing = undefined;
+      if (pauses.paused) relistener.stop();
+    }, drainBeforePause);
+  };
+  const pauses = new Pauses(stop, () => {
+    if (closing === undefined) return resume();
+    closing.unsubscribe(); // released before the socket closed: it never did
+    closing = undefined;
+  });
   const listener: ListenerControl = {
     pause: (reason) => pauses.hold(reason),
     get pauses() {
@@ -157,6 +180,7 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
 
   return () => {
     closed = true;
+    closing?.unsubscribe();
     relief?.stop();
     server.off('connection', onConnection);
     server.off('listening', onListening);
