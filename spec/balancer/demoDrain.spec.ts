@@ -55,7 +55,7 @@ describe('the demo behind a load balancer', () => {
     expect((await ask(health, '/ready')).status).toBe(503);
     expect((await ask(health, '/live')).status).toBe(200);
     for (let i = 0; i < 3; i++) {
-      expect(await ask(demo.port, `/draining-${i}`)).toEqual({ status: 200, connection: 'close' }); // served, and told to close
+      expect(await ask(demo.port, `/draining-${i}`)).toEqual({ status: 200, connection: 'keep-alive' }); // served as before
       await sleep(200); // traffic goes on arriving: the drain goes on
     }
     const lastRequest = Date.now();

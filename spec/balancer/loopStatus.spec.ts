@@ -19,8 +19,7 @@ describe('LoopStatus', () => {
     resume();
     status.drain();
     expect(status.state).toMatchObject({ phase: 'draining', headroom: 0 });
-    const token = limiter.admit(fakeSocket())!;
-    expect(token.retiring).toBe(true); // every connection retires after its exchange
+    expect(limiter.admit(fakeSocket())!.retiring).toBe(false); // serving as before while it drains
     status.stop();
     expect(status.state.phase).toBe('stopped');
     status.drain(); // too late: stays stopped

@@ -1,5 +1,5 @@
 import { Limiter, type LimiterOptions, type Token } from '../../src';
-import { fakeSocket, type FakeSocket } from '../marbles';
+import { fakeSocket, testScheduler, type FakeSocket } from '../marbles';
 
 describe('Limiter', () => {
   it('releases the token of a socket admitted again after a release when it closes', () => {
@@ -260,5 +260,29 @@ describe('Limiter queue', () => {
     const before = limiter.counts;
     limiter.admit(fakeSocket());
     expect([before.dropped, limiter.counts.dropped]).toEqual([0, 1]);
+  });
+
+  it('with closeIdleAfter, a withdrawal closes an idle connection only once it has stayed unused that long, in virtual time', () => {
+    testScheduler().run(({ flush, cold }) => {
+      const limiter = new Limiter(10);
+      const admitted: Token[] = [];
+      const owner = { admitted: (_: unknown, token: Token) => void admitted.push(token), failed: () => undefined };
+      const [a, b, c] = [fakeSocket(), fakeSocket(), fakeSocket()];
+      for (const socket of [a, b, c]) limiter.enter({ socket }, owner);
+      admitted[0]!.idle(); // a: idle
+      admitted[1]!.idle(); // b: idle, then a request arrives on it
+      limiter.closeIdleAfter(100);
+      cold('a 49ms b 99ms c').subscribe((at) => {
+        if (at === 'a') limiter.withdraw(owner);
+        if (at === 'b') b.bytesRead = 40; // a request on its way to b
+        if (at === 'c') admitted[2]!.idle(); // c goes idle after the withdrawal
+      });
+      const seen: string[] = [];
+      cold('1ms a 98ms b 101ms c 100ms d').subscribe((at) => seen.push(`${at}:${[a, b, c].map((s) => (s.destroyed ? 'x' : 'o')).join('')}`));
+      flush();
+      // Sweeps at 100, 200, 300 ms: at the first nothing has been idle a whole period; at the second
+      // a is closed, b (bytes arrived since it went idle) is not; c, idle since 150 ms, at the third.
+      expect(seen).toEqual(['a:ooo', 'b:ooo', 'c:xoo', 'd:xox']);
+    });
   });
 });

@@ -17,20 +17,24 @@ export interface DrainOptions {
 
 /**
  * The first half of a shutdown behind a load balancer: from subscription the loop drains
- * ({@link LoopStatus.drain}: readiness fails, the agent says `drain`, every response says
- * `Connection: close`) while it goes on accepting and serving, and this emits once traffic has
- * stopped arriving (no new connection and no completed exchange for `quietMs`: the balancers
- * have taken the process out), or after `maxMs`, then completes. Then abort `serve`'s signal:
- * the listener closes, idle connections close, busy ones after their response.
+ * ({@link LoopStatus.drain}: readiness fails, the agent says `drain`) while it goes on
+ * accepting and serving as before, and this emits once traffic has stopped arriving (no new
+ * connection and no completed exchange for `quietMs`: the balancers have taken the process
+ * out), or after `maxMs`, then completes. Then abort `serve`'s signal: the listener closes,
+ * every connection ends after its next exchange (`Connection: close`), and, as this sets
+ * ({@link Limiter.closeIdleAfter}), an idle one is closed only once it has stayed unused for
+ * `quietMs` more.
  *
- * Why no request is lost: a request is lost when it meets a close (a proxy does not retry a
- * POST it has sent), and the only connections the loop closes on its own are idle ones. While
- * it drains, it closes none: every connection closes after its next exchange (the balancer
- * reads `Connection: close` and drops it), so a connection a balancer sends on is answered.
- * Idle ones are closed only after the drain, once the balancers have sent nothing for
- * `quietMs`: they are no longer sending to this process. (A balancer that never stops, such as
- * nginx with static upstreams, ends the drain at `maxMs`; by then every connection that
- * carried a request has closed after it, and only those it left unused for `maxMs` are idle.)
+ * Why no request is lost: a request is lost when it meets a close a proxy has not seen coming
+ * (a proxy does not retry a POST it has sent). A refused connect is retried by every proxy:
+ * nothing was sent. A response that says `Connection: close` is seen coming. That leaves the
+ * connections already in the listening socket's queue when it closes (the kernel resets them:
+ * keep-alive, kept during the drain, keeps that queue short) and idle keep-alive connections:
+ * the loop never closes one a balancer may still choose; under traffic a balancer reuses its
+ * idle connections, and each then ends after its response, so one left unused for `quietMs`
+ * after the listener closed is one it no longer chooses. A balancer that stops sending (an
+ * agent saying drain, readiness failing, an endpoint removed) ends the drain early and loses
+ * nothing; one that never stops (nginx with static upstreams) ends it at `maxMs`.
  *
  * @example
  * process.on('SIGTERM', () => drain(status, { maxMs: 5000 }).subscribe(() => shutdown.abort()));
@@ -46,7 +50,7 @@ export function drain(status: LoopStatus, options: DrainOptions): Observable<voi
   const every = Math.max(1, Math.min(100, Math.floor(quietMs / 4)));
   return defer(() => {
     status.drain();
-    if (maxMs === 0) return timer(0, scheduler).pipe(map(() => undefined));
+    if (maxMs === 0) return timer(0, scheduler).pipe(map(() => undefined)); // as without a drain
     // What arriving traffic moves: connections accepted, exchanges completed.
     const activity = (): number => status.metrics.snapshot().accepted + (status.limiter?.counts.completed ?? 0);
     let seen = activity();
@@ -63,7 +67,7 @@ export function drain(status: LoopStatus, options: DrainOptions): Observable<voi
     );
     return race(quiet, timer(maxMs, scheduler)).pipe(
       take(1),
-      map(() => undefined),
+      map(() => status.limiter?.closeIdleAfter(quietMs)),
     );
   });
 }

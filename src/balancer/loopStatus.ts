@@ -80,12 +80,11 @@ export class LoopStatus {
 
   /**
    * Shutdown has begun: readiness fails and the agent says `drain` from now on, while the loop
-   * goes on serving (see {@link drain}); live connections retire after their exchange.
+   * goes on serving as before (see {@link drain}).
    */
   drain(): void {
     if (this.#phase !== 'running') return;
     this.#phase = 'draining';
-    this.limiter?.retireAfterExchanges();
   }
 
   /** The loop no longer accepts (its `serve` was aborted or completed). */

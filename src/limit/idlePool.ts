@@ -46,9 +46,13 @@ export class IdlePool {
     return counts;
   }
 
-  /** The idle connections `owner` admitted, as an array (closing them changes the pool). */
-  ownedBy(owner: object): SlotToken[] {
-    return this.#tokens.toArray().filter((token) => token.owner === owner);
+  /**
+   * The idle connections `owner` admitted (or, given a set, any owner in it), as an array:
+   * closing them changes the pool.
+   */
+  ownedBy(owner: object | WeakSet<object>): SlotToken[] {
+    const owns = owner instanceof WeakSet ? (token: SlotToken) => owner.has(token.owner) : (token: SlotToken) => token.owner === owner;
+    return this.#tokens.toArray().filter(owns);
   }
 }
 

@@ -1,4 +1,4 @@
-import { asyncScheduler, Subject, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Socket } from 'node:net';
 import { checkFunction, checkInteger, checkNumber, checkOptions } from '../util/validate';
 import { Counts, type LimiterCounts } from './counts';
@@ -115,6 +115,13 @@ export class Limiter {
   #drainingAny = false;
   // Every connection retires after its exchange, idle ones left open (see retireAfterExchanges).
   #retiringAll = false;
+  // How long a withdrawal leaves an idle connection open (see closeIdleAfter); 0: closed at once.
+  #idleGraceMs = 0;
+  // The sweep that closes draining owners' idle connections once unused that long, while any is idle.
+  #sweep: Subscription | undefined;
+  // Each idle connection seen by the last sweep, with what it had read when it went idle.
+  #swept = new Map<SlotToken, number>();
+  readonly #scheduler: SchedulerLike;
   // `refusing` as last announced through `changes`.
   #announcedRefusing = false;
   // An admission under way: a release it causes must not start a second admission loop.
@@ -143,8 +150,10 @@ export class Limiter {
       if (!token.isIdle) this.#counts.completed++;
       token.exchanges = -1;
       this.#idle.add(token);
-      if (this.#drainingAny && this.#draining.has(token.owner)) this.#idle.close(token);
-      else if (this.#waiting.size > 0) this.#reclaimIdle();
+      if (this.#drainingAny && this.#draining.has(token.owner)) {
+        if (this.#idleGraceMs === 0) this.#idle.close(token);
+        else this.#sweepIdle(); // closed once it has stayed idle
+      } else if (this.#waiting.size > 0) this.#reclaimIdle();
     },
     wentBusy: (token) => this.#idle.remove(token),
     retiring: (token) => this.#waiting.size > 0 || this.#retiringAll || (this.#drainingAny && this.#draining.has(token.owner)),
@@ -168,6 +177,7 @@ export class Limiter {
     this.#queueSize = checkInteger(`Limiter: options.${queue === undefined ? 'queueSize' : 'queue'}`, queueSize, 0);
     if (queueTimeout !== Infinity) checkInteger('Limiter: options.queueTimeout', queueTimeout, 1);
     this.#onQueueTimeout = checkFunction('Limiter: options.onQueueTimeout', onQueueTimeout);
+    this.#scheduler = scheduler;
     const rate = options.perPeerRate;
     this.#onRateExceeded = destroy;
     if (rate !== undefined) {
@@ -260,6 +270,20 @@ export class Limiter {
   }
 
   /**
+   * From now on, when an operator is unsubscribed ({@link Limiter.withdraw}, shutdown), its
+   * idle connections are not closed at once: each is closed once it has stayed idle, nothing
+   * received, for `ms` (checked every `ms`); busy ones still end after their exchange
+   * (`Connection: close`). What {@link drain} sets behind a load balancer: under traffic a
+   * balancer keeps reusing its idle connections (and each then ends after its response), so one
+   * left unused that long is one it no longer chooses, and closing it races no request.
+   *
+   * @param ms How long an idle connection must stay unused, ms (an integer >= 1).
+   */
+  closeIdleAfter(ms: number): void {
+    this.#idleGraceMs = checkInteger('Limiter.closeIdleAfter: ms', ms, 1);
+  }
+
+  /**
    * Admits a socket now, or never: a token released when the socket closes; or, with every
    * slot taken or its address at `perPeer`, the socket destroyed and counted (`counts.dropped`,
    * `counts.droppedPerPeer`). It does not wait in the queue (that is {@link backpressure}'s
@@ -323,9 +347,28 @@ export class Limiter {
     this.#draining.add(owner);
     this.#drainingAny = true;
     this.#waiting.withdraw(owner as Admissions<never>);
-    for (const token of this.#idle.ownedBy(owner)) this.#idle.close(token);
+    if (this.#idleGraceMs === 0) for (const token of this.#idle.ownedBy(owner)) this.#idle.close(token);
+    else this.#sweepIdle();
     for (const token of [...this.#graceful]) if (token.owner === owner) retire(token);
     this.#announce();
+  }
+
+  /**
+   * Every `#idleGraceMs` while draining owners have idle connections: closes those that were
+   * idle at the previous sweep and have read nothing since (`readAtIdle` unchanged, the idle
+   * pool's own check).
+   */
+  #sweepIdle(): void {
+    this.#sweep ??= this.#scheduler.schedule(() => {
+      this.#sweep = undefined;
+      const next = new Map<SlotToken, number>();
+      for (const token of this.#idle.ownedBy(this.#draining)) {
+        if (this.#swept.get(token) === token.readAtIdle) this.#idle.close(token);
+        else next.set(token, token.readAtIdle);
+      }
+      this.#swept = next;
+      if (next.size > 0) this.#sweepIdle();
+    }, this.#idleGraceMs);
   }
 
   #issue(socket: Socket, peer: string | undefined, owner: object): SlotToken {
