@@ -262,8 +262,9 @@ export class Limiter {
    * exchange ({@link Token.retiring}: HTTP answers `Connection: close`), without closing the
    * idle ones: a load balancer may be sending a request on one of them this very moment, and a
    * request that meets a close is lost (a proxy does not retry a POST it has sent). Each closes
-   * after its next exchange, or when the operator that admitted it is unsubscribed. The first
-   * step of a drain ({@link drain}); it cannot be undone.
+   * after its next exchange, or when the operator that admitted it is unsubscribed. It cannot
+   * be undone. ({@link drain} does not use it: more new connections mean a longer accept queue
+   * to reset when the listener closes.)
    */
   retireAfterExchanges(): void {
     this.#retiringAll = true;
