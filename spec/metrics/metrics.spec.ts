@@ -23,6 +23,7 @@ describe('Metrics', () => {
       completed: 0,
       dropped: 0,
       droppedPerPeer: 0,
+      droppedPerPeerRate: 0,
       waiting: 1,
       idleByProtocol: {},
       queued: 1,

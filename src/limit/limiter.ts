@@ -271,7 +271,7 @@ export class Limiter {
   }
 
   /**
-   * From now on, when an operator is unsubscribed ({@link Limiter.withdraw}, shutdown), its
+   * From now on, when an operator is unsubscribed (`serve`'s shutdown), its
    * idle connections are not closed at once: each is closed once it has stayed idle, nothing
    * received, for `ms` (checked every `ms`); busy ones still end after their exchange
    * (`Connection: close`). What {@link drain} sets behind a load balancer: under traffic a
