@@ -44,7 +44,7 @@ describe('the demo behind a load balancer', () => {
 
   it('--health-port, --drain-ms 5000: on SIGTERM /ready fails at once, the service port still serves, and it exits 0 once clients stop', async () => {
     const started = await startDemo(['--health-port', '0', '--drain-ms', '5000', '--drain-quiet-ms', '500']);
-    demo = { ...started, line: '' };
+    demo = { ...started, line: (started as { line?: string }).line ?? '' }; // the first chunk may hold the health line too
     const health = Number((await printed(demo, /health on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
     expect([(await ask(health, '/live')).status, (await ask(health, '/ready')).status]).toEqual([200, 200]);
     expect(await ask(demo.port, '/before')).toEqual({ status: 200, connection: 'keep-alive' });
