@@ -11,10 +11,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep } from '../support/net';
+import { freePort, later, sleep } from '../support/net';
 import { startDemo, stopDemo, type Demo } from '../support/demo';
 
 const haproxyOnPath = spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).error === undefined;
@@ -24,19 +24,6 @@ const title = haproxyOnPath
   : 'the demo behind a real HAProxy with agent-check (skipped: haproxy is not on PATH; .ci/run installs it)';
 
 const HOLD_MS = 1500;
-
-/** Resolves after `ms` without keeping the process alive (for the bounded waits of the clean-up). */
-const later = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
-/** A port free on 127.0.0.1 now. */
-async function freePort(): Promise<number> {
-  const probe = createNetServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 /** GET on a new connection; resolves with the status and who served it (X-Served-By), rejects after 5 s. */
 function ask(port: number, path: string): Promise<{ status: number; servedBy: string | undefined }> {

@@ -18,10 +18,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemo, stopDemo, type Demo } from '../support/demo';
+import { freePort, later } from '../support/net';
 
 const HOLD_MS = 600;
 /** One demo's flags for every part: the header read from 127.0.0.1 and ::1 (the default trusted proxies). */
@@ -44,19 +45,6 @@ function nginxStream(): { ok: true; loadModule: string | undefined } | { ok: fal
   return { ok: true, loadModule: module };
 }
 const stream = nginxStream();
-
-/** Resolves after `ms` without keeping the process alive (for bounded waits). */
-const later = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
-/** A port free on 127.0.0.1 now. */
-async function freePort(): Promise<number> {
-  const probe = createNetServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 /** Whether a TCP connection to 127.0.0.1:port is accepted (closed at once). */
 function canConnect(port: number): Promise<boolean> {
