@@ -41,7 +41,7 @@ describe('monitors', () => {
         toArray(),
       ),
     );
-    await sleep(30);
+    await sleep(70); // quiet windows first (a loaded machine may make the first one late)
     // Handlers in 30 ms slices with no wait between them: one streak over several windows.
     await new Promise<void>((resolve) => {
       let slices = 0;
