@@ -27,7 +27,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   };
   const statsLine = (s: AcceptStats): string =>
     `live=${s.live}/${s.limit} accepted=${s.accepted} connection_errors=${s.connectionErrors} shortages=${s.shortages} ` +
-    `dropped=${s.dropped + s.droppedPerPeer + s.droppedPerPeerRate} waiting=${s.waiting}/${s.queueSize} queued=${s.queued} admitted_from_queue=${s.admittedFromQueue} ` +
+    `dropped=${s.dropped + s.droppedPerPeer + s.droppedPerPeerRate + s.droppedHeaviest} waiting=${s.waiting}/${s.queueSize} queued=${s.queued} admitted_from_queue=${s.admittedFromQueue} ` +
     `queue_timeouts=${s.queueTimeouts} gave_up=${s.gaveUp} reclaimed=${s.reclaimed} completed=${s.completed} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
 
   const shutdown = new AbortController();
@@ -55,13 +55,16 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
 
   // Overload: stop accepting while a signal is over its threshold (--max-lag-ms, --max-elu,
   // --max-heap-mb, --max-rss-mb). The pause ends as soon as the signal is back under its lower
-  // mark: 10 ms at least, unless --pause-ms says otherwise.
-  const pressures: Pressure[] = [];
+  // mark: 10 ms at least, unless --pause-ms says otherwise. A busy loop sheds first the clients
+  // that bring most of the new connections, and pauses only when none stands out: memory pauses
+  // at once (what is admitted allocates, whoever sends it).
+  const cpuPressures: Pressure[] = [];
+  const memoryPressures: Pressure[] = [];
   if (config.maxLagMs !== undefined) {
     // A loop busy for maxLagMs without waiting may have clients that long in the kernel's accept
     // queue (Node takes one connection per loop turn): pausing resets that queue, so they are
     // refused now instead of served late. Resumes once the loop has waited for I/O again.
-    pressures.push({ name: 'eventLoopBusy', samples: eventLoopBusyMs(10), above: config.maxLagMs, below: 0, unit: 'ms' });
+    cpuPressures.push({ name: 'eventLoopBusy', samples: eventLoopBusyMs(10), above: config.maxLagMs, below: 0, unit: 'ms' });
     // And hold no more than the process can finish within maxLagMs: half admitted, half waiting.
     const adapting = targetLimit(limiter, serviceTimeMs(limiter), { target: config.maxLagMs }).subscribe();
     shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
@@ -69,14 +72,14 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   // A short window for utilization: a saturated loop lets the kernel's accept queue fill, and
   // each pause resets it, so the sooner the pause, the shorter the waits (measured: 100 ms
   // windows left served p50 at 0.9 s; 20 ms windows with a limit bring p99 under 300 ms).
-  if (config.maxElu !== undefined) pressures.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: config.maxElu });
+  if (config.maxElu !== undefined) cpuPressures.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: config.maxElu });
   // Heap every 100 ms: a handler that allocates can grow it by hundreds of MiB a second (with
   // --alloc-kb 512, 200 clients holding it 300 ms: over 300 MiB/s), past V8's limit before a 1 s
   // sample would see it. A still reading above the resume mark is taken after a garbage
   // collection: paused, nothing allocates, so V8 would not collect what finished requests left.
   if (config.maxHeapMb !== undefined) {
     const heap = heapUsedMiB({ every: 100, collectAbove: config.maxHeapMb * 0.8 });
-    pressures.push({ name: 'heapUsed', samples: heap, above: config.maxHeapMb, unit: 'MiB' });
+    memoryPressures.push({ name: 'heapUsed', samples: heap, above: config.maxHeapMb, unit: 'MiB' });
     // The pause stops new connections, but those admitted in a burst at the resume would each
     // allocate at once: the limit follows the heap too (halved from the live count while above
     // the resume mark, one more while below and reached). With --max-lag-ms the limit is
@@ -86,7 +89,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
       shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
     }
   }
-  if (config.maxRssMb !== undefined) pressures.push({ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: config.maxRssMb * 0.8 }), above: config.maxRssMb, unit: 'MiB' });
+  if (config.maxRssMb !== undefined) memoryPressures.push({ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: config.maxRssMb * 0.8 }), above: config.maxRssMb, unit: 'MiB' });
   const overload = (w: PressureWarning): void =>
     write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed });
 
@@ -120,12 +123,14 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     onListening: (address) => void announce(address as AddressInfo),
   })
     .pipe(
-      pressures.length === 0 ? identity : pauseUnderPressure(pressures, { minPause: config.pauseMs ?? 10, onPause: overload, logWindow: 1000 }),
+      memoryPressures.length === 0 ? identity : pauseUnderPressure(memoryPressures, { minPause: config.pauseMs ?? 10, onPause: overload, logWindow: 1000 }),
       metrics.count(),
       logWarnings(warn, { window: pauseMs }),
       handleErrors(pauseMs),
       // --proxy-protocol: the client's address from the balancer's header, before the limits count it.
       config.proxyProtocol ? proxyProtocol({ trusted: config.trustedProxies }) : identity,
+      // After the PROXY header: the heaviest clients are told apart by their own addresses.
+      cpuPressures.length === 0 ? identity : pauseUnderPressure(cpuPressures, { minPause: config.pauseMs ?? 10, onPause: overload, logWindow: 1000, shedHeaviest: limiter }),
       backpressure(limiter),
       idleMs === undefined ? identity : idleTimeout(idleMs),
       serve(handTo(http), { signal: shutdown.signal, graceMs }),

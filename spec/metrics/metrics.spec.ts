@@ -24,6 +24,7 @@ describe('Metrics', () => {
       dropped: 0,
       droppedPerPeer: 0,
       droppedPerPeerRate: 0,
+      droppedHeaviest: 0,
       waiting: 1,
       idleByProtocol: {},
       queued: 1,

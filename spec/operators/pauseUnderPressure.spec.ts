@@ -1,6 +1,11 @@
 import { of, Subject } from 'rxjs';
-import { accepted, FakeListener, testScheduler } from '../marbles';
-import { type AcceptResult, pauseUnderPressure, type Pressure, type PressureWarning } from '../../src';
+import { accepted, fakeSocket, FakeListener, testScheduler } from '../marbles';
+import { type AcceptResult, Limiter, pauseUnderPressure, type Pressure, type PressureWarning } from '../../src';
+
+/** `n` connections from `address` through the limiter: what its arrivals record. */
+function arrive(limiter: Limiter, address: string, n: number): void {
+  for (let i = 0; i < n; i++) limiter.admit(fakeSocket(address))?.release();
+}
 
 describe('pauseUnderPressure', () => {
   it('pauses while a signal is above its threshold, resumes at or below the lower mark after minPause, and logs once per pause', () => {
@@ -127,6 +132,104 @@ describe('pauseUnderPressure', () => {
     samples.next(5);
     expect((error as Error).message).toBe('log failed');
     expect(listener.pauses).toEqual([]);
+  });
+
+  describe('shedHeaviest', () => {
+    it('refuses the addresses that bring most of the new connections instead of pausing, and everyone again once below', () => {
+      const scheduler = testScheduler();
+      scheduler.run(({ cold, hot, flush }) => {
+        const listener = new FakeListener(() => scheduler.now());
+        const limiter = new Limiter(100);
+        const lag = hot('--h--h--l', { h: 150, l: 10 });
+        const warnings: PressureWarning[] = [];
+        cold('a', { a: accepted(listener) })
+          .pipe(pauseUnderPressure([{ name: 'lag', samples: lag, above: 100, unit: 'ms' }], { minPause: 0, scheduler, shedHeaviest: limiter, onPause: (w) => warnings.push(w) }))
+          .subscribe();
+        const seen: string[] = [];
+        const open = (address: string): string => (limiter.admit(fakeSocket(address)) === undefined ? 'x' : 'o');
+        scheduler.schedule(() => (arrive(limiter, '10.0.0.1', 40), arrive(limiter, '10.0.0.2', 4)), 1);
+        scheduler.schedule(() => seen.push(open('10.0.0.1') + open('10.0.0.2') + open('10.0.0.3')), 4);
+        scheduler.schedule(() => seen.push(open('10.0.0.1') + open('10.0.0.2')), 9);
+        flush();
+        expect(listener.events).toEqual([]); // never paused
+        expect(seen).toEqual(['xoo', 'oo']);
+        expect(limiter.counts.droppedHeaviest).toBe(1);
+        expect(warnings.map((w) => w.shed)).toEqual([['10.0.0.1']]);
+        expect(warnings[0]!.message).toMatch(/^overload: lag 150ms is above 100ms; refusing new connections from 10\.0\.0\.1 \(most of the new ones\) until it is at or below 80ms\./);
+      });
+    });
+
+    it('with one address all there is, looks at the accept queue for 30 ms first (its connections refused), then pauses', () => {
+      const scheduler = testScheduler();
+      scheduler.run(({ cold, hot, flush }) => {
+        const listener = new FakeListener(() => scheduler.now());
+        const single = new Limiter(100);
+        const warnings: PressureWarning[] = [];
+        cold('a', { a: accepted(listener) })
+          .pipe(pauseUnderPressure([{ name: 'lag', samples: hot('--h 9ms h 29ms h 9ms l', { h: 150, l: 10 }), above: 100 }], { minPause: 0, scheduler, shedHeaviest: single, onPause: (w) => warnings.push(w) }))
+          .subscribe();
+        const seen: string[] = [];
+        const open = (address: string): string => (single.admit(fakeSocket(address)) === undefined ? 'x' : 'o');
+        scheduler.schedule(() => arrive(single, '10.0.0.1', 100), 1);
+        scheduler.schedule(() => seen.push(open('10.0.0.1')), 20); // during the look, a reading at 12 went on with it
+        scheduler.schedule(() => seen.push(open('10.0.0.1')), 33); // the look is over (2 + 30 ms)
+        flush();
+        expect(seen).toEqual(['x', 'o']);
+        expect(warnings.map((w) => w.shed)).toEqual([['10.0.0.1']]);
+        expect(listener.events).toEqual(['pause@42', 'resume@52']); // still alone after the look: paused
+      });
+    });
+
+    it('sheds the flood instead of pausing when the look finds another client', () => {
+      const scheduler = testScheduler();
+      scheduler.run(({ cold, hot, flush }) => {
+        const listener = new FakeListener(() => scheduler.now());
+        const limiter = new Limiter(100);
+        cold('a', { a: accepted(listener) })
+          .pipe(pauseUnderPressure([{ name: 'lag', samples: hot('--h-h-h---l', { h: 150, l: 10 }), above: 100 }], { minPause: 0, scheduler, shedHeaviest: limiter }))
+          .subscribe();
+        scheduler.schedule(() => arrive(limiter, '10.0.0.1', 100), 1);
+        scheduler.schedule(() => arrive(limiter, '10.0.0.2', 1), 3); // waited in the queue behind the flood
+        flush();
+        expect(listener.events).toEqual([]);
+        expect(limiter.shedHeaviest()).toEqual(['10.0.0.1']);
+      });
+    });
+
+    it('pauses when the flood has gone but the overload stays', () => {
+      const scheduler = testScheduler();
+      scheduler.run(({ cold, hot, flush }) => {
+        const later = new FakeListener(() => scheduler.now());
+        const flooded = new Limiter(100);
+        // Over from 20 ms on, shedding (no pause); the flood came at 10 ms: at 1020 ms it is older than a second.
+        cold('a', { a: accepted(later) })
+          .pipe(pauseUnderPressure([{ name: 'lag', samples: hot('20ms h 999ms h 99ms l', { h: 150, l: 10 }), above: 100 }], { minPause: 0, scheduler, shedHeaviest: flooded }))
+          .subscribe();
+        scheduler.schedule(() => (arrive(flooded, '10.0.0.1', 40), arrive(flooded, '10.0.0.2', 4)), 10);
+        flush();
+        expect(later.events).toEqual(['pause@1020', 'resume@1120']);
+        expect(flooded.counts.droppedHeaviest).toBe(0);
+      });
+    });
+
+    it('stops recording and shedding when unsubscribed', () => {
+      const scheduler = testScheduler();
+      scheduler.run(({ cold, hot, flush }) => {
+        const limiter = new Limiter(100);
+        const subscription = cold('a', { a: accepted(new FakeListener(() => scheduler.now())) })
+          .pipe(pauseUnderPressure([{ name: 'lag', samples: hot('--h', { h: 150 }), above: 100 }], { scheduler, shedHeaviest: limiter }))
+          .subscribe();
+        scheduler.schedule(() => (arrive(limiter, '10.0.0.1', 40), arrive(limiter, '10.0.0.2', 4)), 1);
+        scheduler.schedule(() => subscription.unsubscribe(), 3);
+        flush();
+        expect(limiter.admit(fakeSocket('10.0.0.1'))).toBeDefined();
+        expect(limiter.shedHeaviest()).toEqual([]); // nothing recorded any more
+      });
+    });
+
+    it('rejects what is not a Limiter', () => {
+      expect(() => pauseUnderPressure([], { shedHeaviest: {} as Limiter })).toThrow(/pauseUnderPressure: options.shedHeaviest must be a Limiter, got \[object Object\]/);
+    });
   });
 
   it.each([

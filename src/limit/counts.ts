@@ -6,6 +6,8 @@ export interface LimiterCounts {
   readonly droppedPerPeer: number;
   /** Connections closed at once (or handed to `onExceeded`) because their address was over `perPeerRate`. */
   readonly droppedPerPeerRate: number;
+  /** Connections closed at once under overload because their address brought most of the new ones ({@link Limiter.shedHeaviest}). */
+  readonly droppedHeaviest: number;
   /** Connections that have had to wait for a slot. */
   readonly queued: number;
   /** Connections admitted after waiting. */
@@ -29,6 +31,7 @@ export class Counts implements LimiterCounts {
   dropped = 0;
   droppedPerPeer = 0;
   droppedPerPeerRate = 0;
+  droppedHeaviest = 0;
   queued = 0;
   admittedFromQueue = 0;
   queueTimeouts = 0;

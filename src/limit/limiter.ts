@@ -1,6 +1,7 @@
 import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Socket } from 'node:net';
 import { checkFunction, checkInteger, checkNumber, checkOptions } from '../util/validate';
+import { Arrivals } from './arrivals';
 import { Counts, type LimiterCounts } from './counts';
 import { defineDeprecatedMembers, type DeprecatedLimiterMembers } from './deprecated';
 import { IdlePool, retire } from './idlePool';
@@ -8,6 +9,9 @@ import { PeerCounts } from './peerCounts';
 import { PeerRates } from './peerRates';
 import { GONE, SlotToken, tokens, type Token, type TokenHost } from './token';
 import { WaitQueue, type Departure, type Waiting } from './waitQueue';
+
+/** How long {@link Limiter.shedHeaviest} looks at the accept queue before a pause, ms. */
+const LOOK_MS = 30;
 
 /** What a {@link Limiter} counts: anything that carries a connection's socket. @internal */
 export interface WithSocket {
@@ -102,6 +106,14 @@ export class Limiter {
   // Only with a per-peer rate.
   readonly #rates: PeerRates | undefined;
   readonly #onRateExceeded: (socket: Socket) => void;
+  // Only while someone watches arrivals (watchArrivals): reading an address costs a system call.
+  #arrivals: Arrivals | undefined;
+  #watchers = 0;
+  // The addresses refused under overload (shedHeaviest), until stopShedding; for a look (see
+  // shedHeaviest), only until #lookUntil (0: not a look). #looked: one look per overload.
+  #shed: ReadonlySet<string> | undefined;
+  #lookUntil = 0;
+  #looked = false;
   readonly #waiting: WaitQueue<WithSocket, Admissions<never>>;
   readonly #idle = new IdlePool();
   // Connections whose protocol retires them gracefully (HTTP/2, WebSocket): retired at shutdown
@@ -285,6 +297,73 @@ export class Limiter {
   }
 
   /**
+   * Records the remote address of every connection from now on, what
+   * {@link Limiter.shedHeaviest} judges by (not by default: reading a socket's address costs a
+   * system call). Recording goes on while any caller watches; {@link pauseUnderPressure}'s
+   * `shedHeaviest` option watches while it is subscribed.
+   *
+   * @returns The function that stops this caller's watch.
+   */
+  watchArrivals(): () => void {
+    this.#arrivals ??= new Arrivals(() => this.#scheduler.now());
+    this.#watchers++;
+    let watching = true;
+    return () => {
+      if (!watching) return;
+      watching = false;
+      if (--this.#watchers > 0) return;
+      this.#arrivals = undefined;
+      this.stopShedding();
+    };
+  }
+
+  /**
+   * Under overload, refuses the clients that cause it first: from now until
+   * {@link Limiter.stopShedding}, every new connection from the addresses that brought most of
+   * the connections of the last second (more than 1.5 times an equal share, and at least 1/16
+   * of them) is closed at once, before a byte is read, and counted in `counts.droppedHeaviest`;
+   * everyone else is handled as usual. Called again, it judges again. Returns those addresses;
+   * none, and nothing shed, when no address stands out (a single address, as behind one
+   * balancer without the PROXY protocol; connections spread evenly; fewer than 32 in the last
+   * second; or arrivals not watched): refuse everyone then (pause the listener).
+   *
+   * One exception, the look: the first time in an overload that a single address is all there
+   * is, that address is refused for 30 ms (and returned; calls within it say the same) before
+   * the pause. A pause refuses in the
+   * kernel, unseen, and resets the clients waiting in its accept queue, so a client arriving
+   * behind a flood would never be seen; the look takes the queue's connections instead, the
+   * flood's closed, the others' admitted and recorded, and the next call judges again. It costs
+   * what the pause would have reset, plus 30 ms of new connections accepted and closed rather
+   * than refused (one balancer in front without the PROXY protocol: 30 ms of requests it cannot
+   * retry elsewhere, once per overload; {@link stopShedding} ends the overload).
+   *
+   * @returns The addresses now refused.
+   */
+  shedHeaviest(): readonly string[] {
+    const now = this.#scheduler.now();
+    let heavy = this.#arrivals?.heaviest() ?? [];
+    if (heavy.length === 0 && now < this.#lookUntil) return [...this.#shed!]; // the look goes on
+    this.#lookUntil = 0;
+    if (heavy.length === 0 && !this.#looked) {
+      const alone = this.#arrivals?.alone();
+      if (alone !== undefined) {
+        this.#looked = true;
+        this.#lookUntil = now + LOOK_MS;
+        heavy = [alone];
+      }
+    }
+    this.#shed = heavy.length === 0 ? undefined : new Set(heavy);
+    return heavy;
+  }
+
+  /** Ends {@link Limiter.shedHeaviest}'s refusals: the overload is over. */
+  stopShedding(): void {
+    this.#shed = undefined;
+    this.#lookUntil = 0;
+    this.#looked = false;
+  }
+
+  /**
    * Admits a socket now, or never: a token released when the socket closes; or, with every
    * slot taken or its address at `perPeer`, the socket destroyed and counted (`counts.dropped`,
    * `counts.droppedPerPeer`). It does not wait in the queue (that is {@link backpressure}'s
@@ -315,6 +394,11 @@ export class Limiter {
     // A socket that closed before admission (an asynchronous operator upstream) would never
     // emit 'close' again to free a slot: it gets none.
     if (socket.closed) return owner.admitted(connection, GONE), 'admitted';
+    if (this.#arrivals !== undefined) {
+      const address = socket.remoteAddress ?? '';
+      this.#arrivals.record(address);
+      if (this.#shed?.has(address) && (this.#lookUntil === 0 || this.#scheduler.now() < this.#lookUntil)) return this.#drop(socket, 'droppedHeaviest');
+    }
     if (this.#rates !== undefined && !this.#rates.take(socket.remoteAddress ?? '')) return this.#overRate(socket);
     const room = this.#live < this.#limit && this.#waiting.size === 0;
     if (!room && (!wait || this.#waiting.size >= this.#queueSize)) return this.#drop(socket, 'dropped');
@@ -393,7 +477,7 @@ export class Limiter {
     return 'dropped';
   }
 
-  #drop(socket: Socket, counter: 'dropped' | 'droppedPerPeer'): 'dropped' {
+  #drop(socket: Socket, counter: 'dropped' | 'droppedPerPeer' | 'droppedHeaviest'): 'dropped' {
     this.#counts[counter]++;
     socket.destroy();
     return 'dropped';

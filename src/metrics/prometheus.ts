@@ -17,6 +17,7 @@ export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): strin
   metric('dropped_total', 'counter', 'Connections closed at once over the limit.', stats.dropped);
   metric('dropped_per_peer_total', 'counter', 'Connections closed at once over the per-peer limit.', stats.droppedPerPeer);
   metric('dropped_per_peer_rate_total', 'counter', 'Connections closed at once over the per-peer connection rate.', stats.droppedPerPeerRate);
+  metric('dropped_heaviest_total', 'counter', 'Connections closed at once under overload because their address brought most of the new ones.', stats.droppedHeaviest);
   metric('queued_total', 'counter', 'Connections that had to wait for a slot.', stats.queued);
   metric('admitted_from_queue_total', 'counter', 'Connections admitted after waiting.', stats.admittedFromQueue);
   metric('queue_timeouts_total', 'counter', 'Connections that waited too long and were ended.', stats.queueTimeouts);

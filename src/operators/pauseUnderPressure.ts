@@ -1,5 +1,6 @@
 import { asyncScheduler, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Accepted, ListenerControl } from '../errors/result';
+import { Limiter } from '../limit/limiter';
 import { checkDelay, checkFunction } from '../util/validate';
 import { ListenerPauses } from './internal/listenerPauses';
 import { forward, operate } from './internal/operate';
@@ -32,6 +33,11 @@ export interface PressureWarning {
   readonly hint: string;
   /** Pauses since the previous entry that were not logged (at most one entry per `logWindow`). */
   readonly suppressed: number;
+  /**
+   * With `shedHeaviest`: the addresses refused instead of pausing (those that brought most of
+   * the new connections); empty when the listeners paused.
+   */
+  readonly shed: readonly string[];
 }
 
 /** Options of {@link pauseUnderPressure}. */
@@ -45,6 +51,18 @@ export interface PauseUnderPressureOptions {
   onPause?: (warning: PressureWarning) => void;
   /** The shortest time between two `onPause` calls, ms. Default 1000. */
   logWindow?: number;
+  /**
+   * Refuse the clients that cause the overload first: while a signal is over its threshold and
+   * a few addresses brought most of the new connections of the last second, only theirs are
+   * refused (closed at once by this limiter, counted in `droppedHeaviest`, see
+   * {@link Limiter.shedHeaviest}) and the listeners go on accepting everyone else; when no
+   * address stands out (one client, or many alike), the listeners pause as without it. Judged
+   * again at every reading. The limiter records each connection's address while this operator
+   * is subscribed; place the operator where the address is the client's (after
+   * {@link proxyProtocol} behind a balancer that sends one). Default: none, every overload
+   * pauses.
+   */
+  shedHeaviest?: Limiter;
   /** Where `minPause` is timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
@@ -84,7 +102,8 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
 ): MonoTypeOperatorFunction<R> {
   if (!Array.isArray(pressures)) throw new TypeError(`pauseUnderPressure: pressures must be an array, got ${String(pressures)}`);
   const signals = pressures.map((pressure, i) => checkPressure(pressure, `pauseUnderPressure: pressures[${i}]`));
-  const { minPause = 500, onPause, logWindow = 1000, scheduler = asyncScheduler } = options;
+  const { minPause = 500, onPause, logWindow = 1000, shedHeaviest, scheduler = asyncScheduler } = options;
+  if (shedHeaviest !== undefined && !(shedHeaviest instanceof Limiter)) throw new TypeError(`pauseUnderPressure: options.shedHeaviest must be a Limiter, got ${String(shedHeaviest)}`);
   checkDelay('pauseUnderPressure: options.minPause', minPause);
   checkDelay('pauseUnderPressure: options.logWindow', logWindow);
   if (onPause !== undefined) checkFunction('pauseUnderPressure: options.onPause', onPause);
@@ -93,18 +112,31 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
     const listeners = new Set<ListenerControl>();
     let loggedAt = -Infinity;
     let suppressed = 0;
-    // Each signal's pause: over its threshold (`since` set) or not, and the listeners it holds.
-    const held = signals.map((signal) => ({ since: undefined as number | undefined, pauses: new ListenerPauses(`pressure:${signal.name}`) }));
+    // Each signal's state: over its threshold (`since` set) or not; while over, whether it sheds
+    // the heaviest addresses or holds the listeners paused.
+    const held = signals.map((signal) => ({ since: undefined as number | undefined, shedding: false, pauses: new ListenerPauses(`pressure:${signal.name}`) }));
+    const unwatch = shedHeaviest?.watchArrivals();
 
-    const log = (signal: (typeof signals)[number], value: number, at: number): void => {
+    const log = (signal: (typeof signals)[number], value: number, at: number, shed: readonly string[]): void => {
       if (at - loggedAt < logWindow) return void suppressed++;
       loggedAt = at;
       const unit = signal.unit ?? '';
       const more = suppressed === 0 ? '' : ` (${suppressed} more pauses since the last entry)`;
-      const message = `overload: ${signal.name} ${round(value)}${unit} is above ${round(signal.above)}${unit}; not accepting until it is at or below ${round(signal.below)}${unit}${more}. ${HINT}`;
-      const warning = { message, signal: signal.name, value, threshold: signal.above, hint: HINT, suppressed };
+      const action = shed.length === 0 ? 'not accepting' : `refusing new connections from ${shed.join(', ')} (most of the new ones)`;
+      const message = `overload: ${signal.name} ${round(value)}${unit} is above ${round(signal.above)}${unit}; ${action} until it is at or below ${round(signal.below)}${unit}${more}. ${HINT}`;
+      const warning = { message, signal: signal.name, value, threshold: signal.above, hint: HINT, suppressed, shed };
       suppressed = 0;
       onPause?.(warning);
+    };
+
+    // While over: shed the heaviest addresses if any stand out (judged again at every reading),
+    // else pause. The limiter's shedding is one for all signals: it ends when none is over.
+    const act = (state: (typeof held)[number]): readonly string[] => {
+      const shed = shedHeaviest?.shedHeaviest() ?? [];
+      state.shedding = shed.length > 0;
+      if (state.shedding) state.pauses.release();
+      else state.pauses.pause(listeners);
+      return shed;
     };
 
     const reading = (i: number, value: number): void => {
@@ -112,11 +144,14 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
       const state = held[i]!;
       if (state.since === undefined && value > signal.above) {
         state.since = scheduler.now();
-        state.pauses.pause(listeners);
-        log(signal, value, state.since);
+        log(signal, value, state.since, act(state));
       } else if (state.since !== undefined && value <= signal.below && scheduler.now() - state.since >= minPause) {
         state.since = undefined;
+        state.shedding = false;
         state.pauses.release();
+        if (held.every((other) => other.since === undefined)) shedHeaviest?.stopShedding();
+      } else if (state.since !== undefined && shedHeaviest !== undefined) {
+        act(state);
       }
     };
 
@@ -126,13 +161,17 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
         forward(subscriber, (result) => {
           if (!listeners.has(result.listener)) {
             listeners.add(result.listener);
-            for (const state of held) if (state.since !== undefined) state.pauses.pause(listeners);
+            for (const state of held) if (state.since !== undefined && !state.shedding) state.pauses.pause(listeners);
           }
           subscriber.next(result);
         }),
       ),
     );
-    return () => held.forEach((state) => state.pauses.release());
+    return () => {
+      held.forEach((state) => state.pauses.release());
+      shedHeaviest?.stopShedding();
+      unwatch?.();
+    };
   });
 }
 

@@ -1,0 +1,95 @@
+/* Who brings the new connections: the ring of the last 512 arrivals and the addresses that stand out. */
+import { Arrivals } from '../../src/limit/arrivals';
+
+function arrive(arrivals: Arrivals, address: string, times: number): void {
+  for (let i = 0; i < times; i++) arrivals.record(address);
+}
+
+describe('Arrivals', () => {
+  let now = 0;
+  const clock = (): number => now;
+  beforeEach(() => (now = 0));
+
+  it('singles out one address flooding among others', () => {
+    const arrivals = new Arrivals(clock);
+    arrive(arrivals, '10.0.0.1', 400);
+    arrive(arrivals, '10.0.0.2', 20);
+    expect(arrivals.heaviest()).toEqual(['10.0.0.1']);
+  });
+
+  it('singles out a few among many when they bring most of the arrivals, and none of the many', () => {
+    const arrivals = new Arrivals(clock);
+    for (let i = 0; i < 100; i++) arrive(arrivals, `10.1.0.${i}`, 2);
+    for (const heavy of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) arrive(arrivals, heavy, 100);
+    expect(arrivals.heaviest().sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+  });
+
+  it('singles out no one when those that stand out bring less than half: refusing them would not end the overload', () => {
+    const arrivals = new Arrivals(clock);
+    for (let i = 0; i < 100; i++) arrive(arrivals, `10.1.0.${i}`, 4);
+    arrive(arrivals, '10.0.0.1', 100);
+    expect(arrivals.heaviest()).toEqual([]);
+  });
+
+  it('singles out no one when one address brings them all, when they are spread evenly, or when few arrived', () => {
+    const one = new Arrivals(clock);
+    arrive(one, '10.0.0.1', 500);
+    expect(one.heaviest()).toEqual([]);
+    const even = new Arrivals(clock);
+    for (let round = 0; round < 5; round++) for (let i = 0; i < 100; i++) even.record(`10.1.0.${i}`);
+    expect(even.heaviest()).toEqual([]);
+    const few = new Arrivals(clock);
+    arrive(few, '10.0.0.1', 30);
+    arrive(few, '10.0.0.2', 1);
+    expect(few.heaviest()).toEqual([]); // 31 arrivals say nothing
+    few.record('10.0.0.1');
+    expect(few.heaviest()).toEqual(['10.0.0.1']);
+  });
+
+  it("judges by the last second's arrivals, shared among the addresses seen in the last 10 s", () => {
+    const arrivals = new Arrivals(clock);
+    arrive(arrivals, '10.0.0.1', 400);
+    now = 500;
+    arrive(arrivals, '10.0.0.2', 40);
+    expect(arrivals.heaviest()).toEqual(['10.0.0.1']);
+    now = 1001; // the flood's arrivals (at 0) are older than a second, .1 still seen
+    expect(arrivals.heaviest()).toEqual(['10.0.0.2']);
+    arrive(arrivals, '10.0.0.3', 40);
+    expect(arrivals.heaviest()).toEqual([]); // two alike
+    now = 10_001; // .1 no longer seen, nothing recent
+    expect(arrivals.heaviest()).toEqual([]);
+  });
+
+  it('counts a client seen in the last 10 s though none of its connections came in the last second (refused while paused)', () => {
+    const arrivals = new Arrivals(clock);
+    arrive(arrivals, '10.0.0.2', 1);
+    now = 5000;
+    arrive(arrivals, '10.0.0.1', 100);
+    expect(arrivals.heaviest()).toEqual(['10.0.0.1']);
+    now = 10_001;
+    arrive(arrivals, '10.0.0.1', 100);
+    expect(arrivals.heaviest()).toEqual([]); // .2 last seen over 10 s ago: .1 is all there is
+  });
+
+  it('names the one address seen when it is all there is', () => {
+    const arrivals = new Arrivals(clock);
+    arrive(arrivals, '10.0.0.1', 31);
+    expect(arrivals.alone()).toBeUndefined(); // too few to say
+    arrivals.record('10.0.0.1');
+    expect(arrivals.alone()).toBe('10.0.0.1');
+    now = 5000;
+    arrive(arrivals, '10.0.0.2', 1);
+    expect(arrivals.alone()).toBeUndefined();
+  });
+
+  it('remembers the last 512 arrivals, in fixed memory', () => {
+    const arrivals = new Arrivals(clock);
+    arrive(arrivals, '10.0.0.1', 500);
+    arrive(arrivals, '10.0.0.2', 10);
+    expect(arrivals.heaviest()).toEqual(['10.0.0.1']);
+    arrive(arrivals, '10.0.0.3', 512); // every earlier one overwritten
+    expect(arrivals.heaviest()).toEqual([]);
+    arrive(arrivals, '10.0.0.4', 12);
+    expect(arrivals.heaviest()).toEqual(['10.0.0.3']);
+  });
+});
