@@ -20,7 +20,8 @@
  * pauses while its event loop lags; see OVERLOAD_BACKENDS for why not --limit), one not
  * (--busy-ms 1, the defaults); 60 closed-loop clients GET, each attempt a fresh connect() with
  * `Connection: close`, timed from connect() to the last byte, given up after 5 s. Without, then
- * with agent-check on the server lines, fresh backends for each. Every 100 ms this script asks
+ * with agent-check on the server lines, then with it and --drain-before-pause-ms 400 on the
+ * backends (a pause announced to the agent before the listener closes), fresh backends for each. Every 100 ms this script asks
  * the busy backend's agent (in both cases), reads its kernel accept queue (`ss -ltn`), and reads
  * HAProxy's view of both servers from its stats socket.
  *
@@ -691,8 +692,8 @@ interface OverloadRow {
   retries: string;
 }
 
-async function overloadRow(withAgent: boolean): Promise<OverloadRow | undefined> {
-  const name = withAgent ? 'with agent-check' : 'without agent-check';
+async function overloadRow(withAgent: boolean, extraFlags: string[]): Promise<OverloadRow | undefined> {
+  const name = (withAgent ? 'with agent-check' : 'without agent-check') + (extraFlags.length === 0 ? '' : `, backends ${extraFlags.join(' ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'rxjs-listen-haproxy-'));
   const backends: Backend[] = [];
   let balancer: Haproxy | undefined;
@@ -703,7 +704,7 @@ async function overloadRow(withAgent: boolean): Promise<OverloadRow | undefined>
   try {
     const clock = (): number => 0;
     for (const [backendName, flags] of OVERLOAD_BACKENDS) {
-      const backend = new Backend(backendName, 'build/demo/server.js', flags, await freePort(), await freePort(), clock);
+      const backend = new Backend(backendName, 'build/demo/server.js', [...flags, ...extraFlags], await freePort(), await freePort(), clock);
       await backend.start();
       backends.push(backend);
     }
@@ -783,8 +784,10 @@ async function overloadPart(): Promise<void> {
       `a new connection each, ${options.seconds ?? 10} s, deadline ${GET_DEADLINE_MS} ms; agent-inter 200ms`,
   );
   const rows: OverloadRow[] = [];
-  for (const withAgent of [false, true]) {
-    const row = await overloadRow(withAgent);
+  // The third row: a pause announced first (the agent says drain) and taken 2 agent-inter later,
+  // so that HAProxy moves traffic away before the listener closes and resets its queue.
+  for (const [withAgent, extraFlags] of [[false, []], [true, []], [true, ['--drain-before-pause-ms', '400']]] as [boolean, string[]][]) {
+    const row = await overloadRow(withAgent, extraFlags);
     if (row) rows.push(row);
   }
   const tallyText = (t: Record<string, number>): string =>
