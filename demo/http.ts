@@ -59,6 +59,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   // that bring most of the new connections, and pauses only when none stands out: memory pauses
   // at once (what is admitted allocates, whoever sends it).
   const cpuPressures: Pressure[] = [];
+  const shedsHeaviest = config.proxyProtocol || config.agentPort === undefined;
   const memoryPressures: Pressure[] = [];
   if (config.maxLagMs !== undefined) {
     // A loop busy for maxLagMs without waiting may have clients that long in the kernel's accept
@@ -129,8 +130,10 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
       handleErrors(pauseMs),
       // --proxy-protocol: the client's address from the balancer's header, before the limits count it.
       config.proxyProtocol ? proxyProtocol({ trusted: config.trustedProxies }) : identity,
-      // After the PROXY header: the heaviest clients are told apart by their own addresses.
-      cpuPressures.length === 0 ? identity : pauseUnderPressure(cpuPressures, { minPause: config.pauseMs ?? 10, onPause: overload, logWindow: 1000, shedHeaviest: limiter }),
+      // After the PROXY header: the heaviest clients are told apart by their own addresses. Not
+      // behind an agent-reading balancer that sends none: every connection has its address there,
+      // and the balancer, told to drain, moves traffic before a pause refuses anyone.
+      cpuPressures.length === 0 ? identity : pauseUnderPressure(cpuPressures, { minPause: config.pauseMs ?? 10, onPause: overload, logWindow: 1000, shedHeaviest: shedsHeaviest ? limiter : undefined }),
       backpressure(limiter),
       idleMs === undefined ? identity : idleTimeout(idleMs),
       serve(handTo(http), { signal: shutdown.signal, graceMs }),

@@ -1,4 +1,6 @@
 /* Who brings the new connections: the ring of the last 512 arrivals and the addresses that stand out. */
+import { fakeSocket, testScheduler } from '../marbles';
+import { Limiter } from '../../src';
 import { Arrivals } from '../../src/limit/arrivals';
 
 function arrive(arrivals: Arrivals, address: string, times: number): void {
@@ -91,5 +93,33 @@ describe('Arrivals', () => {
     expect(arrivals.heaviest()).toEqual([]);
     arrive(arrivals, '10.0.0.4', 12);
     expect(arrivals.heaviest()).toEqual(['10.0.0.3']);
+  });
+});
+
+describe('Limiter.shedHeaviest', () => {
+  it('refuses the heaviest until stopShedding; with one address alone, looks for 30 ms at most once a second', () => {
+    testScheduler().run(({ cold, flush }) => {
+      const limiter = new Limiter(1000); // its clock is asyncScheduler's, virtual here
+      const stop = limiter.watchArrivals();
+      const open = (address: string): string => (limiter.admit(fakeSocket(address)) === undefined ? 'x' : 'o');
+      const flood = (n: number): void => {
+        for (let i = 0; i < n; i++) limiter.admit(fakeSocket('10.0.0.1'))?.release();
+      };
+      const seen: unknown[] = [];
+      cold('a 19ms b 9ms c 69ms d 899ms e 199ms f').subscribe((at) => {
+        if (at === 'a') (flood(100), seen.push(limiter.shedHeaviest(), open('10.0.0.1'))); // 0: the look
+        if (at === 'b') seen.push(limiter.shedHeaviest(), open('10.0.0.1')); // 20: the look goes on
+        if (at === 'c') seen.push(limiter.shedHeaviest(), open('10.0.0.1')); // 30: over, no one else: pause
+        if (at === 'd') (limiter.stopShedding(), flood(100), seen.push(limiter.shedHeaviest())); // 100: within a second of the last look
+        if (at === 'e') seen.push(limiter.shedHeaviest()); // 1000: a second later, a look again
+        if (at === 'f') (flood(100), open('10.0.0.2'), seen.push(limiter.shedHeaviest(), open('10.0.0.2'), open('10.0.0.1'))); // another client: the flood is shed
+      });
+      flush();
+      expect(seen).toEqual([['10.0.0.1'], 'x', ['10.0.0.1'], 'x', [], 'o', [], ['10.0.0.1'], ['10.0.0.1'], 'o', 'x']);
+      expect(limiter.counts.droppedHeaviest).toBe(3);
+      stop();
+      expect(limiter.shedHeaviest()).toEqual([]);
+      expect(open('10.0.0.1')).toBe('o');
+    });
   });
 });

@@ -10,8 +10,10 @@ import { PeerRates } from './peerRates';
 import { GONE, SlotToken, tokens, type Token, type TokenHost } from './token';
 import { WaitQueue, type Departure, type Waiting } from './waitQueue';
 
-/** How long {@link Limiter.shedHeaviest} looks at the accept queue before a pause, ms. */
+/** How long {@link Limiter.shedHeaviest} looks at the accept queue before a pause, ms... */
 const LOOK_MS = 30;
+/** ...at most once in this long, ms: what a lone balancer in front pays is 3% of its connections at most. */
+const LOOK_EVERY_MS = 1000;
 
 /** What a {@link Limiter} counts: anything that carries a connection's socket. @internal */
 export interface WithSocket {
@@ -110,10 +112,10 @@ export class Limiter {
   #arrivals: Arrivals | undefined;
   #watchers = 0;
   // The addresses refused under overload (shedHeaviest), until stopShedding; for a look (see
-  // shedHeaviest), only until #lookUntil (0: not a look). #looked: one look per overload.
+  // shedHeaviest), only until #lookUntil (0: not a look), the last begun at #lookedAt.
   #shed: ReadonlySet<string> | undefined;
   #lookUntil = 0;
-  #looked = false;
+  #lookedAt = -Infinity;
   readonly #waiting: WaitQueue<WithSocket, Admissions<never>>;
   readonly #idle = new IdlePool();
   // Connections whose protocol retires them gracefully (HTTP/2, WebSocket): retired at shutdown
@@ -327,15 +329,16 @@ export class Limiter {
    * balancer without the PROXY protocol; connections spread evenly; fewer than 32 in the last
    * second; or arrivals not watched): refuse everyone then (pause the listener).
    *
-   * One exception, the look: the first time in an overload that a single address is all there
-   * is, that address is refused for 30 ms (and returned; calls within it say the same) before
-   * the pause. A pause refuses in the
+   * One exception, the look: when a single address is all there is, that address is refused
+   * for 30 ms (and returned; calls within it say the same) before the pause, at most once a
+   * second. A pause refuses in the
    * kernel, unseen, and resets the clients waiting in its accept queue, so a client arriving
    * behind a flood would never be seen; the look takes the queue's connections instead, the
    * flood's closed, the others' admitted and recorded, and the next call judges again. It costs
    * what the pause would have reset, plus 30 ms of new connections accepted and closed rather
-   * than refused (one balancer in front without the PROXY protocol: 30 ms of requests it cannot
-   * retry elsewhere, once per overload; {@link stopShedding} ends the overload).
+   * than refused (one balancer in front without the PROXY protocol: 30 ms of requests a second
+   * that it cannot retry elsewhere, while the overload lasts; a client that arrives behind a
+   * flood is seen within a second).
    *
    * @returns The addresses now refused.
    */
@@ -344,10 +347,10 @@ export class Limiter {
     let heavy = this.#arrivals?.heaviest() ?? [];
     if (heavy.length === 0 && now < this.#lookUntil) return [...this.#shed!]; // the look goes on
     this.#lookUntil = 0;
-    if (heavy.length === 0 && !this.#looked) {
+    if (heavy.length === 0 && now - this.#lookedAt >= LOOK_EVERY_MS) {
       const alone = this.#arrivals?.alone();
       if (alone !== undefined) {
-        this.#looked = true;
+        this.#lookedAt = now;
         this.#lookUntil = now + LOOK_MS;
         heavy = [alone];
       }
@@ -360,7 +363,6 @@ export class Limiter {
   stopShedding(): void {
     this.#shed = undefined;
     this.#lookUntil = 0;
-    this.#looked = false;
   }
 
   /**
