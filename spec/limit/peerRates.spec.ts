@@ -36,8 +36,18 @@ describe('Limiter perPeerRate', () => {
     expect(socket.destroyed).toBe(true);
   });
 
+  it('counts IPv6 clients by network with ipv6Prefix, IPv4 ones one by one', () => {
+    const limiter = new Limiter(100, { perPeerRate: { rate: 1, ipv6Prefix: 64 } });
+    const open = (address: string): string => (limiter.admit(fakeSocket(address)) === undefined ? 'x' : 'o');
+    expect(['2001:db8::1', '2001:db8::ffff:2', '2001:db8:0:1::1', '10.0.0.1', '10.0.0.2', '::ffff:10.0.0.3', '::ffff:10.0.0.4'].map(open).join('')).toBe('oxooooo');
+    const each = new Limiter(100, { perPeerRate: { rate: 1 } });
+    expect(['2001:db8::1', '2001:db8::2'].map((a) => (each.admit(fakeSocket(a)) === undefined ? 'x' : 'o')).join('')).toBe('oo');
+  });
+
   it.each([
     [{ perPeerRate: 5 }, /Limiter: options.perPeerRate must be an object, got 5/],
+    [{ perPeerRate: { rate: 1, ipv6Prefix: 0 } }, /Limiter: options.perPeerRate.ipv6Prefix must be an integer/],
+    [{ perPeerRate: { rate: 1, ipv6Prefix: 129 } }, /Limiter: options.perPeerRate.ipv6Prefix must be an integer/],
     [{ perPeerRate: { rate: 0 } }, /Limiter: options.perPeerRate.rate must be a number > 0, got 0/],
     [{ perPeerRate: { rate: Infinity } }, /Limiter: options.perPeerRate.rate must be a number > 0, got Infinity/],
     [{ perPeerRate: { rate: 5, burst: 0.5 } }, /Limiter: options.perPeerRate.burst must be an integer >= 1, got 0.5/],

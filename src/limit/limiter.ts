@@ -1,5 +1,6 @@
 import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Socket } from 'node:net';
+import { ipv6Prefix } from '../util/addresses';
 import { checkFunction, checkInteger, checkNumber, checkOptions } from '../util/validate';
 import { Arrivals } from './arrivals';
 import { Counts, type LimiterCounts } from './counts';
@@ -39,6 +40,13 @@ export interface PerPeerRate {
   readonly maxAddresses?: number;
   /** Ends a connection over the rate. Default: `socket.destroy()`. */
   readonly onExceeded?: (socket: Socket) => void;
+  /**
+   * Counts IPv6 clients by network: addresses that share their first `ipv6Prefix` bits share
+   * one bucket (an integer 1 to 128; 64 is what one IPv6 host commonly holds, so a client
+   * cannot escape its rate by changing address within it). IPv4 addresses, and IPv4 clients
+   * of a dual-stack socket, still count one by one. Default: every address its own bucket.
+   */
+  readonly ipv6Prefix?: number;
 }
 
 /** Options of a {@link Limiter}. */
@@ -108,6 +116,8 @@ export class Limiter {
   // Only with a per-peer rate.
   readonly #rates: PeerRates | undefined;
   readonly #onRateExceeded: (socket: Socket) => void;
+  // With perPeerRate.ipv6Prefix: the prefix length IPv6 addresses are counted by.
+  #rateBits: number | undefined;
   // Only while someone watches arrivals (watchArrivals): reading an address costs a system call.
   #arrivals: Arrivals | undefined;
   #watchers = 0;
@@ -200,6 +210,7 @@ export class Limiter {
       const burst = rate.burst === undefined ? Math.ceil(rate.rate) : checkInteger('Limiter: options.perPeerRate.burst', rate.burst, 1);
       const maxAddresses = rate.maxAddresses === undefined ? 100_000 : checkInteger('Limiter: options.perPeerRate.maxAddresses', rate.maxAddresses, 1);
       if (rate.onExceeded !== undefined) this.#onRateExceeded = checkFunction('Limiter: options.perPeerRate.onExceeded', rate.onExceeded);
+      if (rate.ipv6Prefix !== undefined) this.#rateBits = checkInteger('Limiter: options.perPeerRate.ipv6Prefix', rate.ipv6Prefix, 1, 128);
       this.#rates = new PeerRates(rate.rate, burst, maxAddresses, () => scheduler.now());
     }
     this.#waiting = new WaitQueue(queueTimeout, scheduler, (waiting, why) => this.#depart(waiting, why));
@@ -401,7 +412,7 @@ export class Limiter {
       this.#arrivals.record(address);
       if (this.#shed?.has(address) && (this.#lookUntil === 0 || this.#scheduler.now() < this.#lookUntil)) return this.#drop(socket, 'droppedHeaviest');
     }
-    if (this.#rates !== undefined && !this.#rates.take(socket.remoteAddress ?? '')) return this.#overRate(socket);
+    if (this.#rates !== undefined && !this.#rates.take(this.#rateKey(socket.remoteAddress ?? ''))) return this.#overRate(socket);
     const room = this.#live < this.#limit && this.#waiting.size === 0;
     if (!room && (!wait || this.#waiting.size >= this.#queueSize)) return this.#drop(socket, 'dropped');
     let peer: string | undefined;
@@ -467,6 +478,11 @@ export class Limiter {
     if (carried === undefined || carried.released) tokens.attach(socket, token);
     else socket.on('close', () => token.release());
     return token;
+  }
+
+  /** The bucket an address counts in: itself, or its IPv6 network (perPeerRate.ipv6Prefix). */
+  #rateKey(address: string): string {
+    return this.#rateBits === undefined ? address : ipv6Prefix(address, this.#rateBits);
   }
 
   #overRate(socket: Socket): 'dropped' {
