@@ -2,19 +2,14 @@ import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subs
 import type { Socket } from 'node:net';
 import { ipv6Prefix } from '../util/addresses';
 import { checkFunction, checkInteger, checkNumber, checkOptions } from '../util/validate';
-import { Arrivals } from './arrivals';
 import { Counts, type LimiterCounts } from './counts';
 import { defineDeprecatedMembers, type DeprecatedLimiterMembers } from './deprecated';
 import { IdlePool, retire } from './idlePool';
 import { PeerCounts } from './peerCounts';
 import { PeerRates } from './peerRates';
+import { Shedding } from './shedding';
 import { GONE, SlotToken, tokens, type Token, type TokenHost } from './token';
 import { WaitQueue, type Departure, type Waiting } from './waitQueue';
-
-/** How long {@link Limiter.shedHeaviest} looks at the accept queue before a pause, ms... */
-const LOOK_MS = 30;
-/** ...at most once in this long, ms: what a lone balancer in front pays is 3% of its connections at most. */
-const LOOK_EVERY_MS = 1000;
 
 /** What a {@link Limiter} counts: anything that carries a connection's socket. @internal */
 export interface WithSocket {
@@ -103,8 +98,9 @@ export interface LimiterOptions {
  * them have gone.
  *
  * It makes every decision; each piece it holds keeps one kind of state: the {@link Token}s (one
- * per live connection), the wait queue, the per-address counts, the idle connections and its
- * {@link LimiterCounts} (`limit/` has one module for each).
+ * per live connection), the wait queue, the per-address counts and rates, the idle
+ * connections, who is shed under overload and its {@link LimiterCounts} (`limit/` has one
+ * module for each).
  */
 export class Limiter {
   #limit: number;
@@ -118,14 +114,8 @@ export class Limiter {
   readonly #onRateExceeded: (socket: Socket) => void;
   // With perPeerRate.ipv6Prefix: the prefix length IPv6 addresses are counted by.
   #rateBits: number | undefined;
-  // Only while someone watches arrivals (watchArrivals): reading an address costs a system call.
-  #arrivals: Arrivals | undefined;
-  #watchers = 0;
-  // The addresses refused under overload (shedHeaviest), until stopShedding; for a look (see
-  // shedHeaviest), only until #lookUntil (0: not a look), the last begun at #lookedAt.
-  #shed: ReadonlySet<string> | undefined;
-  #lookUntil = 0;
-  #lookedAt = -Infinity;
+  // Who is refused under overload (shedHeaviest).
+  readonly #shedding: Shedding;
   readonly #waiting: WaitQueue<WithSocket, Admissions<never>>;
   readonly #idle = new IdlePool();
   // Connections whose protocol retires them gracefully (HTTP/2, WebSocket): retired at shutdown
@@ -202,6 +192,7 @@ export class Limiter {
     if (queueTimeout !== Infinity) checkInteger('Limiter: options.queueTimeout', queueTimeout, 1);
     this.#onQueueTimeout = checkFunction('Limiter: options.onQueueTimeout', onQueueTimeout);
     this.#scheduler = scheduler;
+    this.#shedding = new Shedding(() => scheduler.now());
     const rate = options.perPeerRate;
     this.#onRateExceeded = destroy;
     if (rate !== undefined) {
@@ -318,62 +309,37 @@ export class Limiter {
    * @returns The function that stops this caller's watch.
    */
   watchArrivals(): () => void {
-    this.#arrivals ??= new Arrivals(() => this.#scheduler.now());
-    this.#watchers++;
-    let watching = true;
-    return () => {
-      if (!watching) return;
-      watching = false;
-      if (--this.#watchers > 0) return;
-      this.#arrivals = undefined;
-      this.stopShedding();
-    };
+    return this.#shedding.watch();
   }
 
   /**
    * Under overload, refuses the clients that cause it first: from now until
    * {@link Limiter.stopShedding}, every new connection from the addresses that brought most of
-   * the connections of the last second (more than 1.5 times an equal share, and at least 1/16
-   * of them) is closed at once, before a byte is read, and counted in `counts.droppedHeaviest`;
-   * everyone else is handled as usual. Called again, it judges again. Returns those addresses;
-   * none, and nothing shed, when no address stands out (a single address, as behind one
-   * balancer without the PROXY protocol; connections spread evenly; fewer than 32 in the last
-   * second; or arrivals not watched): refuse everyone then (pause the listener).
+   * the connections of the last second (each more than 1.5 times an equal share among the
+   * addresses seen in the last 10 s, together more than half) is closed at once, before a byte
+   * is read, and counted in `counts.droppedHeaviest`; everyone else is handled as usual. Called
+   * again, it judges again. Returns those addresses; none, and nothing shed, when no address
+   * stands out (connections spread evenly, fewer than 32 in the last second, arrivals not
+   * watched): refuse everyone then (pause the listener).
    *
-   * One exception, the look: when a single address is all there is, that address is refused
-   * for 30 ms (and returned; calls within it say the same) before the pause, at most once a
-   * second. A pause refuses in the
-   * kernel, unseen, and resets the clients waiting in its accept queue, so a client arriving
-   * behind a flood would never be seen; the look takes the queue's connections instead, the
-   * flood's closed, the others' admitted and recorded, and the next call judges again. It costs
-   * what the pause would have reset, plus 30 ms of new connections accepted and closed rather
-   * than refused (one balancer in front without the PROXY protocol: 30 ms of requests a second
-   * that it cannot retry elsewhere, while the overload lasts; a client that arrives behind a
-   * flood is seen within a second).
+   * A single address seen, as a flood alone or one balancer in front without the PROXY
+   * protocol, gets a look: it is refused for 30 ms (and returned; calls within the look say
+   * the same), at most once a second, before the pause. A pause refuses in the kernel, unseen,
+   * and resets the clients waiting in its accept queue, so a client queued behind a flood would
+   * never be seen; the look takes the queue's connections instead, the flood's closed, the
+   * others' admitted and recorded, and the next call judges again. It costs what the pause
+   * would have reset plus 30 ms a second of new connections closed rather than refused (behind
+   * a balancer: requests it cannot retry elsewhere; leave shedding off there).
    *
    * @returns The addresses now refused.
    */
   shedHeaviest(): readonly string[] {
-    const now = this.#scheduler.now();
-    let heavy = this.#arrivals?.heaviest() ?? [];
-    if (heavy.length === 0 && now < this.#lookUntil) return [...this.#shed!]; // the look goes on
-    this.#lookUntil = 0;
-    if (heavy.length === 0 && now - this.#lookedAt >= LOOK_EVERY_MS) {
-      const alone = this.#arrivals?.alone();
-      if (alone !== undefined) {
-        this.#lookedAt = now;
-        this.#lookUntil = now + LOOK_MS;
-        heavy = [alone];
-      }
-    }
-    this.#shed = heavy.length === 0 ? undefined : new Set(heavy);
-    return heavy;
+    return this.#shedding.judge();
   }
 
   /** Ends {@link Limiter.shedHeaviest}'s refusals: the overload is over. */
   stopShedding(): void {
-    this.#shed = undefined;
-    this.#lookUntil = 0;
+    this.#shedding.stop();
   }
 
   /**
@@ -407,11 +373,7 @@ export class Limiter {
     // A socket that closed before admission (an asynchronous operator upstream) would never
     // emit 'close' again to free a slot: it gets none.
     if (socket.closed) return owner.admitted(connection, GONE), 'admitted';
-    if (this.#arrivals !== undefined) {
-      const address = socket.remoteAddress ?? '';
-      this.#arrivals.record(address);
-      if (this.#shed?.has(address) && (this.#lookUntil === 0 || this.#scheduler.now() < this.#lookUntil)) return this.#drop(socket, 'droppedHeaviest');
-    }
+    if (this.#shedding.watching && this.#shedding.refuses(socket.remoteAddress ?? '')) return this.#drop(socket, 'droppedHeaviest');
     if (this.#rates !== undefined && !this.#rates.take(this.#rateKey(socket.remoteAddress ?? ''))) return this.#overRate(socket);
     const room = this.#live < this.#limit && this.#waiting.size === 0;
     if (!room && (!wait || this.#waiting.size >= this.#queueSize)) return this.#drop(socket, 'dropped');

@@ -1,0 +1,77 @@
+import { Arrivals } from './arrivals';
+
+/** How long a look at the accept queue lasts, ms (see {@link Shedding.judge})... */
+const LOOK_MS = 30;
+/** ...at most once in this long, ms: what a lone balancer in front pays is 3% of its connections at most. */
+const LOOK_EVERY_MS = 1000;
+
+/**
+ * Which addresses a {@link Limiter} refuses under overload ({@link Limiter.shedHeaviest}): the
+ * arrivals it records while anyone watches, the addresses judged the heaviest, and the look.
+ */
+export class Shedding {
+  // Only while someone watches: reading a socket's address costs a system call.
+  #arrivals: Arrivals | undefined;
+  #watchers = 0;
+  // The addresses refused, until stop(); for a look, only until #lookUntil (0: not a look),
+  // the last begun at #lookedAt.
+  #shed: ReadonlySet<string> | undefined;
+  #lookUntil = 0;
+  #lookedAt = -Infinity;
+
+  /** @param now The clock, ms. */
+  constructor(private readonly now: () => number) {}
+
+  /** Whether arrivals are recorded: then every connection's address is read, and passed to {@link refuses}. */
+  get watching(): boolean {
+    return this.#arrivals !== undefined;
+  }
+
+  /** Records arrivals until the returned function is called (by every caller that watches). */
+  watch(): () => void {
+    this.#arrivals ??= new Arrivals(this.now);
+    this.#watchers++;
+    let watching = true;
+    return () => {
+      if (!watching) return;
+      watching = false;
+      if (--this.#watchers > 0) return;
+      this.#arrivals = undefined;
+      this.stop();
+    };
+  }
+
+  /** Records a connection from `address` and says whether it is refused. Only while watching. */
+  refuses(address: string): boolean {
+    this.#arrivals!.record(address);
+    return this.#shed !== undefined && this.#shed.has(address) && (this.#lookUntil === 0 || this.now() < this.#lookUntil);
+  }
+
+  /**
+   * Judges again which addresses to refuse, and refuses them until {@link stop}: the heaviest,
+   * or, with a single address seen, that one for a 30 ms look (at most once a second; calls
+   * within a look say the same). Returns them; none: refuse everyone (pause).
+   */
+  judge(): readonly string[] {
+    const now = this.now();
+    let heavy = this.#arrivals?.heaviest() ?? [];
+    if (heavy.length === 0 && now < this.#lookUntil) return [...this.#shed!]; // the look goes on
+    this.#lookUntil = 0;
+    if (heavy.length === 0 && now - this.#lookedAt >= LOOK_EVERY_MS) {
+      const alone = this.#arrivals?.alone();
+      if (alone !== undefined) {
+        this.#lookedAt = now;
+        this.#lookUntil = now + LOOK_MS;
+        heavy = [alone];
+      }
+    }
+    this.#shed = heavy.length === 0 ? undefined : new Set(heavy);
+    return heavy;
+  }
+
+  /** Refuses no one any more: the overload is over. */
+  stop(): void {
+    this.#shed = undefined;
+    this.#lookUntil = 0;
+  }
+}
