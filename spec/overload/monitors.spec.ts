@@ -68,6 +68,22 @@ describe('monitors', () => {
     expect(limiter.completed).toBe(4);
   });
 
+  it('serviceTimeMs reads nothing from a quiet window in which no exchange completed, and the busy time from a busy one', async () => {
+    const limiter = new Limiter(100);
+    const token = limiter.admit(fakeSocket())!;
+    const readings: number[] = [];
+    const subscription = serviceTimeMs(limiter, { every: 100, idleEvery: 100 }).subscribe((cost) => readings.push(cost));
+    await new Promise((resolve) => setTimeout(resolve, 350)); // quiet: a timer's cost would read as ~0 ms
+    expect(readings.every((cost) => cost > 50)).toBe(true); // a window more than half busy (jest's own work), if any
+    const quiet = readings.length;
+    busy(150); // an exchange under way, nothing completed
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    subscription.unsubscribe();
+    token.release();
+    expect(readings.length).toBeGreaterThan(quiet);
+    expect(readings[readings.length - 1]).toBeGreaterThan(50);
+  });
+
   it('heapUsedMiB and rssMiB read MiB, below their limits', async () => {
     const [heap] = await firstValueFrom(heapUsedMiB(10).pipe(take(1), toArray()));
     const [resident] = await firstValueFrom(rssMiB(10).pipe(take(1), toArray()));
