@@ -1,3 +1,4 @@
+import type { SchedulerLike, Subscription } from 'rxjs';
 import { LinkedList } from '../util/linkedList';
 import type { SlotToken } from './token';
 
@@ -7,6 +8,9 @@ import type { SlotToken } from './token';
  */
 export class IdlePool {
   readonly #tokens = new LinkedList<SlotToken>();
+  // The sweep under way (see sweep), and each idle connection it saw, with what it had read.
+  #sweep: Subscription | undefined;
+  #swept = new Map<SlotToken, number>();
 
   /** The connection idle the longest. */
   get first(): SlotToken | undefined {
@@ -37,6 +41,25 @@ export class IdlePool {
     if (!token.graceful && token.socket.bytesRead !== token.readAtIdle) return false;
     retire(token);
     return true;
+  }
+
+  /**
+   * Every `ms` while connections of `owners` are idle: closes those that were idle at the
+   * previous sweep and have read nothing since (`readAtIdle` unchanged, {@link close}'s own
+   * check), so each is closed only once unused for a whole period. One sweep at a time; it
+   * stops when none is left idle.
+   */
+  sweep(owners: WeakSet<object>, ms: number, scheduler: SchedulerLike): void {
+    this.#sweep ??= scheduler.schedule(() => {
+      this.#sweep = undefined;
+      const next = new Map<SlotToken, number>();
+      for (const token of this.ownedBy(owners)) {
+        if (this.#swept.get(token) === token.readAtIdle) this.close(token);
+        else next.set(token, token.readAtIdle);
+      }
+      this.#swept = next;
+      if (next.size > 0) this.sweep(owners, ms, scheduler);
+    }, ms);
   }
 
   /** How many idle connections speak each protocol: walks the pool (for metrics, not per request). */

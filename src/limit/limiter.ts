@@ -1,4 +1,4 @@
-import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { Socket } from 'node:net';
 import { ipv6Prefix } from '../util/addresses';
 import { checkFunction, checkInteger, checkNumber, checkOptions } from '../util/validate';
@@ -131,10 +131,6 @@ export class Limiter {
   #retiringAll = false;
   // How long a withdrawal leaves an idle connection open (see closeIdleAfter); 0: closed at once.
   #idleGraceMs = 0;
-  // The sweep that closes draining owners' idle connections once unused that long, while any is idle.
-  #sweep: Subscription | undefined;
-  // Each idle connection seen by the last sweep, with what it had read when it went idle.
-  #swept = new Map<SlotToken, number>();
   readonly #scheduler: SchedulerLike;
   // `refusing` as last announced through `changes`.
   #announcedRefusing = false;
@@ -413,22 +409,9 @@ export class Limiter {
     this.#announce();
   }
 
-  /**
-   * Every `#idleGraceMs` while draining owners have idle connections: closes those that were
-   * idle at the previous sweep and have read nothing since (`readAtIdle` unchanged, the idle
-   * pool's own check).
-   */
+  /** Closes draining owners' idle connections once unused for `#idleGraceMs` (see closeIdleAfter). */
   #sweepIdle(): void {
-    this.#sweep ??= this.#scheduler.schedule(() => {
-      this.#sweep = undefined;
-      const next = new Map<SlotToken, number>();
-      for (const token of this.#idle.ownedBy(this.#draining)) {
-        if (this.#swept.get(token) === token.readAtIdle) this.#idle.close(token);
-        else next.set(token, token.readAtIdle);
-      }
-      this.#swept = next;
-      if (next.size > 0) this.#sweepIdle();
-    }, this.#idleGraceMs);
+    this.#idle.sweep(this.#draining, this.#idleGraceMs, this.#scheduler);
   }
 
   #issue(socket: Socket, peer: string | undefined, owner: object): SlotToken {
