@@ -76,8 +76,10 @@ const HINT =
  * its threshold, every listener whose results pass here is paused (the kernel refuses new
  * clients at no cost to the process), and it resumes once the reading is back at or below the
  * lower mark and `minPause` has passed. A pause is logged through `onPause` with the signal, its
- * value, the threshold and a hint, at most once per `logWindow` (pauses in between are counted). Results pass through unchanged. Place it right
- * after the listener.
+ * value, the threshold and a hint, at most once per `logWindow` (pauses in between are counted).
+ * With `shedHeaviest`, the addresses that bring most of the new connections are refused first
+ * and the listeners pause only when none stands out. Results pass through unchanged. Place it
+ * right after the listener (after {@link proxyProtocol} with `shedHeaviest` behind a balancer).
  *
  * ```
  * lag (ms):  -1--150---90--60--40-|     above 100, below 80, minPause 3 frames
