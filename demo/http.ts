@@ -92,7 +92,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   }
   if (config.maxRssMb !== undefined) memoryPressures.push({ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: config.maxRssMb * 0.8 }), above: config.maxRssMb, unit: 'MiB' });
   const overload = (w: PressureWarning): void =>
-    write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed });
+    write('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed, shed: w.shed });
 
   // What the load balancers and the orchestrator see: readiness and metrics on --health-port,
   // HAProxy's agent on --agent-port, each on a port of its own (never limited or paused).
