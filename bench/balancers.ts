@@ -42,7 +42,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, machine, median, percentile, requireCommand, startServer, stopServer, tally, type Server } from './support/run';
+import { freePort, machine, median, onInterrupt, percentile, requireCommand, startServer, stopServer, tally, type Server } from './support/run';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -107,16 +107,6 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals, ms = 5000)
     child.kill('SIGKILL');
     await exited(child, ms);
   }
-}
-
-/** On SIGINT/SIGTERM during a run, `cleanup` still runs; returns the function that forgets it. */
-function onInterrupt(cleanup: () => void): () => void {
-  const handler = (): void => {
-    cleanup();
-    process.exit(130);
-  };
-  process.once('SIGINT', handler).once('SIGTERM', handler);
-  return () => process.off('SIGINT', handler).off('SIGTERM', handler);
 }
 
 /** What an agent port answers (one line, e.g. `ready up 100%`), or the connection's error code. */
@@ -521,16 +511,19 @@ interface RestartRow {
   seconds: number;
 }
 
+/** On an interrupt: the backends killed, the run's directory removed. */
+function killAndRemove(backends: Backend[], dir: string): void {
+  for (const b of backends) b.server?.child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+
 async function restartRow(balancerName: 'nginx' | 'haproxy', kind: Kind, run: number): Promise<RestartRow | undefined> {
   const dir = mkdtempSync(join(tmpdir(), `rxjs-listen-${balancerName}-`));
   let t0 = Date.now();
   const clock = (): number => Date.now() - t0;
   const backends: Backend[] = [];
   let balancer: Balancer | undefined;
-  const forget = onInterrupt(() => {
-    for (const b of backends) b.server?.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const forget = onInterrupt(() => killAndRemove(backends, dir));
   try {
     for (const name of ['a', 'b']) {
       const agentPort = kind.demo ? await freePort() : undefined; // fixed: a restarted backend answers on the same one
@@ -697,10 +690,7 @@ async function overloadRow(withAgent: boolean, extraFlags: string[]): Promise<Ov
   const dir = mkdtempSync(join(tmpdir(), 'rxjs-listen-haproxy-'));
   const backends: Backend[] = [];
   let balancer: Haproxy | undefined;
-  const forget = onInterrupt(() => {
-    for (const b of backends) b.server?.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const forget = onInterrupt(() => killAndRemove(backends, dir));
   try {
     const clock = (): number => 0;
     for (const [backendName, flags] of OVERLOAD_BACKENDS) {

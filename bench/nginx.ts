@@ -21,7 +21,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, machine, requireCommand, requireWrk, startServer, stopServer, tally, wrk, type Server } from './support/run';
+import { freePort, machine, onInterrupt, requireCommand, requireWrk, startServer, stopServer, tally, wrk, type Server } from './support/run';
 
 const HOLD_MS = 200;
 const seconds = Number(parseArgs({ options: { seconds: { type: 'string' } } }).values.seconds ?? 10);
@@ -141,16 +141,6 @@ function loadFigures(output: string) {
   const { statuses, socketErrors } = JSON.parse(line) as { statuses: Record<string, number>; socketErrors: Record<string, number> };
   const responses = Object.values(statuses).reduce((a, b) => a + b, 0);
   return { responses, share502: Number(((statuses['502'] ?? 0) / responses).toFixed(4)), statuses, socketErrors };
-}
-
-/** On SIGINT/SIGTERM during a run, `cleanup` still runs; returns the function that forgets it. */
-function onInterrupt(cleanup: () => void): () => void {
-  const handler = (): void => {
-    cleanup();
-    process.exit(130);
-  };
-  process.once('SIGINT', handler).once('SIGTERM', handler);
-  return () => process.off('SIGINT', handler).off('SIGTERM', handler);
 }
 
 async function measure(backend: (typeof backends)[number], upstream: (typeof upstreams)[number]): Promise<object> {

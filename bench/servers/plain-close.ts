@@ -6,26 +6,9 @@
  *
  *   node build/bench/servers/plain-close.js --port N --hold-ms N
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
+import { startBackend } from './backend';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, 'hold-ms': { type: 'string' } } });
-const holdMs = Number(values['hold-ms'] ?? 0);
-
-const server = createServer((request, response) => {
-  const reply = (): void => {
-    response.setHeader('X-Served-By', String(process.pid));
-    response.end(`hello ${request.method} ${request.url}\n`);
-  };
-  if (holdMs > 0) setTimeout(reply, holdMs);
-  else reply();
-});
-
-server.listen(Number(values.port ?? 0), '127.0.0.1', () => {
-  const { address, port } = server.address() as AddressInfo;
-  console.log(`listening on http://${address}:${port}`);
-});
+const server = startBackend();
 
 process.once('SIGTERM', () => {
   console.error('SIGTERM: server.close()');

@@ -6,28 +6,11 @@
  *
  *   node build/bench/servers/plain-terminator.js --port N --hold-ms N
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { createHttpTerminator } from 'http-terminator';
+import { startBackend } from './backend';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, 'hold-ms': { type: 'string' } } });
-const holdMs = Number(values['hold-ms'] ?? 0);
-
-const server = createServer((request, response) => {
-  const reply = (): void => {
-    response.setHeader('X-Served-By', String(process.pid));
-    response.end(`hello ${request.method} ${request.url}\n`);
-  };
-  if (holdMs > 0) setTimeout(reply, holdMs);
-  else reply();
-});
+const server = startBackend();
 const terminator = createHttpTerminator({ server, gracefulTerminationTimeout: 5000 });
-
-server.listen(Number(values.port ?? 0), '127.0.0.1', () => {
-  const { address, port } = server.address() as AddressInfo;
-  console.log(`listening on http://${address}:${port}`);
-});
 
 process.once('SIGTERM', () => {
   console.error('SIGTERM: http-terminator terminate()');

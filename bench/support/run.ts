@@ -127,3 +127,13 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+/** On SIGINT/SIGTERM during a run, `cleanup` still runs; returns the function that forgets it. */
+export function onInterrupt(cleanup: () => void): () => void {
+  const handler = (): void => {
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', handler).once('SIGTERM', handler);
+  return () => process.off('SIGINT', handler).off('SIGTERM', handler);
+}
