@@ -18,7 +18,10 @@
  *
  * overload: two demo backends behind HAProxy, one CPU-bound (--busy-ms 10 --max-lag-ms 50: it
  * pauses while its event loop lags; see OVERLOAD_BACKENDS for why not --limit), one not
- * (--busy-ms 1, the defaults); 60 closed-loop clients GET, each attempt a fresh connect() with
+ * (--busy-ms 1, the defaults); GETs arrive at --rate per second (default 200: an even split gives
+ * the busy one 100/s, all its CPU, and the fast one a tenth of its), whatever the earlier ones
+ * became (an open load: a closed loop of clients saturates the whole service, so that its
+ * latency measures the total capacity, not where HAProxy sends), each a fresh connect() with
  * `Connection: close`, timed from connect() to the last byte, given up after 5 s. Without, then
  * with agent-check on the server lines, then with it and --drain-before-pause-ms 400 on the
  * backends (a pause announced to the agent before the listener closes), fresh backends for each. Every 100 ms this script asks
@@ -28,11 +31,11 @@
  * nginx and HAProxy (Debian's packages) run as this user from a temporary directory, on free
  * ports of 127.0.0.1, in the foreground, and are stopped by their PIDs; the directory is removed.
  *
- *   npm run bench:balancers [-- --only restarts|overload] [--runs N] [--seconds N]
+ *   npm run bench:balancers [-- --only restarts|overload] [--runs N] [--seconds N] [--rate N]
  *
  * --runs: the restarts part N times in a row (every balancer and backend kind each time);
  * default 1. --seconds: the restarts' load lasts at least N s (default 14) and the overload's
- * load N s (default 10).
+ * load N s (default 10). --rate: the overload's new GETs per second (default 200).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -49,18 +52,18 @@ import { freePort, machine, median, onInterrupt, percentile, requireCommand, sta
 
 function fail(message: string): never {
   console.error(`balancers: ${message}`);
-  console.error('usage: npm run bench:balancers [-- --only restarts|overload] [--runs N] [--seconds N]');
+  console.error('usage: npm run bench:balancers [-- --only restarts|overload] [--runs N] [--seconds N] [--rate N]');
   return process.exit(2);
 }
 
-function parseOptions(): { only: 'restarts' | 'overload' | undefined; runs: number; seconds: number | undefined } {
-  let values: { only?: string; runs?: string; seconds?: string };
+function parseOptions(): { only: 'restarts' | 'overload' | undefined; runs: number; seconds: number | undefined; rate: number | undefined } {
+  let values: { only?: string; runs?: string; seconds?: string; rate?: string };
   try {
-    values = parseArgs({ options: { only: { type: 'string' }, runs: { type: 'string' }, seconds: { type: 'string' } } }).values;
+    values = parseArgs({ options: { only: { type: 'string' }, runs: { type: 'string' }, seconds: { type: 'string' }, rate: { type: 'string' } } }).values;
   } catch (error) {
     return fail((error as Error).message);
   }
-  const integer = (name: 'runs' | 'seconds', min: number, max: number): number | undefined => {
+  const integer = (name: 'runs' | 'seconds' | 'rate', min: number, max: number): number | undefined => {
     const text = values[name];
     if (text === undefined) return undefined;
     const value = Number(text);
@@ -69,7 +72,7 @@ function parseOptions(): { only: 'restarts' | 'overload' | undefined; runs: numb
   };
   const only = values.only;
   if (only !== undefined && only !== 'restarts' && only !== 'overload') fail(`--only must be restarts or overload, got ${JSON.stringify(only)}`);
-  return { only, runs: integer('runs', 1, 20) ?? 1, seconds: integer('seconds', 2, 120) };
+  return { only, runs: integer('runs', 1, 20) ?? 1, seconds: integer('seconds', 2, 120), rate: integer('rate', 1, 5000) };
 }
 
 const options = parseOptions();
@@ -616,7 +619,7 @@ async function restartsPart(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Overload
 
-const OVERLOAD_CLIENTS = 60;
+const OVERLOAD_RATE = 250;
 // The busy one pauses on its event loop's lag (and learns a limit from its service time): its
 // connection limit alone never binds, since a CPU-bound Node process takes one connection per
 // loop turn and the rest wait in the kernel's accept queue, unseen (measured: --limit 20 --queue
@@ -633,6 +636,23 @@ interface Attempt {
   ms: number; // from connect() to the last byte, or to the error
   at: number; // when it started, ms from the start of the load
   servedBy?: string; // X-Served-By
+}
+
+/**
+ * Attempts started at `rate` per second for `ms`, whatever the earlier ones became (an open
+ * load: the clients of a service arrive at their own pace, not after the previous answer), one
+ * every 1/rate s; resolves with every attempt once the last has ended.
+ */
+async function openLoad(port: number, rate: number, ms: number): Promise<Attempt[]> {
+  const attempts: Promise<Attempt>[] = [];
+  const total = Math.round((rate * ms) / 1000);
+  const t0 = performance.now();
+  while (attempts.length < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
+    while (attempts.length < due) attempts.push(getAttempt(port, t0));
+    await sleep(Math.max(1, (attempts.length * 1000) / rate - (performance.now() - t0)));
+  }
+  return Promise.all(attempts);
 }
 
 function getAttempt(port: number, t0: number): Promise<Attempt> {
@@ -720,19 +740,14 @@ async function overloadRow(withAgent: boolean, extraFlags: string[]): Promise<Ov
       }
     })();
 
-    const results: Attempt[] = [];
-    const t0 = performance.now();
-    const stopAt = t0 + (options.seconds ?? 10) * 1000;
-    const loop = async (): Promise<void> => {
-      while (performance.now() < stopAt) results.push(await getAttempt(port, t0));
-    };
-    await Promise.all(Array.from({ length: OVERLOAD_CLIENTS }, loop));
+    const results = await openLoad(port, options.rate ?? OVERLOAD_RATE, (options.seconds ?? 10) * 1000);
     probing = false;
     await probe;
 
     const stat = await showStat(dir);
     const ms = results.map((r) => r.ms);
     const served = results.filter((r) => r.outcome === '200');
+    const servedBy = (b: Backend): number[] => served.filter((r) => r.servedBy === String(b.server.pid)).map((r) => r.ms);
     const row: OverloadRow = {
       case: name,
       attempts: results.length,
@@ -751,6 +766,14 @@ async function overloadRow(withAgent: boolean, extraFlags: string[]): Promise<Ov
         ...row,
         busyAcceptQueue: { median: median(backlog), max: Math.max(...backlog), samples: backlog.length },
         servedByFast: served.filter((r) => r.servedBy === String(fast.server.pid)).length,
+        // Who served the slowest: the p99 of each backend's 200s, and the slowest 1% of all attempts by server (or outcome).
+        p99ByServer: { busy: round(percentile(servedBy(busy), 99)), fast: round(percentile(servedBy(fast), 99)) },
+        slowestPercent: tally(
+          [...results]
+            .sort((a, b) => b.ms - a.ms)
+            .slice(0, Math.ceil(results.length / 100))
+            .map((r) => (r.servedBy === undefined ? r.outcome : r.servedBy === String(busy.server.pid) ? 'busy' : 'fast')),
+        ),
         // Attempts over 500 ms or not served, by the second they started in: when the trouble was.
         slowOrFailedBySecond: tally(results.filter((r) => r.ms > 500 || r.outcome !== '200').map((r) => `${Math.floor(r.at / 1000)} s: ${r.outcome}${r.ms > 500 ? ' > 500 ms' : ''}`)),
         haproxyUnusual: haproxyUnusual(balancer.log, 0, []),
@@ -770,7 +793,7 @@ async function overloadRow(withAgent: boolean, extraFlags: string[]): Promise<Ov
 
 async function overloadPart(): Promise<void> {
   console.log(
-    `\n## overload: HAProxy, two demo backends, ${OVERLOAD_BACKENDS.map(([n, f]) => `${n} ${f.join(' ')}`).join(' and ')} (each with a fixed --agent-port); ${OVERLOAD_CLIENTS} clients GET, ` +
+    `\n## overload: HAProxy, two demo backends, ${OVERLOAD_BACKENDS.map(([n, f]) => `${n} ${f.join(' ')}`).join(' and ')} (each with a fixed --agent-port); ${options.rate ?? OVERLOAD_RATE} attempts/s GET, ` +
       `a new connection each, ${options.seconds ?? 10} s, deadline ${GET_DEADLINE_MS} ms; agent-inter 200ms`,
   );
   const rows: OverloadRow[] = [];
