@@ -727,6 +727,7 @@ async function overloadRow(withAgent: boolean, extraFlags: string[]): Promise<Ov
 
     // What the busy backend's agent answers, and how HAProxy sees both servers, every 100 ms.
     const agentReplies: string[] = [];
+    const weights: number[] = []; // the N of each `ready up N%`
     const backlog: number[] = []; // the busy backend's accept queue (Recv-Q of its listening socket)
     const statuses: Record<string, string[]> = { busy: [], fast: [] };
     let probing = true;
@@ -735,6 +736,8 @@ async function overloadRow(withAgent: boolean, extraFlags: string[]): Promise<Ov
         const [reply, stat, queued] = await Promise.all([askAgent(busy.agentPort!), showStat(dir).catch(() => []), acceptQueue(busy.port)]);
         if (queued !== undefined) backlog.push(queued);
         agentReplies.push(reply.startsWith('ready up') ? 'ready up' : reply);
+        const weight = /^ready up (\d+)%/.exec(reply)?.[1];
+        if (weight !== undefined) weights.push(Number(weight));
         for (const r of stat) statuses[r.svname!]?.push(r.status!);
         await sleep(100);
       }
@@ -764,6 +767,7 @@ async function overloadRow(withAgent: boolean, extraFlags: string[]): Promise<Ov
     console.log(
       JSON.stringify({
         ...row,
+        busyWeight: weights.length === 0 ? {} : { p10: percentile(weights, 10), median: median(weights), p90: percentile(weights, 90) },
         busyAcceptQueue: { median: median(backlog), max: Math.max(...backlog), samples: backlog.length },
         servedByFast: served.filter((r) => r.servedBy === String(fast.server.pid)).length,
         // Who served the slowest: the p99 of each backend's 200s, and the slowest 1% of all attempts by server (or outcome).

@@ -1,5 +1,6 @@
 import { concat, NEVER, of, take } from 'rxjs';
 import { accepted, fakeSocket, FakeListener, testScheduler } from '../marbles';
+import { fakeEventLoop } from '../support/eventLoop';
 import { agentReply, backpressure, handleErrors, Limiter, LoopStatus, Metrics } from '../../src';
 
 function loop(limit = 4) {
@@ -11,9 +12,18 @@ function loop(limit = 4) {
 }
 
 describe('LoopStatus', () => {
+  // The loop's time as the specs set it (ms since the start), idle unless they say otherwise.
+  let loopTime = { idle: 0, active: 0 };
+  let spy: jest.SpyInstance;
+  beforeEach(() => {
+    loopTime = { idle: 0, active: 0 };
+    spy = fakeEventLoop(() => loopTime);
+  });
+  afterEach(() => spy.mockRestore());
+
   it('is accepting with the room left as headroom, paused while a listener is, then draining and stopped', () => {
     const { listener, limiter, status } = loop(4);
-    expect(status.state).toEqual({ phase: 'accepting', pauses: [], live: 1, limit: 4, waiting: 0, queueSize: 511, headroom: 0.75 });
+    expect(status.state).toEqual({ phase: 'accepting', pauses: [], live: 1, limit: 4, waiting: 0, queueSize: 511, busy: 0, headroom: 0.75 });
     const resume = listener.pause('shortage');
     expect(status.state).toMatchObject({ phase: 'paused', pauses: ['shortage'], headroom: 0 });
     resume();
@@ -27,7 +37,18 @@ describe('LoopStatus', () => {
   });
 
   it('has headroom 1 without a limiter while accepting', () => {
-    expect(new LoopStatus(new Metrics()).state).toEqual({ phase: 'accepting', pauses: [], live: 0, limit: 0, waiting: 0, queueSize: 0, headroom: 1 });
+    expect(new LoopStatus(new Metrics()).state).toEqual({ phase: 'accepting', pauses: [], live: 0, limit: 0, waiting: 0, queueSize: 0, busy: 0, headroom: 1 });
+  });
+
+  it("reads the loop's busy share over the last 100 to 200 ms, and leaves no more headroom than idle time", () => {
+    const { status } = loop(4); // 1 live of 4: room 0.75
+    const at = (idle: number, active: number) => ((loopTime = { idle, active }), status.state);
+    expect(at(30, 30)).toMatchObject({ busy: 0.5, headroom: 0.5 }); // 60 ms since the status was made
+    expect(at(50, 150)).toMatchObject({ busy: 0.75, headroom: 0.25 }); // 200 ms, 150 busy: idle is the lesser room
+    expect(at(60, 160)).toMatchObject({ busy: 0.73, headroom: 0.27 }); // 20 ms later: the same window, up to now (160 of 220)
+    expect(at(160, 160)).toMatchObject({ busy: 0.08, headroom: 0.75 }); // the last 120 ms, 10 busy (in hundredths): the limit is the lesser room
+    expect(at(1160, 160)).toMatchObject({ busy: 0, headroom: 0.75 }); // a second all idle
+    expect(at(1160, 1160)).toMatchObject({ busy: 1, headroom: 0 }); // a second all busy: no room, whatever the limit
   });
 
   it('emits the state at once and whenever it changes, in virtual time', () => {
@@ -47,7 +68,7 @@ describe('LoopStatus', () => {
 });
 
 describe('agentReply', () => {
-  const state = { pauses: [], live: 0, limit: 10, waiting: 0, queueSize: 0 };
+  const state = { pauses: [], live: 0, limit: 10, waiting: 0, queueSize: 0, busy: 0 };
   it.each([
     [{ phase: 'accepting', headroom: 0.734 }, 'ready up 73%\n'],
     [{ phase: 'accepting', headroom: 0 }, 'ready up 1%\n'],

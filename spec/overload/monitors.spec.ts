@@ -2,11 +2,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { asyncScheduler, firstValueFrom, ReplaySubject, take, takeWhile, toArray, type Observable, type Subscription } from 'rxjs';
 import { sampleEvery } from '../../src/overload/monitors/sample';
+import { fakeEventLoop } from '../support/eventLoop';
 import { connectOutcome, sleep } from '../support/net';
 import { fakeSocket, testScheduler } from '../marbles';
 import { cgroupMemory, eventLoopBusy, eventLoopBusyMs, eventLoopDelay, eventLoopDelayMs, eventLoopUtilization, handleErrors, heapLimitMiB, heapUsed, heapUsedMiB, Limiter, listen, openFiles, pauseUnderPressure, type Pressure, type PressureWarning, rss, rssMiB, serviceTime, serviceTimeMs } from '../../src';
@@ -60,16 +61,12 @@ describe('monitors', () => {
     // A loop busy from 100 to 250 ms and waiting otherwise, as performance reports it.
     const [from, to] = [100, 250];
     const scheduler = testScheduler();
-    const used = (t: number) => {
-      const active = Math.max(0, Math.min(t, to) - from);
-      return { idle: t - active, active, utilization: t === 0 ? 0 : active / t };
-    };
     const now = jest.spyOn(performance, 'now').mockImplementation(() => scheduler.now());
-    const elu = jest.spyOn(performance, 'eventLoopUtilization').mockImplementation(((a?: EventLoopUtilization, b?: EventLoopUtilization) => {
-      if (a === undefined || b === undefined) return used(scheduler.now());
-      const [idle, active] = [a.idle - b.idle, a.active - b.active];
-      return { idle, active, utilization: idle + active === 0 ? 0 : active / (idle + active) };
-    }) as typeof performance.eventLoopUtilization);
+    const elu = fakeEventLoop(() => {
+      const t = scheduler.now();
+      const active = Math.max(0, Math.min(t, to) - from);
+      return { idle: t - active, active };
+    });
     try {
       scheduler.run(({ expectObservable }) => {
         const readings = eventLoopBusyMs({ every: 20, idleEvery: 20, scheduler }).pipe(take(15));

@@ -1,3 +1,4 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { asyncScheduler, distinctUntilChanged, interval, map, startWith, type Observable, type SchedulerLike } from 'rxjs';
 import type { Limiter } from '../limit/limiter';
 import type { Metrics } from '../metrics/metrics';
@@ -28,11 +29,22 @@ export interface LoopState {
   /** How many may wait. */
   readonly queueSize: number;
   /**
-   * Room for more, 0 to 1: the share of the limit not in use (1 without a limiter) while
-   * accepting, and 0 in any other phase. What a load balancer's weight can follow.
+   * The share of the event loop's time spent running rather than waiting for I/O, 0 to 1 in
+   * hundredths, over the last 100 to 200 ms before this reading (since the status was made, at
+   * first).
+   */
+  readonly busy: number;
+  /**
+   * Room for more, 0 to 1, while accepting: the smaller of the share of the limit not in use (1
+   * without a limiter) and the share of the loop's time left idle (`1 - busy`); 0 in any other
+   * phase. What a load balancer's weight can follow: a loop that runs all the time has no room,
+   * whatever its limit says (bench/RESULTS.md section 16).
    */
   readonly headroom: number;
 }
+
+/** The shortest window `busy` is measured over, ms: readings closer together share one. */
+const BUSY_WINDOW_MS = 100;
 
 /**
  * The accept loop's state as a value, for health endpoints ({@link healthCheck}), HAProxy's
@@ -41,10 +53,13 @@ export interface LoopState {
  *
  * @example
  * const status = new LoopStatus(metrics, limiter);
- * status.changes().subscribe((s) => log.info(s)); // { phase: 'accepting', live: 3, limit: 100, headroom: 0.97, ... }
+ * status.changes().subscribe((s) => log.info(s)); // { phase: 'accepting', live: 3, limit: 100, busy: 0.2, headroom: 0.8, ... }
  */
 export class LoopStatus {
   #phase: 'running' | 'draining' | 'stopped' = 'running';
+  // The last two points where a window of `busy` began, at least BUSY_WINDOW_MS apart.
+  #before: EventLoopUtilization = performance.eventLoopUtilization();
+  #since = this.#before;
 
   /**
    * @param metrics Counts the loop's results (place `metrics.count()` right after the listener): where pauses are read.
@@ -59,8 +74,24 @@ export class LoopStatus {
   get state(): LoopState {
     const { pauses, live, limit, waiting, queueSize } = this.metrics.snapshot();
     const phase: Phase = this.#phase === 'running' ? (pauses.length > 0 ? 'paused' : 'accepting') : this.#phase;
-    const headroom = phase !== 'accepting' ? 0 : this.limiter === undefined ? 1 : Math.max(0, limit - live) / limit;
-    return { phase, pauses, live, limit, waiting, queueSize, headroom };
+    const busy = this.#busyShare();
+    const room = this.limiter === undefined ? 1 : Math.max(0, limit - live) / limit;
+    const headroom = phase !== 'accepting' ? 0 : Math.min(room, 1 - busy);
+    return { phase, pauses, live, limit, waiting, queueSize, busy, headroom };
+  }
+
+  /**
+   * The loop's busy share until now, over at least the last BUSY_WINDOW_MS (at most twice
+   * that): a fresh figure at every reading, so that a balancer sees a burst at its next check,
+   * over a window long enough not to be one callback. Read on demand (a few µs, nothing on the
+   * accept path).
+   */
+  #busyShare(): number {
+    const now = performance.eventLoopUtilization();
+    const sinceMs = performance.eventLoopUtilization(now, this.#since);
+    if (sinceMs.idle + sinceMs.active >= BUSY_WINDOW_MS) [this.#before, this.#since] = [this.#since, now];
+    const share = performance.eventLoopUtilization(now, this.#before).utilization;
+    return Math.round(Math.min(1, Math.max(0, share)) * 100) / 100; // hundredths: changes() compares states
   }
 
   /**
