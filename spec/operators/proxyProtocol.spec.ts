@@ -1,13 +1,17 @@
 /*
- * The PROXY protocol at accept, with real sockets on loopback: the application and the
- * per-peer limit see the client a trusted proxy names; nothing else is believed.
+ * The PROXY protocol at accept. With real sockets on loopback: the application and the
+ * per-peer limit see the client a trusted proxy names; nothing else is believed. In virtual
+ * time, with fake sockets a header is fed to chunk by chunk (as a real socket's reads): values,
+ * completion, errors, early unsubscription, a synchronous source, a throwing onRefused and the
+ * header timeout.
  */
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
-import { firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
+import { firstValueFrom, of, ReplaySubject, Subject, type Subscription } from 'rxjs';
+import { accepted, fakeSocket, FakeListener, testScheduler, type FakeSocket } from '../marbles';
 import { sleep } from '../support/net';
-import { backpressure, handleErrors, handTo, Limiter, listen, proxyHeaderOf, proxyPeerOf, proxyProtocol, serve, type ProxyProtocolOptions } from '../../src';
+import { type Accepted, backpressure, handleErrors, handTo, Limiter, listen, proxyHeaderOf, proxyPeerOf, proxyProtocol, serve, type ProxyProtocolOptions } from '../../src';
 
 /** An HTTP server that answers with the client address it sees, and the proxy behind it. */
 const app = createHttpServer((req, res) => {
@@ -119,5 +123,133 @@ describe('proxyProtocol', () => {
     expect(() => proxyProtocol({ trusted: '127.0.0.1', untrusted: 'guess' as never })).toThrow(`proxyProtocol: options.untrusted must be 'refuse' or 'direct', got "guess"`);
     expect(() => proxyProtocol({ trusted: '127.0.0.1', headerTimeout: 0 })).toThrow('proxyProtocol: options.headerTimeout must be an integer >= 1, got 0');
     expect(() => proxyProtocol(undefined as never)).toThrow('proxyProtocol: options must be an object, got undefined');
+  });
+});
+
+interface Feedable extends FakeSocket {
+  /** Hands the socket `chunk`, as one read: `'readable'`, then `read()` returns it. */
+  feed(chunk: string): void;
+  /** What is left unread (put back by `unshift`). */
+  unread(): string;
+}
+
+function feedable(remoteAddress: string): Feedable {
+  const socket = fakeSocket(remoteAddress) as Feedable;
+  const queued: Buffer[] = [];
+  Object.assign(socket, {
+    read: () => queued.shift() ?? null,
+    unshift: (chunk: Buffer) => void queued.unshift(chunk),
+    feed: (chunk: string) => (queued.push(Buffer.from(chunk, 'latin1')), socket.emit('readable')),
+    unread: () => Buffer.concat(queued).toString('latin1'),
+  });
+  return socket;
+}
+
+const HEADER = 'PROXY TCP4 192.0.2.7 127.0.0.1 40001 8080\r\n';
+const REQUEST = 'GET / HTTP/1.1\r\n\r\n';
+const listener = new FakeListener(() => 0);
+const TRUSTED = '127.0.0.1';
+
+describe('proxyProtocol, in virtual time', () => {
+  it('emits a trusted connection once its split header is whole, as the client; refuses an untrusted one; completes with its source', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const proxied = feedable(TRUSTED);
+      const direct = feedable('192.0.2.99');
+      const a = accepted(listener, proxied);
+      const b = accepted(listener, direct);
+      const refused: string[] = [];
+      const source = cold('-a-b----|', { a, b });
+      scheduler.schedule(() => proxied.feed(HEADER.slice(0, 9)), 2);
+      scheduler.schedule(() => proxied.feed(HEADER.slice(9) + REQUEST), 5);
+      expectObservable(source.pipe(proxyProtocol({ trusted: TRUSTED, onRefused: (reason) => refused.push(reason), scheduler }))).toBe('-----a--|', { a });
+      expectSubscriptions(source.subscriptions).toBe('^-------!');
+      scheduler.schedule(() => {
+        expect(refused).toEqual(['untrusted']);
+        expect(direct.destroyed).toBe(true);
+        expect([proxied.remoteAddress, proxied.remotePort, proxied.destroyed]).toEqual(['192.0.2.7', 40001, false]);
+        expect(proxied.unread()).toBe(REQUEST); // the bytes after the header, untouched, for the protocol
+        expect(proxied.listenerCount('readable')).toBe(0);
+      }, 9);
+    });
+  });
+
+  it("closes a header not whole within headerTimeout ('timeout'), and an invalid one at once, neither emitted", () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable, flush }) => {
+      const slow = feedable(TRUSTED);
+      const forged = feedable(TRUSTED);
+      const refused: [string, number][] = [];
+      const source = cold('a-b---------------|', { a: accepted(listener, slow), b: accepted(listener, forged) });
+      scheduler.schedule(() => slow.feed('PROXY TCP4 '), 3);
+      scheduler.schedule(() => forged.feed('GET / HTTP/1.1\r\n'), 4); // no header from a proxy: never guessed
+      expectObservable(source.pipe(proxyProtocol({ trusted: TRUSTED, headerTimeout: 10, onRefused: (reason) => refused.push([reason, scheduler.now()]), scheduler }))).toBe(
+        '------------------|',
+      );
+      flush();
+      expect(refused).toEqual([
+        ['not a PROXY protocol header', 4],
+        ['timeout', 10],
+      ]);
+      expect([slow.destroyed, forged.destroyed]).toEqual([true, true]);
+      expect(scheduler.actions.filter((action) => !action.closed)).toEqual([]); // no timer left
+    });
+  });
+
+  it('passes errors through and, on error or early unsubscription, closes the connections still reading a header', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, hot, expectObservable, expectSubscriptions, flush }) => {
+      const failing = feedable(TRUSTED);
+      expectObservable(cold<Accepted>('a-#', { a: accepted(listener, failing) }).pipe(proxyProtocol({ trusted: TRUSTED, scheduler }))).toBe('--#');
+      const pending = feedable(TRUSTED);
+      const source = hot<Accepted>('-a---', { a: accepted(listener, pending) });
+      expectObservable(source.pipe(proxyProtocol({ trusted: TRUSTED, scheduler })), '^--!').toBe('----');
+      expectSubscriptions(source.subscriptions).toBe('^--!');
+      flush();
+      expect([failing.destroyed, pending.destroyed]).toEqual([true, true]);
+      expect(pending.listenerCount('readable') + pending.listenerCount('close')).toBe(0);
+      expect(scheduler.actions.filter((action) => !action.closed)).toEqual([]); // their timers stopped
+    });
+  });
+
+  it('handles a synchronous source, a connection closed on arrival, and one that leaves before its header is whole', () => {
+    testScheduler().run(({ flush }) => {
+      const closed = feedable(TRUSTED);
+      closed.destroy();
+      const leaving = feedable(TRUSTED);
+      const whole = feedable(TRUSTED);
+      const seen: Accepted[] = [];
+      let completed = false;
+      const results = new Subject<Accepted>();
+      results.pipe(proxyProtocol({ trusted: TRUSTED })).subscribe({ next: (c) => seen.push(c), complete: () => (completed = true) });
+      of(accepted(listener, closed), accepted(listener, leaving), accepted(listener, whole)).subscribe((c) => results.next(c));
+      leaving.feed('PROXY TCP4');
+      leaving.destroy();
+      whole.feed(HEADER);
+      expect(seen.map((c) => c.socket)).toEqual([whole]);
+      results.complete();
+      expect(completed).toBe(true);
+      flush();
+    });
+  });
+
+  it('errors the stream with what onRefused throws, from the accept, a header and the timer alike', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const boom = (reason: string): never => {
+        throw new Error(`refused: ${reason}`);
+      };
+      const untrusted = cold('-a', { a: accepted(listener, feedable('192.0.2.99')) });
+      expectObservable(untrusted.pipe(proxyProtocol({ trusted: TRUSTED, onRefused: boom, scheduler }))).toBe('-#', undefined, new Error('refused: untrusted'));
+      const forged = feedable(TRUSTED);
+      scheduler.schedule(() => forged.feed('GET / HTTP/1.1\r\n'), 2);
+      expectObservable(cold('a', { a: accepted(listener, forged) }).pipe(proxyProtocol({ trusted: TRUSTED, onRefused: boom, scheduler }))).toBe(
+        '--#',
+        undefined,
+        new Error('refused: not a PROXY protocol header'),
+      );
+      const silent = cold('a', { a: accepted(listener, feedable(TRUSTED)) });
+      expectObservable(silent.pipe(proxyProtocol({ trusted: TRUSTED, headerTimeout: 5, onRefused: boom, scheduler }))).toBe('-----#', undefined, new Error('refused: timeout'));
+    });
   });
 });

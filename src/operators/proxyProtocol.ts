@@ -94,9 +94,15 @@ export function proxyProtocol<C extends Accepted>(options: ProxyProtocolOptions)
         socket.off('close', onClose);
         socket.off('error', onError);
       };
+      // From the socket's events and the timer, out of any RxJS call: what onRefused throws
+      // errors the stream here, instead of escaping from an event handler to the process.
       const fail = (reason: string): void => {
         stop();
-        refuse(socket, reason);
+        try {
+          refuse(socket, reason);
+        } catch (error) {
+          subscriber.error(error);
+        }
       };
       // 'readable' and read(), not 'data': the socket is left out of flowing mode, so that the
       // bytes after the header wait in it for whoever reads it next (a server that gets it
