@@ -18,6 +18,14 @@ describe('the demo server', () => {
     expect(await stopDemo(demo)).toBe(0);
   });
 
+  it('serves where node forbids code generation from strings (the socket records fall back to closures)', async () => {
+    demo = await startDemo(['--limit', '2', '--queue', '4', '--stats'], undefined, ['--disallow-code-generation-from-strings']);
+    const bodies = await Promise.all(['/a', '/b', '/c', '/d'].map((path) => httpGet(demo!.port, path)));
+    expect(bodies).toEqual(['/a', '/b', '/c', '/d'].map((path) => `hello from rxjs-listen, GET ${path}\n`));
+    expect(await stopDemo(demo)).toBe(0);
+    expect(demo.stderr()).not.toMatch(/EvalError|Code generation from strings/);
+  });
+
   it('prints a stats line a second with --stats', async () => {
     demo = await startDemo(['--stats', '--limit', '9']);
     await httpGet(demo.port, '/counted');

@@ -13,8 +13,9 @@ export interface Demo {
   stderr(): string;
 }
 
-export async function startDemo(args: string[], ulimit?: number): Promise<Demo> {
-  const started = await startScript(demo, ['--port', '0', ...args], ulimit);
+/** Starts the demo on a free port with `args`, optionally under `ulimit -n` and with flags for node itself. */
+export async function startDemo(args: string[], ulimit?: number, nodeFlags: string[] = []): Promise<Demo> {
+  const started = await startScript(demo, ['--port', '0', ...args], ulimit, nodeFlags);
   const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(started.line);
   if (!match) {
     started.child.kill('SIGKILL');
@@ -24,8 +25,8 @@ export async function startDemo(args: string[], ulimit?: number): Promise<Demo> 
 }
 
 /** Starts a compiled script, resolving with its first stdout line (`listening on ...`). */
-export async function startScript(script: string, args: string[], ulimit?: number): Promise<Omit<Demo, 'port'> & { line: string }> {
-  const command = [process.execPath, script, ...args].map((a) => `'${a}'`).join(' ');
+export async function startScript(script: string, args: string[], ulimit?: number, nodeFlags: string[] = []): Promise<Omit<Demo, 'port'> & { line: string }> {
+  const command = [process.execPath, ...nodeFlags, script, ...args].map((a) => `'${a}'`).join(' ');
   const child = spawn('bash', ['-c', `${ulimit ? `ulimit -n ${ulimit} && ` : ''}exec ${command}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
