@@ -619,7 +619,8 @@ async function restartsPart(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Overload
 
-const OVERLOAD_RATE = 250;
+// New GETs per second: an even split gives the busy backend 100/s, all of its CPU (see the header).
+const OVERLOAD_RATE = 200;
 // The busy one pauses on its event loop's lag (and learns a limit from its service time): its
 // connection limit alone never binds, since a CPU-bound Node process takes one connection per
 // loop turn and the rest wait in the kernel's accept queue, unseen (measured: --limit 20 --queue

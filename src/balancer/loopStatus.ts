@@ -88,8 +88,8 @@ export class LoopStatus {
    */
   #busyShare(): number {
     const now = performance.eventLoopUtilization();
-    const sinceMs = performance.eventLoopUtilization(now, this.#since);
-    if (sinceMs.idle + sinceMs.active >= BUSY_WINDOW_MS) [this.#before, this.#since] = [this.#since, now];
+    const open = performance.eventLoopUtilization(now, this.#since); // the window under way
+    if (open.idle + open.active >= BUSY_WINDOW_MS) [this.#before, this.#since] = [this.#since, now];
     const share = performance.eventLoopUtilization(now, this.#before).utilization;
     return Math.round(Math.min(1, Math.max(0, share)) * 100) / 100; // hundredths: changes() compares states
   }
