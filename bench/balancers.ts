@@ -804,7 +804,11 @@ async function overloadPart(): Promise<void> {
   const rows: OverloadRow[] = [];
   // The third row: a pause announced first (the agent says drain) and taken 2 agent-inter later,
   // so that HAProxy moves traffic away before the listener closes and resets its queue.
-  for (const [withAgent, extraFlags] of [[false, []], [true, []], [true, ['--drain-before-pause-ms', '400']]] as [boolean, string[]][]) {
+  // With the agent, the backends weigh their answers by capacity too (--agent-full-weight-at
+  // 1000, about what the fast one finishes per second of running): without it the busy one,
+  // ten times slower, said the same as the fast one whenever it had room (section 16).
+  const weighed = ['--agent-full-weight-at', '1000'];
+  for (const [withAgent, extraFlags] of [[false, []], [true, weighed], [true, [...weighed, '--drain-before-pause-ms', '400']]] as [boolean, string[]][]) {
     const row = await overloadRow(withAgent, extraFlags);
     if (row) rows.push(row);
   }

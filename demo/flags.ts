@@ -37,6 +37,8 @@ export interface Config {
   drainBeforePauseMs: number;
   /** Where HAProxy's agent check is answered, if anywhere. */
   agentPort: number | undefined;
+  /** The capacity (exchanges per second of running time) that earns the agent's full weight. */
+  agentFullWeightAt: number | undefined;
   log: 'text' | 'json';
   stats: boolean;
   workers: number;
@@ -72,7 +74,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
       options: {
         port: text, host: text, limit: text, 'per-peer': text, 'per-peer-rate': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text, 'alloc-kb': text,
         'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text,
-        'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text, 'proxy-protocol': { type: 'boolean' }, 'drain-before-pause-ms': text, 'trusted-proxies': text,
+        'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text, 'agent-full-weight-at': text, 'proxy-protocol': { type: 'boolean' }, 'drain-before-pause-ms': text, 'trusted-proxies': text,
         queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
       },
     }).values;
@@ -81,6 +83,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
   }
   const log = values.log ?? 'text';
   if (log !== 'text' && log !== 'json') fail(`--log must be text or json, got ${JSON.stringify(log)}`);
+  if (values['agent-full-weight-at'] !== undefined && values['agent-port'] === undefined) fail('--agent-full-weight-at weighs the answers on --agent-port: give --agent-port too');
   return {
     host: values.host ?? '127.0.0.1',
     port: integer('port', values.port, 0, 65535) ?? 8080,
@@ -107,6 +110,7 @@ export function parseFlags(args = process.argv.slice(2)): Config {
     drainBeforePauseMs: integer('drain-before-pause-ms', values['drain-before-pause-ms'], 0) ?? 0,
     trustedProxies: values['trusted-proxies'] ?? '127.0.0.1,::1',
     agentPort: integer('agent-port', values['agent-port'], 0, 65535),
+    agentFullWeightAt: integer('agent-full-weight-at', values['agent-full-weight-at'], 1),
     log: log as 'text' | 'json',
     stats: values.stats ?? false,
     workers: integer('workers', values.workers, 1, 64) ?? 1,

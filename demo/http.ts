@@ -99,7 +99,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const status = new LoopStatus(metrics, limiter);
   const sides: [string, Server][] = [];
   if (config.healthPort !== undefined) sides.push(['health on http://', createServer(healthCheck(status)).listen(config.healthPort, host)]);
-  if (config.agentPort !== undefined) sides.push(['agent on ', createNetServer(agentCheck(status)).listen(config.agentPort, host)]);
+  if (config.agentPort !== undefined) sides.push(['agent on ', createNetServer(agentCheck(status, { fullWeightAt: config.agentFullWeightAt })).listen(config.agentPort, host)]);
   for (const [what, server] of sides) {
     server.on('error', (error: Error) => {
       console.error(`demo: ${what.replace(/ on .*/, '')} port: ${error.message}`);

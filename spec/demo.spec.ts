@@ -81,6 +81,8 @@ describe('the demo server', () => {
     [['--max-elu', '1.5'], /--max-elu must be a number above 0 and at most 1, got "1.5"/],
     [['--busy-ms', '1.5'], /--busy-ms must be an integer between 0 and .*, got "1.5"/],
     [['--keep-alive-ms', 'soon'], /--keep-alive-ms must be an integer between 0 and .*, got "soon"/],
+    [['--agent-port', '0', '--agent-full-weight-at', '0'], /--agent-full-weight-at must be an integer between 1 and .*, got "0"/],
+    [['--agent-full-weight-at', '1000'], /--agent-full-weight-at weighs the answers on --agent-port: give --agent-port too/],
     [['--nope', '1'], /Unknown option '--nope'/],
   ])('rejects %p with exit status 2 and a message naming the flag', (args, message) => {
     const run = spawnSync(process.execPath, [join(__dirname, '..', 'build', 'demo', 'server.js'), ...args], { encoding: 'utf8', timeout: 10_000 });

@@ -49,7 +49,7 @@ export { toPrometheus } from './metrics/prometheus';
 export { LoopStatus, type LoopState, type Phase } from './balancer/loopStatus';
 export { drain, type DrainOptions } from './balancer/drain';
 export { healthCheck, type HealthCheckOptions } from './balancer/healthCheck';
-export { agentCheck, agentReply } from './balancer/agentCheck';
+export { agentCheck, agentReply, type AgentCheckOptions } from './balancer/agentCheck';
 export { proxyProtocol, type ProxyProtocolOptions } from './operators/proxyProtocol';
 export { proxyHeaderOf, proxyPeerOf, type Peer } from './protocol/proxyPeer';
 export { ProxyTlvType, type ProxyHeader, type ProxyAddress, type ProxyTlv, type ProxySsl } from './protocol/proxyHeader';

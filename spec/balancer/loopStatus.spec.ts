@@ -1,7 +1,7 @@
 import { concat, NEVER, of, take } from 'rxjs';
 import { accepted, fakeSocket, FakeListener, testScheduler } from '../marbles';
 import { fakeEventLoop } from '../support/eventLoop';
-import { agentReply, backpressure, handleErrors, Limiter, LoopStatus, Metrics } from '../../src';
+import { agentCheck, agentReply, backpressure, handleErrors, Limiter, LoopStatus, Metrics } from '../../src';
 
 function loop(limit = 4) {
   const listener = new FakeListener(() => 0);
@@ -51,6 +51,26 @@ describe('LoopStatus', () => {
     expect(at(1160, 1160)).toMatchObject({ busy: 1, headroom: 0 }); // a second all busy: no room, whatever the limit
   });
 
+  it('measures capacity as exchanges per second of busy time, once 3 have completed in a window, and keeps the last figure', () => {
+    const { limiter, status } = loop(10);
+    const at = (idle: number, active: number) => ((loopTime = { idle, active }), status.state.capacity);
+    const exchanges = (n: number) => {
+      for (let i = 0; i < n; i++) limiter.admit(fakeSocket())!.release();
+    };
+    expect(at(0, 0)).toBeUndefined(); // the first window begins
+    exchanges(2);
+    expect(at(50, 20)).toBeUndefined(); // 2 of 3
+    exchanges(1);
+    expect(at(60, 30)).toBe(100); // 3 in 30 ms of busy time
+    exchanges(4);
+    expect(at(70, 38)).toBe(500); // the next window: 4 in 8 ms
+    exchanges(1);
+    expect(at(20_000, 40)).toBe(500); // 1 in a quiet window of 20 s: the figure stays, the window begins again
+    exchanges(3);
+    expect(at(20_010, 43)).toBe(1000); // 3 in the 3 ms of busy time since (not 4 in 5 ms: the quiet window was dropped)
+    expect(new LoopStatus(new Metrics()).state.capacity).toBeUndefined(); // no limiter: no exchanges counted
+  });
+
   it('emits the state at once and whenever it changes, in virtual time', () => {
     testScheduler().run(({ expectObservable, cold }) => {
       const { listener, status } = loop(4);
@@ -68,7 +88,7 @@ describe('LoopStatus', () => {
 });
 
 describe('agentReply', () => {
-  const state = { pauses: [], live: 0, limit: 10, waiting: 0, queueSize: 0, busy: 0 };
+  const state = { pauses: [], live: 0, limit: 10, waiting: 0, queueSize: 0, busy: 0, capacity: undefined };
   it.each([
     [{ phase: 'accepting', headroom: 0.734 }, 'ready up 73%\n'],
     [{ phase: 'accepting', headroom: 0 }, 'ready up 1%\n'],
@@ -77,5 +97,22 @@ describe('agentReply', () => {
     [{ phase: 'stopped', headroom: 0 }, 'maint\n'],
   ] as const)('answers %p with %p', (phase, line) => {
     expect(agentReply({ ...state, ...phase })).toBe(line);
+  });
+
+  it.each([
+    [{ headroom: 0.9, capacity: 100 }, 'ready up 10%\n'], // a tenth of the full weight's capacity
+    [{ headroom: 0.9, capacity: 5000 }, 'ready up 90%\n'], // faster than that: the headroom decides
+    [{ headroom: 0.05, capacity: 800 }, 'ready up 5%\n'],
+    [{ headroom: 0.9, capacity: undefined }, 'ready up 90%\n'], // not known yet: the headroom alone
+  ] as const)('with fullWeightAt 1000, weighs %p by capacity too', (measured, line) => {
+    expect(agentReply({ ...state, phase: 'accepting', ...measured }, { fullWeightAt: 1000 })).toBe(line);
+    expect(agentReply({ ...state, phase: 'paused', ...measured }, { fullWeightAt: 1000 })).toBe('drain\n');
+  });
+
+  it('rejects bad options, naming them', () => {
+    const status = new LoopStatus(new Metrics());
+    expect(() => agentCheck(status, { fullWeightAt: 0 })).toThrow('agentCheck: options.fullWeightAt must be a number > 0, got 0');
+    expect(() => agentCheck(status, { fullWeightAt: NaN })).toThrow('agentCheck: options.fullWeightAt must be a number > 0, got NaN');
+    expect(() => agentCheck(status, null as never)).toThrow('agentCheck: options must be an object, got null');
   });
 });

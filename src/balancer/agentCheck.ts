@@ -1,18 +1,34 @@
 import type { Socket } from 'node:net';
+import { checkNumber, checkOptions } from '../util/validate';
 import type { LoopState, LoopStatus } from './loopStatus';
+
+/** Options of {@link agentCheck} and {@link agentReply}. */
+export interface AgentCheckOptions {
+  /**
+   * The capacity ({@link LoopState.capacity}, exchanges per second of running time) that earns
+   * the full weight: below it the weight falls in proportion (a backend that finishes a tenth
+   * as many says at most 10%), so that HAProxy shares new connections by what each backend can
+   * do, not only by the room each has left. The same number on every backend; about what the
+   * fastest one does. Default none: the weight follows the headroom alone.
+   */
+  fullWeightAt?: number;
+}
 
 /**
  * The line HAProxy's agent check reads (`agent-check` on a server line; HAProxy's
  * configuration manual, "agent-check"): `ready up N%` while accepting, with a weight that
- * follows the room left (at least 1%); `drain` while paused or draining, so HAProxy sends no
+ * follows the room left (at least 1%; with `fullWeightAt`, also the capacity); `drain` while paused or draining, so HAProxy sends no
  * new connection before one would be refused (established ones go on); `maint` once stopped.
  * HAProxy keeps a DRAIN or MAINT set by the agent until the agent says `ready`, which every
  * accepting answer does.
  */
-export function agentReply(state: LoopState): string {
+export function agentReply(state: LoopState, options: AgentCheckOptions = {}): string {
   switch (state.phase) {
-    case 'accepting':
-      return `ready up ${Math.max(1, Math.round(state.headroom * 100))}%\n`;
+    case 'accepting': {
+      const { fullWeightAt } = options;
+      const share = fullWeightAt === undefined || state.capacity === undefined ? 1 : Math.min(1, state.capacity / fullWeightAt);
+      return `ready up ${Math.max(1, Math.round(Math.min(state.headroom, share) * 100))}%\n`;
+    }
     case 'paused':
     case 'draining':
       return 'drain\n';
@@ -32,13 +48,19 @@ export function agentReply(state: LoopState): string {
  *
  * @example
  * createServer(agentCheck(status)).listen(9091);
+ * // Backends of unequal speed: weigh them by what each finishes per second too.
+ * createServer(agentCheck(status, { fullWeightAt: 1000 })).listen(9091);
  *
  * @param status The loop's status.
+ * @param options `fullWeightAt`: the capacity that earns the full weight.
  * @returns The handler, for `net.createServer`.
+ * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
-export function agentCheck(status: LoopStatus): (socket: Socket) => void {
+export function agentCheck(status: LoopStatus, options: AgentCheckOptions = {}): (socket: Socket) => void {
+  checkOptions('agentCheck: options', options);
+  if (options.fullWeightAt !== undefined) checkNumber('agentCheck: options.fullWeightAt', options.fullWeightAt, { above: 0 });
   return (socket) => {
     socket.on('error', () => socket.destroy()); // an agent that resets has nothing more to learn
-    socket.end(agentReply(status.state));
+    socket.end(agentReply(status.state, options));
   };
 }

@@ -35,6 +35,13 @@ export interface LoopState {
    */
   readonly busy: number;
   /**
+   * Exchanges the loop finishes per second of its running time (completed exchanges over busy
+   * time, in a recent window where at least 3 completed): what it could serve if it ran all the
+   * time, so that a balancer can weigh backends by what each can do; `undefined` until known
+   * (no limiter, or fewer than 3 exchanges so far).
+   */
+  readonly capacity: number | undefined;
+  /**
    * Room for more, 0 to 1, while accepting: the smaller of the share of the limit not in use (1
    * without a limiter) and the share of the loop's time left idle (`1 - busy`); 0 in any other
    * phase. What a load balancer's weight can follow: a loop that runs all the time has no room,
@@ -45,6 +52,10 @@ export interface LoopState {
 
 /** The shortest window `busy` is measured over, ms: readings closer together share one. */
 const BUSY_WINDOW_MS = 100;
+/** The fewest completed exchanges `capacity` is measured over; a window with fewer grows on. */
+const CAPACITY_EXCHANGES = 3;
+/** A window of `capacity` that has not reached CAPACITY_EXCHANGES in this long (ms) starts again. */
+const CAPACITY_STALE_MS = 10_000;
 
 /**
  * The accept loop's state as a value, for health endpoints ({@link healthCheck}), HAProxy's
@@ -53,13 +64,16 @@ const BUSY_WINDOW_MS = 100;
  *
  * @example
  * const status = new LoopStatus(metrics, limiter);
- * status.changes().subscribe((s) => log.info(s)); // { phase: 'accepting', live: 3, limit: 100, busy: 0.2, headroom: 0.8, ... }
+ * status.changes().subscribe((s) => log.info(s)); // { phase: 'accepting', live: 3, limit: 100, busy: 0.2, capacity: 850, headroom: 0.8, ... }
  */
 export class LoopStatus {
   #phase: 'running' | 'draining' | 'stopped' = 'running';
   // The last two points where a window of `busy` began, at least BUSY_WINDOW_MS apart.
   #before: EventLoopUtilization = performance.eventLoopUtilization();
   #since = this.#before;
+  // Where the window of `capacity` began (the loop's time, the completed exchanges), and its last figure.
+  #capacityFrom: { loop: EventLoopUtilization; completed: number } | undefined;
+  #capacity: number | undefined;
 
   /**
    * @param metrics Counts the loop's results (place `metrics.count()` right after the listener): where pauses are read.
@@ -72,12 +86,32 @@ export class LoopStatus {
 
   /** The state now. */
   get state(): LoopState {
-    const { pauses, live, limit, waiting, queueSize } = this.metrics.snapshot();
+    const { pauses, live, limit, waiting, queueSize, completed } = this.metrics.snapshot();
     const phase: Phase = this.#phase === 'running' ? (pauses.length > 0 ? 'paused' : 'accepting') : this.#phase;
-    const busy = this.#busyShare();
+    const now = performance.eventLoopUtilization();
+    const busy = this.#busyShare(now);
+    const capacity = this.limiter === undefined ? undefined : this.#capacityNow(now, completed);
     const room = this.limiter === undefined ? 1 : Math.max(0, limit - live) / limit;
     const headroom = phase !== 'accepting' ? 0 : Math.min(room, 1 - busy);
-    return { phase, pauses, live, limit, waiting, queueSize, busy, headroom };
+    return { phase, pauses, live, limit, waiting, queueSize, busy, capacity, headroom };
+  }
+
+  /**
+   * Completed exchanges per second of busy time since the window began, once at least
+   * CAPACITY_EXCHANGES have completed in it (then a new window begins); the last figure until
+   * then. Counts every cost of the loop (accepts, refusals, timers) as the exchanges'.
+   */
+  #capacityNow(now: EventLoopUtilization, completed: number): number | undefined {
+    const from = (this.#capacityFrom ??= { loop: now, completed });
+    const done = completed - from.completed;
+    const { active, idle } = performance.eventLoopUtilization(now, from.loop);
+    if (done >= CAPACITY_EXCHANGES && active > 0) {
+      this.#capacity = Math.round((done * 1000) / active);
+      this.#capacityFrom = { loop: now, completed };
+    } else if (active + idle > CAPACITY_STALE_MS) {
+      this.#capacityFrom = { loop: now, completed }; // quiet for long: its timers are not what the next exchanges cost
+    }
+    return this.#capacity;
   }
 
   /**
@@ -86,8 +120,7 @@ export class LoopStatus {
    * over a window long enough not to be one callback. Read on demand (a few µs, nothing on the
    * accept path).
    */
-  #busyShare(): number {
-    const now = performance.eventLoopUtilization();
+  #busyShare(now: EventLoopUtilization): number {
     const open = performance.eventLoopUtilization(now, this.#since); // the window under way
     if (open.idle + open.active >= BUSY_WINDOW_MS) [this.#before, this.#since] = [this.#since, now];
     const share = performance.eventLoopUtilization(now, this.#before).utilization;
