@@ -17,10 +17,10 @@ export interface AgentCheckOptions {
 /**
  * The line HAProxy's agent check reads (`agent-check` on a server line; HAProxy's
  * configuration manual, "agent-check"): `ready up N%` while accepting, with a weight that
- * follows the room left (at least 1%; with `fullWeightAt`, also the capacity); `drain` while paused or draining, so HAProxy sends no
- * new connection before one would be refused (established ones go on); `maint` once stopped.
- * HAProxy keeps a DRAIN or MAINT set by the agent until the agent says `ready`, which every
- * accepting answer does.
+ * follows the room left (at least 1%; with `fullWeightAt`, the capacity too); `drain` while
+ * paused or draining, so HAProxy sends no new connection before one would be refused
+ * (established ones go on); `maint` once stopped. HAProxy keeps a DRAIN or MAINT set by the
+ * agent until the agent says `ready`, which every accepting answer does.
  */
 export function agentReply(state: LoopState, options: AgentCheckOptions = {}): string {
   switch (state.phase) {
