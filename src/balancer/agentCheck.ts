@@ -26,7 +26,7 @@ export function agentReply(state: LoopState, options: AgentCheckOptions = {}): s
   switch (state.phase) {
     case 'accepting': {
       const { fullWeightAt } = options;
-      const share = fullWeightAt === undefined || state.capacity === undefined ? 1 : Math.min(1, state.capacity / fullWeightAt);
+      const share = fullWeightAt === undefined || state.capacity === undefined ? 1 : state.capacity / fullWeightAt; // headroom caps it at 1
       return `ready up ${Math.max(1, Math.round(Math.min(state.headroom, share) * 100))}%\n`;
     }
     case 'paused':

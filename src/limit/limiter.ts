@@ -113,7 +113,7 @@ export class Limiter {
   readonly #rates: PeerRates | undefined;
   readonly #onRateExceeded: (socket: Socket) => void;
   // With perPeerRate.ipv6Prefix: the prefix length IPv6 addresses are counted by.
-  #rateBits: number | undefined;
+  readonly #rateBits: number | undefined;
   // Who is refused under overload (shedHeaviest).
   readonly #shedding: Shedding;
   readonly #waiting: WaitQueue<WithSocket, Admissions<never>>;
