@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { identity } from 'rxjs';
 import {
-  adaptiveLimit, agentCheck, backpressure, drain, healthCheck, LoopStatus, eventLoopBusyMs, eventLoopUtilization, handleErrors, handTo, heapUsedMiB, idleTimeout, Limiter, listen, logWarnings, Metrics,
+  acceptQueueMs, adaptiveLimit, agentCheck, backpressure, drain, healthCheck, LoopStatus, eventLoopUtilization, handleErrors, handTo, heapUsedMiB, idleTimeout, Limiter, listen, logWarnings, Metrics,
   pauseUnderPressure, proxyProtocol, rssMiB, serve, serviceTimeMs, serviceUnavailable, targetLimit, type AcceptStats, type AcceptWarning, type Pressure, type PressureWarning,
 } from '../src';
 import type { Config } from './flags';
@@ -28,7 +28,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const statsLine = (s: AcceptStats): string =>
     `live=${s.live}/${s.limit} accepted=${s.accepted} connection_errors=${s.connectionErrors} shortages=${s.shortages} ` +
     `dropped=${s.dropped + s.droppedPerPeer + s.droppedPerPeerRate + s.droppedHeaviest} waiting=${s.waiting}/${s.queueSize} queued=${s.queued} admitted_from_queue=${s.admittedFromQueue} ` +
-    `queue_timeouts=${s.queueTimeouts} gave_up=${s.gaveUp} reclaimed=${s.reclaimed} completed=${s.completed} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
+    `queue_timeouts=${s.queueTimeouts} gave_up=${s.gaveUp} reclaimed=${s.reclaimed} in_flight=${s.inFlight}/${s.exchangeLimit} shed_requests=${s.shedRequests} completed=${s.completed} paused=${s.paused ? s.pauses.join('+') : 'no'}`;
 
   const shutdown = new AbortController();
   const http = createServer((request, response) => {
@@ -50,7 +50,10 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   if (keepAliveMs !== undefined) http.keepAliveTimeout = keepAliveMs;
   // Connections beyond the limit wait (first in, first out); one that waits too long is told 503.
   const perPeerRate = config.perPeerRate === undefined ? undefined : { rate: config.perPeerRate };
-  const limiter = new Limiter(limit, { perPeer, perPeerRate, queueSize: queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable() });
+  // --max-lag-ms T: a request the loop reaches more than T/2 into a busy turn is answered 503
+  // (served ones then wait about T at most, see maxWaitMs); the connection stays open.
+  const maxWaitMs = config.maxLagMs === undefined ? undefined : Math.max(1, Math.round(config.maxLagMs / 2));
+  const limiter = new Limiter(limit, { perPeer, perPeerRate, queueSize: queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable(), maxWaitMs, refuse: serviceUnavailable() });
   const metrics = new Metrics(limiter);
 
   // Overload: stop accepting while a signal is over its threshold (--max-lag-ms, --max-elu,
@@ -62,11 +65,14 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const shedsHeaviest = config.proxyProtocol || config.agentPort === undefined;
   const memoryPressures: Pressure[] = [];
   if (config.maxLagMs !== undefined) {
-    // A loop busy for maxLagMs without waiting may have clients that long in the kernel's accept
-    // queue (Node takes one connection per loop turn): pausing resets that queue, so they are
-    // refused now instead of served late. Resumes once the loop has waited for I/O again.
-    cpuPressures.push({ name: 'eventLoopBusy', samples: eventLoopBusyMs(10), above: config.maxLagMs, below: 0, unit: 'ms' });
-    // And hold no more than the process can finish within maxLagMs: half admitted, half waiting.
+    // A kernel accept queue that has held a connection at every turn for maxLagMs may hold
+    // clients that long (Node takes one connection per loop turn): pause, the queue emptied
+    // with 503s first (listen's `refuse`), so that later clients are refused at once instead of
+    // served late. Resumes once a turn finds the queue empty. Requests over connections already
+    // open (keep-alive) do not count here: maxWaitMs sheds those, one by one.
+    cpuPressures.push({ name: 'acceptQueue', samples: acceptQueueMs(10), above: config.maxLagMs, below: 0, unit: 'ms' });
+    // And no more exchanges in flight than the process can finish within maxLagMs (requests
+    // beyond them are answered 503; idle keep-alive connections are not counted).
     const adapting = targetLimit(limiter, serviceTimeMs(limiter), { target: config.maxLagMs }).subscribe();
     shutdown.signal.addEventListener('abort', () => adapting.unsubscribe());
   }
@@ -121,6 +127,9 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     port,
     server: { allowHalfOpen: true, noDelay: true }, // as http.createServer makes its sockets
     drainBeforePause: config.drainBeforePauseMs, // behind an agent-reading balancer: drain, then refuse
+    // A pause empties the kernel's accept queue (each connection answered 503) before the
+    // listening socket closes, so that the close resets no client that had sent its request.
+    refuse: serviceUnavailable(),
     onListening: (address) => void announce(address as AddressInfo),
   })
     .pipe(

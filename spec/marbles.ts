@@ -31,6 +31,8 @@ export class FakeListener implements ListenerControl {
     return this.#pauses.reasons;
   }
 
+  readonly refused = 0;
+
   address(): string | null {
     return null;
   }

@@ -37,6 +37,7 @@ export { pauseUnderPressure, type PauseUnderPressureOptions, type Pressure, type
 export { adaptiveLimit, type AdaptiveLimitOptions } from './overload/adaptiveLimit';
 export { targetLimit, type TargetLimitOptions } from './overload/targetLimit';
 export { type MonitorOptions } from './overload/monitors/options';
+export { acceptQueueMs } from './overload/monitors/acceptQueue';
 export { eventLoopBusyMs } from './overload/monitors/eventLoopBusy';
 export { eventLoopDelayMs } from './overload/monitors/eventLoopDelay';
 export { eventLoopUtilization } from './overload/monitors/eventLoopUtilization';

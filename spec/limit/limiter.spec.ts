@@ -251,7 +251,7 @@ describe('Limiter queue', () => {
     expect(token.contended).toBe(token.retiring);
     socket.destroy();
     const { queued, admittedFromQueue, queueTimeouts, gaveUp, reclaimed, completed } = limiter;
-    expect({ queued, admittedFromQueue, queueTimeouts, gaveUp, reclaimed, completed }).toEqual({ ...limiter.counts, dropped: undefined, droppedPerPeer: undefined, droppedPerPeerRate: undefined, droppedHeaviest: undefined });
+    expect({ queued, admittedFromQueue, queueTimeouts, gaveUp, reclaimed, completed }).toEqual({ ...limiter.counts, dropped: undefined, droppedPerPeer: undefined, droppedPerPeerRate: undefined, droppedHeaviest: undefined, shedRequests: undefined });
   });
 
   it('reports its counts as a copy taken when read', () => {

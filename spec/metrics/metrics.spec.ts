@@ -20,6 +20,8 @@ describe('Metrics', () => {
       live: 1,
       limit: 1,
       queueSize: 511,
+      inFlight: 0,
+      exchangeLimit: Infinity,
       completed: 0,
       dropped: 0,
       droppedPerPeer: 0,
@@ -32,6 +34,7 @@ describe('Metrics', () => {
       queueTimeouts: 0,
       gaveUp: 0,
       reclaimed: 0,
+      shedRequests: 0,
       paused: true,
       pauses: ['shortage'],
     });

@@ -1,52 +1,52 @@
-/* targetLimit: the limit and queue set from what an exchange costs, in virtual time. */
+/* targetLimit: the limit on exchanges in flight set from what an exchange costs, in virtual time. */
 import { EMPTY, of, Subject } from 'rxjs';
 import { fakeSocket, testScheduler } from '../marbles';
 import { Limiter, targetLimit } from '../../src';
 
 describe('targetLimit', () => {
-  it('sets limit and queue to what finishes within the target (half served, half waiting), averaging readings', () => {
+  it('sets the exchange limit to what finishes within the target, averaging readings', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      const limiter = new Limiter(1000, { queueSize: 50 });
-      // 100 ms target: 5 ms per exchange -> 20 fit: limit 10, queue 10. Then 10 ms (average 7.5) -> 13 fit: 7 + 6.
-      // Then 5 (average 6.25) -> 16 fit: 8. Then free: the average halves each time, 32 then 64 fit.
+      const limiter = new Limiter(1000);
+      // 100 ms target: 5 ms per exchange -> 20. Then 10 ms (average 7.5) -> 13. Then 5 (average
+      // 6.25) -> 16. Then free: the average halves each time, 32 then 64 fit.
       const costs = cold('-a-b-c-d-e-|', { a: 5, b: 10, c: 5, d: 0, e: 0 });
       const limits = targetLimit(limiter, costs, { target: 100 });
-      expectObservable(limits).toBe('-w-x-y-z-v-|', { w: 10, x: 7, y: 8, z: 16, v: 32 });
+      expectObservable(limits).toBe('-w-x-y-z-v-|', { w: 20, x: 13, y: 16, z: 32, v: 64 });
     });
   });
 
-  it('applies each limit and queue size to the limiter, within min, max and maxQueue', () => {
+  it('applies each limit to the limiter within min and max, leaving the connection limit and the queue alone', () => {
     const limiter = new Limiter(100, { queueSize: 4 });
     const costs = new Subject<number>();
     const limits: number[] = [];
     const subscription = targetLimit(limiter, costs, { target: 100, min: 3, weight: 1 }).subscribe((l) => limits.push(l));
-    costs.next(10); // 10 fit: 5 + 5, the queue capped at 4
-    expect([limiter.limit, limiter.queueSize]).toEqual([5, 4]);
-    costs.next(80); // 1 fits: min 3, no queue
-    expect([limiter.limit, limiter.queueSize]).toEqual([3, 0]);
-    costs.next(0.01); // 10 000 fit: max 100 (the limit at the start), queue 4
-    expect([limiter.limit, limiter.queueSize]).toEqual([100, 4]);
-    expect(limits).toEqual([5, 3, 100]);
+    costs.next(10); // 10 fit
+    expect([limiter.exchangeLimit, limiter.limit, limiter.queueSize]).toEqual([10, 100, 4]);
+    costs.next(80); // 1 fits: min 3
+    expect(limiter.exchangeLimit).toBe(3);
+    costs.next(0.01); // 10 000 fit: max 100 (the connection limit)
+    expect(limiter.exchangeLimit).toBe(100);
+    expect(limits).toEqual([10, 3, 100]);
     subscription.unsubscribe();
     expect(costs.observed).toBe(false); // nothing left subscribed
   });
 
   it('completes and errors with its readings; a synchronous source is applied at once', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      expectObservable(targetLimit(new Limiter(50), cold('a|', { a: 2 }), { target: 100 })).toBe('a|', { a: 25 });
-      expectObservable(targetLimit(new Limiter(50), cold('a#', { a: 2 }), { target: 100 })).toBe('a#', { a: 25 });
+      expectObservable(targetLimit(new Limiter(50), cold('a|', { a: 4 }), { target: 100 })).toBe('a|', { a: 25 });
+      expectObservable(targetLimit(new Limiter(50), cold('a#', { a: 4 }), { target: 100 })).toBe('a#', { a: 25 });
     });
     const limiter = new Limiter(50);
     let limit = 0;
-    targetLimit(limiter, of(4, 4), { target: 100 }).subscribe((l) => (limit = l)); // synchronous
-    expect([limit, limiter.limit]).toEqual([13, 13]);
+    targetLimit(limiter, of(8, 8), { target: 100 }).subscribe((l) => (limit = l)); // synchronous
+    expect([limit, limiter.exchangeLimit]).toEqual([12, 12]);
   });
 
   it('errors on a reading that is not a cost, naming it, and stops there', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const costs = cold('-a-b-c', { a: 5, b: NaN, c: 5 });
       const error = new RangeError('targetLimit: a service time must be a number >= 0, got NaN');
-      expectObservable(targetLimit(new Limiter(100), costs, { target: 100 })).toBe('-a-#', { a: 10 }, error);
+      expectObservable(targetLimit(new Limiter(100), costs, { target: 100 })).toBe('-a-#', { a: 20 }, error);
       expectSubscriptions(costs.subscriptions).toBe('^--!');
     });
   });
@@ -54,16 +54,19 @@ describe('targetLimit', () => {
   it('stops reading when unsubscribed early', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const costs = cold('-a-a-a-a|', { a: 5 });
-      expectObservable(targetLimit(new Limiter(100), costs, { target: 100 }), '^--!').toBe('-a-', { a: 10 });
+      expectObservable(targetLimit(new Limiter(100), costs, { target: 100 }), '^--!').toBe('-a-', { a: 20 });
       expectSubscriptions(costs.subscriptions).toBe('^--!');
     });
   });
 
-  it('leaves live connections alone when the limit falls: new ones wait', () => {
-    const limiter = new Limiter(10, { queueSize: 10 });
-    for (let i = 0; i < 6; i++) limiter.admit(fakeSocket());
-    targetLimit(limiter, of(50), { target: 100 }).subscribe(); // 2 fit: limit 1, queue 1
-    expect([limiter.active, limiter.limit, limiter.queueSize, limiter.refusing]).toEqual([6, 1, 1, false]);
+  it('never closes or refuses a connection: it bounds exchanges, and idle keep-alive connections are none', () => {
+    const limiter = new Limiter(10, { queueSize: 0 });
+    const tokens = Array.from({ length: 6 }, () => limiter.admit(fakeSocket())!);
+    tokens.forEach((token) => token.idle()); // six idle keep-alive connections
+    targetLimit(limiter, of(50), { target: 100 }).subscribe(); // 2 fit
+    expect([limiter.exchangeLimit, limiter.live, limiter.refusing]).toEqual([2, 6, false]);
+    expect([tokens[0]!.tryBusy(), tokens[1]!.tryBusy(), tokens[2]!.tryBusy()]).toEqual([true, true, false]); // the third is shed
+    expect([limiter.inFlight, limiter.counts.shedRequests, tokens[2]!.released]).toEqual([2, 1, false]);
   });
 
   it.each([
@@ -71,7 +74,7 @@ describe('targetLimit', () => {
     [{ target: Infinity }, /options.target must be a number > 0, got Infinity/],
     [{ target: 10, min: 0 }, /options.min must be an integer >= 1, got 0/],
     [{ target: 10, min: 5, max: 4 }, /options.max must be an integer >= 5, got 4/],
-    [{ target: 10, maxQueue: -1 }, /options.maxQueue must be an integer >= 0, got -1/],
+    [{ target: 10, maxQueue: 4 }, /targetLimit: options.maxQueue is not an option \(known: target, min, max, weight\)/],
     [{ target: 10, weight: 0 }, /options.weight must be a number above 0 and at most 1, got 0/],
     [{ target: 10, weight: 1.5 }, /options.weight must be a number above 0 and at most 1, got 1.5/],
     [{ target: NaN }, /options.target must be a number > 0, got NaN/],

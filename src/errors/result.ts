@@ -29,6 +29,11 @@ export interface ListenerControl {
   /** The reasons currently holding the listener paused; empty while accepting. */
   readonly pauses: readonly string[];
   /**
+   * Connections answered by the listener's `refuse` while a pause emptied the accept queue
+   * before closing (see `WatchOptions.refuse`); they never went downstream.
+   */
+  readonly refused: number;
+  /**
    * The address the listener is bound to (kept while paused), as `net.Server.address()`
    * gives it; `null` before it first listens.
    */

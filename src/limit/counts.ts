@@ -19,6 +19,12 @@ export interface LimiterCounts {
   /** Idle connections closed to admit a waiting one. */
   readonly reclaimed: number;
   /**
+   * Requests answered at once that the server is overloaded (HTTP `503` with `Retry-After`),
+   * their handler never run: exchanges in flight at {@link Limiter.exchangeLimit}, or the
+   * event loop past `maxWaitMs` in its turn. Their connections stay open.
+   */
+  readonly shedRequests: number;
+  /**
    * Exchanges completed: a request answered on a connection whose handler marks them
    * ({@link Token.idle}, as `handTo` does for HTTP), or a connection that ended while busy
    * (every connection, where nothing marks them). What {@link serviceTimeMs} divides by.
@@ -37,5 +43,6 @@ export class Counts implements LimiterCounts {
   queueTimeouts = 0;
   gaveUp = 0;
   reclaimed = 0;
+  shedRequests = 0;
   completed = 0;
 }

@@ -1,9 +1,10 @@
 import { asyncScheduler, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { Socket } from 'node:net';
 import { ipv6Prefix } from '../util/addresses';
-import { checkFunction, checkInteger, checkNumber, checkOptions } from '../util/validate';
+import { checkFunction, checkInteger, checkKnownOptions, checkNumber, checkOptions } from '../util/validate';
 import { Counts, type LimiterCounts } from './counts';
 import { defineDeprecatedMembers, type DeprecatedLimiterMembers } from './deprecated';
+import { ExchangeGate } from './exchangeGate';
 import { IdlePool, retire } from './idlePool';
 import { PeerCounts } from './peerCounts';
 import { PeerRates } from './peerRates';
@@ -84,6 +85,25 @@ export interface LimiterOptions {
    * HTTP, {@link serviceUnavailable} answers `503` with `Retry-After`.
    */
   onQueueTimeout?: (socket: Socket) => void;
+  /**
+   * The longest a request should wait for the event loop, in ms. The loop handles every
+   * request that is ready when it polls in one turn, one after another: once it has worked
+   * `maxWaitMs` into a turn, the rest of that turn's requests have waited at least as long,
+   * and are answered at once that the server is overloaded (HTTP/1: `503` with `Retry-After`,
+   * the connection kept open; counted in `counts.shedRequests`) instead of waiting longer for
+   * their handlers. Served requests then wait at most about twice this. Judged by
+   * {@link Token.tryBusy}, which {@link handTo} calls for every HTTP/1 request. Default: none
+   * (`Infinity`).
+   */
+  maxWaitMs?: number;
+  /**
+   * Ends a connection refused at once: over the limit with the queue full, over `perPeer`, or
+   * shed under overload ({@link Limiter.shedHeaviest}). Default: `socket.destroy()`, which a
+   * client that has sent its request meets as a reset and cannot tell from a failure after its
+   * request was done. For plain HTTP, {@link serviceUnavailable} answers `503` with
+   * `Retry-After` instead. An exception it throws destroys the socket.
+   */
+  refuse?: (socket: Socket) => void;
   /** Where queue timeouts are timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
@@ -118,11 +138,16 @@ export class Limiter {
   readonly #shedding: Shedding;
   readonly #waiting: WaitQueue<WithSocket, Admissions<never>>;
   readonly #idle = new IdlePool();
+  // Whether a new exchange may begin on an admitted connection (per request, not per connection).
+  readonly #exchanges: ExchangeGate;
+  // Connections with an exchange begun ({@link Token.busy}) and not ended.
+  #inFlight = 0;
   // Connections whose protocol retires them gracefully (HTTP/2, WebSocket): retired at shutdown
   // busy or not. A Set is fine here: they are few and long-lived (see LinkedList on why the
   // accept path keeps none).
   readonly #graceful = new Set<SlotToken>();
   readonly #onQueueTimeout: (socket: Socket) => void;
+  readonly #refuse: (socket: Socket) => void;
   // Owners whose operator has ended: their connections retire (close as they go idle).
   readonly #draining = new WeakSet<object>();
   // Whether any owner drains: spares the WeakSet lookup on every idle() and header decision.
@@ -149,6 +174,7 @@ export class Limiter {
   readonly #host: TokenHost = {
     released: (token) => {
       if (!token.isIdle) this.#counts.completed++; // ended during an exchange (or fresh)
+      if (token.exchanges > 0) this.#inFlight--;
       this.#idle.remove(token);
       if (token.graceful) this.#graceful.delete(token);
       if (token.peer !== undefined) this.#peers!.leave(token.peer);
@@ -158,6 +184,7 @@ export class Limiter {
     },
     wentIdle: (token) => {
       if (!token.isIdle) this.#counts.completed++;
+      if (token.exchanges > 0) this.#inFlight--;
       token.exchanges = -1;
       this.#idle.add(token);
       if (this.#drainingAny && this.#draining.has(token.owner)) {
@@ -165,7 +192,15 @@ export class Limiter {
         else this.#sweepIdle(); // closed once it has stayed idle
       } else if (this.#waiting.size > 0) this.#reclaimIdle();
     },
-    wentBusy: (token) => this.#idle.remove(token),
+    wentBusy: (token) => {
+      this.#inFlight++;
+      this.#idle.remove(token);
+    },
+    admitsExchange: (token) => {
+      if (this.#exchanges.admits(this.#inFlight - (token.exchanges > 0 ? 1 : 0))) return true;
+      this.#counts.shedRequests++;
+      return false;
+    },
     retiring: (token) => this.#waiting.size > 0 || this.#retiringAll || (this.#drainingAny && this.#draining.has(token.owner)),
     retiresGracefully: (token) => {
       if (this.#drainingAny && this.#draining.has(token.owner)) retire(token);
@@ -179,7 +214,7 @@ export class Limiter {
    */
   constructor(limit: number, options: LimiterOptions = {}) {
     this.#limit = checkInteger('Limiter: limit', limit, 1);
-    if (options === null || typeof options !== 'object') throw new TypeError(`Limiter: options must be an object, got ${String(options)}`);
+    checkKnownOptions('Limiter: options', options, ['perPeer', 'perPeerRate', 'queueSize', 'queue', 'queueTimeout', 'onQueueTimeout', 'maxWaitMs', 'refuse', 'scheduler']);
     const { perPeer, queue, queueTimeout = 10_000, onQueueTimeout = destroy, scheduler = asyncScheduler } = options;
     if (queue !== undefined && options.queueSize !== undefined) throw new TypeError('Limiter: options.queue is the old name of options.queueSize: give one');
     const queueSize = options.queueSize ?? queue ?? 511;
@@ -187,8 +222,11 @@ export class Limiter {
     this.#queueSize = checkInteger(`Limiter: options.${queue === undefined ? 'queueSize' : 'queue'}`, queueSize, 0);
     if (queueTimeout !== Infinity) checkInteger('Limiter: options.queueTimeout', queueTimeout, 1);
     this.#onQueueTimeout = checkFunction('Limiter: options.onQueueTimeout', onQueueTimeout);
+    this.#refuse = checkFunction('Limiter: options.refuse', options.refuse ?? destroy);
     this.#scheduler = scheduler;
     this.#shedding = new Shedding(() => scheduler.now());
+    this.#exchanges = new ExchangeGate(() => scheduler.now());
+    if (options.maxWaitMs !== undefined && options.maxWaitMs !== Infinity) this.#exchanges.waitMs = checkInteger('Limiter: options.maxWaitMs', options.maxWaitMs, 1);
     const rate = options.perPeerRate;
     this.#onRateExceeded = destroy;
     if (rate !== undefined) {
@@ -216,6 +254,31 @@ export class Limiter {
   /** Live and waiting connections from one remote address (counted only with a `perPeer` limit). */
   liveFrom(address: string): number {
     return this.#peers?.of(address) ?? 0;
+  }
+
+  /**
+   * Exchanges in flight: connections whose protocol marked an exchange begun
+   * ({@link Token.busy}, as {@link handTo} does for each HTTP request) and not yet ended. A
+   * fresh connection that has sent nothing yet, an idle keep-alive one, and one whose protocol
+   * marks nothing do not count. What {@link Limiter.exchangeLimit} bounds.
+   */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * The most exchanges in flight: a request that would begin beyond it is answered at once
+   * that the server is overloaded ({@link Token.tryBusy}). Idle keep-alive connections do not
+   * count, so a limit learned from CPU ({@link targetLimit}) never closes them. `Infinity`
+   * (the default): no bound.
+   */
+  get exchangeLimit(): number {
+    return this.#exchanges.limit;
+  }
+
+  /** Changes {@link Limiter.exchangeLimit}: an integer >= 1, or `Infinity`. Exchanges in flight go on. */
+  setExchangeLimit(limit: number): void {
+    this.#exchanges.limit = limit === Infinity ? limit : checkInteger('Limiter.setExchangeLimit: limit', limit, 1);
   }
 
   /** Whether every slot is taken: the next connection would wait (or be refused). */
@@ -442,7 +505,11 @@ export class Limiter {
 
   #drop(socket: Socket, counter: 'dropped' | 'droppedPerPeer' | 'droppedHeaviest'): 'dropped' {
     this.#counts[counter]++;
-    socket.destroy();
+    try {
+      this.#refuse(socket);
+    } catch {
+      socket.destroy(); // a hook that throws still ends the connection; the loop goes on
+    }
     return 'dropped';
   }
 

@@ -34,6 +34,16 @@ export interface Token {
    */
   busy(): void;
   /**
+   * Begins an exchange, as {@link Token.busy}, if the limiter admits one now; otherwise marks
+   * nothing, counts it in `shedRequests`, and returns false: the process is overloaded (the
+   * limiter's {@link Limiter.exchangeLimit} or `maxWaitMs`), and the exchange should be
+   * answered so at once, without running its handler (HTTP: `503` with `Retry-After`, as
+   * {@link handTo} does). The connection stays open for the client's next request.
+   *
+   * @returns Whether the exchange began.
+   */
+  tryBusy(): boolean;
+  /**
    * Whether this connection should end after its current exchange, because connections wait
    * for a slot, or the server drains or shuts down. An HTTP server answers with `Connection: close`
    * (as {@link handTo} does), which ends the connection without the keep-alive race.
@@ -76,6 +86,8 @@ export interface TokenHost {
   wentIdle(token: SlotToken): void;
   /** The connection began an exchange, fresh or idle. */
   wentBusy(token: SlotToken): void;
+  /** Whether a new exchange may begin on the connection now (and counts it if not). */
+  admitsExchange(token: SlotToken): boolean;
   /** Whether the connection should end after its current exchange. */
   retiring(token: SlotToken): boolean;
   /** The connection may be retired at any time (see {@link Token.retireWith}). */
@@ -194,6 +206,12 @@ export class SlotToken implements Token, Links<SlotToken> {
     if (this.#host !== undefined) this.#host.wentBusy(this);
   }
 
+  tryBusy(): boolean {
+    if (this.#host !== undefined && !this.#host.admitsExchange(this)) return false;
+    this.busy();
+    return true;
+  }
+
   retireWith(retire: () => void, graceful = false): void {
     this.#style = new Style(this.#style.protocol, retire, graceful);
     if (graceful && this.#host !== undefined) this.#host.retiresGracefully(this);
@@ -207,6 +225,6 @@ export class SlotToken implements Token, Links<SlotToken> {
 export const tokens = new SocketRecords<Token>('token', { close: (token) => token.release() });
 
 /** The token of a socket closed before admission: no slot, nothing to release. */
-export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, retireWith: noop, released: true, retiring: false, contended: false, protocol: 'tcp' });
+export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, tryBusy: () => true, retireWith: noop, released: true, retiring: false, contended: false, protocol: 'tcp' });
 
 function noop(): void {}

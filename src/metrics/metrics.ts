@@ -15,10 +15,14 @@ export interface AcceptStats extends LimiterCounts {
   readonly shortages: number;
   /** Live connections (tokens); 0 without a limiter (as every limiter figure below). */
   readonly live: number;
-  /** The connection limit in force (learned, with {@link targetLimit}). */
+  /** The connection limit in force. */
   readonly limit: number;
-  /** How many connections may wait (learned, with {@link targetLimit}). */
+  /** How many connections may wait. */
   readonly queueSize: number;
+  /** Exchanges in flight now ({@link Limiter.inFlight}). */
+  readonly inFlight: number;
+  /** The most exchanges in flight (learned, with {@link targetLimit}); `Infinity`: no bound. */
+  readonly exchangeLimit: number;
   /** Connections waiting for a slot now. */
   readonly waiting: number;
   /**
@@ -75,6 +79,8 @@ export class Metrics {
       live: limiter?.live ?? 0,
       limit: limiter?.limit ?? 0,
       queueSize: limiter?.queueSize ?? 0,
+      inFlight: limiter?.inFlight ?? 0,
+      exchangeLimit: limiter?.exchangeLimit ?? Infinity,
       waiting: limiter?.waiting ?? 0,
       idleByProtocol: limiter?.idleByProtocol ?? {},
       ...(limiter?.counts ?? NO_COUNTS),

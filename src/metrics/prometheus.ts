@@ -9,7 +9,7 @@ import type { AcceptStats } from './metrics';
 export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): string {
   const lines: string[] = [];
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
-    lines.push(`# HELP ${prefix}${name} ${help}`, `# TYPE ${prefix}${name} ${type}`, `${prefix}${name} ${value}`);
+    lines.push(`# HELP ${prefix}${name} ${help}`, `# TYPE ${prefix}${name} ${type}`, `${prefix}${name} ${value === Infinity ? '+Inf' : value}`);
   };
   metric('accepted_total', 'counter', 'Connections accepted.', stats.accepted);
   metric('connection_errors_total', 'counter', 'Per-connection accept errors skipped.', stats.connectionErrors);
@@ -23,11 +23,15 @@ export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): strin
   metric('queue_timeouts_total', 'counter', 'Connections that waited too long and were ended.', stats.queueTimeouts);
   metric('queue_gave_up_total', 'counter', 'Connections whose client gave up while waiting.', stats.gaveUp);
   metric('reclaimed_total', 'counter', 'Idle keep-alive connections closed to admit a waiting one.', stats.reclaimed);
+  metric('shed_requests_total', 'counter', 'Requests answered 503 at once because the process was overloaded (the connection kept).', stats.shedRequests);
   metric('completed_total', 'counter', 'Exchanges completed.', stats.completed);
   metric('waiting_connections', 'gauge', 'Connections waiting for a slot.', stats.waiting);
   metric('live_connections', 'gauge', 'Live connections.', stats.live);
   metric('connection_limit', 'gauge', 'The connection limit in force.', stats.limit);
   metric('queue_size', 'gauge', 'How many connections may wait.', stats.queueSize);
+  metric('exchanges_in_flight', 'gauge', 'Exchanges in flight: live connections not idle between exchanges.', stats.inFlight);
+  // Prometheus writes an unbounded limit as +Inf.
+  metric('exchange_limit', 'gauge', 'The most exchanges in flight (learned from CPU); +Inf: none.', stats.exchangeLimit);
   metric('paused', 'gauge', '1 while accepting is paused.', stats.paused ? 1 : 0);
   // One series per protocol with idle connections now.
   const protocols = Object.keys(stats.idleByProtocol);

@@ -40,7 +40,8 @@ export interface ListenOptions extends WatchOptions {
  * Pausing (through {@link ListenerControl.pause}) closes the listening socket: Node has no way
  * to stop accept(2) on an open one, and accepting-then-closing costs a core under a flood.
  * While paused, new TCP clients are refused (ECONNREFUSED), connections already queued in the
- * kernel backlog are reset, and a Unix socket's path is gone (ENOENT). Connections already
+ * kernel backlog are reset (unless `refuse` answers them first: a pause then empties the
+ * queue before it closes), and a Unix socket's path is gone (ENOENT). Connections already
  * accepted are untouched. Resuming listens again on the same address and port (also when it
  * was started on port 0) within a millisecond; if that fails (EMFILE, the port taken
  * meanwhile) the failure is emitted with `during: 'resume'` and retried. While paused the port
@@ -120,4 +121,5 @@ function checkWatchOptions(caller: string, options: WatchOptions): void {
   if (options.drainBeforePause !== undefined) checkDelay(`${caller}: options.drainBeforePause`, options.drainBeforePause);
   if (options.checkInterval !== undefined) checkInteger(`${caller}: options.checkInterval`, options.checkInterval, 0);
   if (options.onListening !== undefined) checkFunction(`${caller}: options.onListening`, options.onListening);
+  if (options.refuse !== undefined) checkFunction(`${caller}: options.refuse`, options.refuse);
 }

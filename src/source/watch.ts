@@ -5,6 +5,8 @@ import { ListenError } from '../errors/listenError';
 import type { AcceptError, Accepted, AcceptResult, During, ListenerControl } from '../errors/result';
 import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { Pauses } from './pauses';
+import { acceptStreak } from './acceptStreak';
+import { QueueDrain } from './queueDrain';
 import { ReliefCounter } from './reliefCounter';
 import { Relistener, type ListenAgain, type Where } from './relistener';
 
@@ -40,6 +42,17 @@ export interface WatchOptions {
    * released within the delay never closes the socket. Default 0: close at once.
    */
   drainBeforePause?: number;
+  /**
+   * Answers a connection that the listener takes from the kernel's accept queue after a pause
+   * began: with it, a pause first empties the queue (Node takes one connection a turn; each
+   * goes here instead of downstream) and closes the listening socket only once it is empty, so
+   * the close resets no client that had already connected and sent its request. Clients that
+   * come after are refused by the kernel (ECONNREFUSED). For HTTP, {@link serviceUnavailable}
+   * (`503` with `Retry-After`); an exception it throws destroys the socket. Counted in
+   * {@link ListenerControl.refused}. Default: none: the socket closes at once, and the kernel
+   * resets what its queue holds.
+   */
+  refuse?: (socket: Socket) => void;
   /** Called once, when the server first listens, with its bound address. */
   onListening?: (address: AddressInfo | string) => void;
   /** Where the retry timer runs; tests pass a TestScheduler. Default `asyncScheduler`. */
@@ -96,24 +109,31 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
   let closed = false;
 
   const drainBeforePause = config.drainBeforePause ?? 0;
+  // With `refuse`: the accept queue emptied before the socket closes.
+  const queue = config.refuse === undefined ? undefined : new QueueDrain(config.refuse, () => relistener.stop());
+  const close = (): void => (queue === undefined ? relistener.stop() : queue.start());
   // The close a pause has announced, while the balancers are given time to see it.
   let closing: Subscription | undefined;
   const stop = (): void => {
-    if (drainBeforePause === 0) return relistener.stop();
+    if (drainBeforePause === 0) return close();
     closing = scheduler.schedule(() => {
       closing = undefined;
-      if (pauses.paused) relistener.stop();
+      if (pauses.paused) close();
     }, drainBeforePause);
   };
   const pauses = new Pauses(stop, () => {
+    if (queue?.draining) return queue.cancel(); // released before the socket closed: it never did
     if (closing === undefined) return resume();
-    closing.unsubscribe(); // released before the socket closed: it never did
+    closing.unsubscribe();
     closing = undefined;
   });
   const listener: ListenerControl = {
     pause: (reason) => pauses.hold(reason),
     get pauses() {
       return pauses.reasons;
+    },
+    get refused() {
+      return queue?.refused ?? 0;
     },
     address: () => relistener.address,
     report: (error) => {
@@ -140,6 +160,8 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
   }
 
   function onConnection(socket: Socket): void {
+    acceptStreak.took();
+    if (queue?.draining) return queue.take(socket);
     subscriber.next(new Connection(socket, listener));
     // Linux gives out the lowest free number: descriptor N means N are open below it.
     const fd = socketFd(socket);
@@ -181,6 +203,7 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
   return () => {
     closed = true;
     closing?.unsubscribe();
+    queue?.cancel();
     relief?.stop();
     server.off('connection', onConnection);
     server.off('listening', onListening);

@@ -113,6 +113,26 @@ export function checkOptions<T>(name: string, value: T): T {
 }
 
 /**
+ * Throws unless `value` is an options bag ({@link checkOptions}) whose every key is one of
+ * `known`: a misspelt option would otherwise be ignored without a word.
+ *
+ * @example
+ * checkKnownOptions('Limiter: options', { queueSzie: 3 }, ['queueSize']); // TypeError: Limiter: options.queueSzie is not an option (known: queueSize)
+ *
+ * @param name What to call it in the message: the function and the parameter.
+ * @param value The value given.
+ * @param known The option names.
+ * @returns `value`, checked.
+ */
+export function checkKnownOptions<T>(name: string, value: T, known: readonly string[]): T {
+  checkOptions(name, value);
+  for (const key of Object.keys(value as object)) {
+    if (!known.includes(key)) throw new TypeError(`${name}.${key} is not an option (known: ${known.join(', ')})`);
+  }
+  return value;
+}
+
+/**
  * Throws unless `value` is a string with at least one character.
  *
  * @example

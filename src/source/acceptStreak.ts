@@ -1,0 +1,50 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * How long the process's listeners have found a connection waiting in the kernel's accept
+ * queue at every event-loop turn, without a break: what {@link acceptQueueMs} reads.
+ *
+ * Node takes one connection from a listening socket per turn (measured), so a turn that takes
+ * none found the queue empty when the loop polled. A streak of turns that each took one began
+ * when the queue last was empty: the connection taken now arrived after that, and has waited at
+ * most the streak's length; the longer the streak, the longer the queue's oldest have waited.
+ * Unlike the event loop's busy time, it does not grow while the loop works on requests over
+ * connections it already holds (keep-alive), where no new client waits.
+ *
+ * Cost on the accept path: a flag set per connection, and one `setImmediate` per turn that took one.
+ */
+class AcceptStreak {
+  // When the streak began (performance.now()), -1 while there is none.
+  #since = -1;
+  #took = false;
+  #checking = false;
+
+  /** A listener took a connection this turn. */
+  took(): void {
+    this.#took = true;
+    if (this.#since < 0) this.#since = performance.now();
+    if (!this.#checking) {
+      this.#checking = true;
+      setImmediate(this.#check);
+    }
+  }
+
+  /** The streak's length now, ms; 0 when the last turn took no connection. */
+  ms(): number {
+    return this.#since < 0 ? 0 : performance.now() - this.#since;
+  }
+
+  // In each turn's check phase while the streak lasts: a turn that took none ends it.
+  readonly #check = (): void => {
+    if (this.#took) {
+      this.#took = false;
+      setImmediate(this.#check);
+      return;
+    }
+    this.#checking = false;
+    this.#since = -1;
+  };
+}
+
+/** One per process: the event loop, and the turns it takes, are the process's. */
+export const acceptStreak = new AcceptStreak();
