@@ -70,7 +70,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     // with 503s first (listen's `refuse`), so that later clients are refused at once instead of
     // served late. Resumes once a turn finds the queue empty. Requests over connections already
     // open (keep-alive) do not count here: maxWaitMs sheds those, one by one.
-    cpuPressures.push({ name: 'acceptQueue', samples: acceptQueueMs(10), above: config.maxLagMs, below: 0, unit: 'ms' });
+    cpuPressures.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: config.maxLagMs, below: 0, unit: 'ms' });
     // And no more exchanges in flight than the process can finish within maxLagMs (requests
     // beyond them are answered 503; idle keep-alive connections are not counted).
     const adapting = targetLimit(limiter, serviceTimeMs(limiter), { target: config.maxLagMs }).subscribe();

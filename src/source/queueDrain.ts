@@ -16,6 +16,9 @@ import type { Socket } from 'node:net';
 export class QueueDrain {
   #draining = false;
   #tookOne = false;
+  // A check is scheduled for the end of this turn (one at a time: a drain cancelled and begun
+  // again within a turn must not judge a turn twice).
+  #checking = false;
   #refused = 0;
 
   /**
@@ -45,7 +48,10 @@ export class QueueDrain {
     this.#draining = true;
     // The turn under way may be past its poll: judge from the next whole turn on.
     this.#tookOne = true;
-    this.afterTurn(this.#check);
+    if (!this.#checking) {
+      this.#checking = true;
+      this.afterTurn(this.#check);
+    }
   }
 
   /** Stops draining without closing (the pause was released first). */
@@ -65,8 +71,10 @@ export class QueueDrain {
   }
 
   readonly #check = (): void => {
+    this.#checking = false;
     if (!this.#draining) return;
     if (this.#tookOne) {
+      this.#checking = true;
       this.#tookOne = false;
       return this.afterTurn(this.#check);
     }

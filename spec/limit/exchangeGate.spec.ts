@@ -1,0 +1,108 @@
+/* The limiter's per-request gate: exchanges in flight, and how far into a loop turn a new one
+ * may begin. Turns end by hand here (the afterTurn the gate is given), and the clock is a
+ * variable, so every case is exact. */
+import { ExchangeGate } from '../../src/limit/exchangeGate';
+
+/** A gate on a hand-set clock, whose turn ends run only when the test says so. */
+function gate(): { gate: ExchangeGate; at: (ms: number) => void; turnEnds: (() => void)[] } {
+  let now = 0;
+  const turnEnds: (() => void)[] = [];
+  return { gate: new ExchangeGate(() => now, (end) => void turnEnds.push(end)), at: (ms) => void (now = ms), turnEnds };
+}
+
+describe('ExchangeGate', () => {
+  it('admits every exchange with no bound set, and schedules no turn end (nothing to time)', () => {
+    const g = gate();
+    expect([g.gate.limit, g.gate.waitMs]).toEqual([Infinity, Infinity]);
+    for (const others of [0, 1, 1000, Number.MAX_SAFE_INTEGER]) expect(g.gate.admits(others)).toBe(true);
+    g.at(1_000_000);
+    expect(g.gate.admits(5)).toBe(true);
+    expect(g.turnEnds).toHaveLength(0);
+  });
+
+  it('bounds the exchanges in flight besides the new one by limit: others < limit begin, others >= limit do not', () => {
+    const g = gate();
+    g.gate.limit = 3;
+    expect(g.gate.limit).toBe(3);
+    expect([0, 1, 2, 3, 4, 100].map((others) => g.gate.admits(others))).toEqual([true, true, true, false, false, false]);
+    g.gate.limit = 1; // changed live
+    expect([g.gate.admits(0), g.gate.admits(1)]).toEqual([true, false]);
+    g.gate.limit = Infinity; // off again
+    expect(g.gate.admits(1_000_000)).toBe(true);
+  });
+
+  it("admits a turn's first request whenever it comes, and later ones while now - start <= waitMs, refusing after", () => {
+    const g = gate();
+    g.gate.waitMs = 20;
+    expect(g.gate.waitMs).toBe(20);
+    g.at(1000);
+    expect(g.gate.admits(0)).toBe(true); // the first starts the turn at 1000
+    g.at(1010);
+    expect(g.gate.admits(0)).toBe(true);
+    g.at(1020);
+    expect(g.gate.admits(0)).toBe(true); // exactly waitMs in: still admitted
+    g.at(1021);
+    expect(g.gate.admits(0)).toBe(false);
+    g.at(5000);
+    expect(g.gate.admits(0)).toBe(false); // the rest of the turn too, however late
+  });
+
+  it('checks limit before time: a request over the limit is refused and does not start the turn', () => {
+    const g = gate();
+    g.gate.limit = 1;
+    g.gate.waitMs = 10;
+    g.at(0);
+    expect(g.gate.admits(1)).toBe(false);
+    expect(g.turnEnds).toHaveLength(0); // no turn begun by a refused request
+    g.at(100);
+    expect(g.gate.admits(0)).toBe(true); // the turn starts here, at 100, not at 0
+    g.at(110);
+    expect(g.gate.admits(0)).toBe(true);
+    g.at(111);
+    expect(g.gate.admits(0)).toBe(false);
+  });
+
+  it('starts a new turn fresh once the afterTurn callback has run: its first request is admitted and times the turn anew', () => {
+    const g = gate();
+    g.gate.waitMs = 5;
+    g.at(0);
+    expect(g.gate.admits(0)).toBe(true);
+    g.at(50);
+    expect(g.gate.admits(0)).toBe(false); // still the first turn: past waitMs
+    expect(g.turnEnds).toHaveLength(1);
+    g.turnEnds.shift()!(); // the loop reached its check phase
+    expect(g.gate.admits(0)).toBe(true); // first of the second turn, at 50
+    g.at(55);
+    expect(g.gate.admits(0)).toBe(true);
+    g.at(56);
+    expect(g.gate.admits(0)).toBe(false);
+  });
+
+  it('schedules exactly one afterTurn per turn, however many requests the turn judges', () => {
+    const g = gate();
+    g.gate.waitMs = 10;
+    for (let ms = 0; ms <= 30; ms += 1) {
+      g.at(ms);
+      g.gate.admits(0);
+    }
+    expect(g.turnEnds).toHaveLength(1);
+    g.turnEnds.shift()!();
+    expect(g.turnEnds).toHaveLength(0); // ending a turn schedules nothing by itself
+    g.at(40);
+    g.gate.admits(0);
+    g.gate.admits(0);
+    expect(g.turnEnds).toHaveLength(1); // the second turn's own
+  });
+
+  it('uses setImmediate by default: a turn ends in the check phase, and the next immediate begins a fresh turn', async () => {
+    let now = 0;
+    const real = new ExchangeGate(() => now);
+    real.waitMs = 1;
+    expect(real.admits(0)).toBe(true);
+    now = 100;
+    expect(real.admits(0)).toBe(false); // same synchronous turn
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(real.admits(0)).toBe(true); // the turn ended: fresh
+  });
+});

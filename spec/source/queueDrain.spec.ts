@@ -1,0 +1,144 @@
+/* Emptying the accept queue before a pause closes the listening socket: turns are ended by hand
+ * (the afterTurn the drain is given), so which turn took a connection is exact. */
+import type { Socket } from 'node:net';
+import { QueueDrain } from '../../src/source/queueDrain';
+import { fakeSocket } from '../marbles';
+
+/** A drain whose turn checks run only when `turn()` says the loop reached its check phase. */
+function drain(refuse: (socket: Socket) => void = () => undefined) {
+  const checks: (() => void)[] = [];
+  let closes = 0;
+  const refused: Socket[] = [];
+  const queue = new QueueDrain(
+    (socket) => {
+      refused.push(socket);
+      refuse(socket);
+    },
+    () => void closes++,
+    (check) => void checks.push(check),
+  );
+  /** Ends the turn: runs the checks scheduled so far (not the ones they schedule). */
+  const turn = (): void => checks.splice(0).forEach((check) => check());
+  return { queue, checks, turn, refused, closes: () => closes };
+}
+
+describe('QueueDrain', () => {
+  it('is idle until started: not draining, nothing refused, no check scheduled', () => {
+    const d = drain();
+    expect([d.queue.draining, d.queue.refused, d.checks.length, d.closes()]).toEqual([false, 0, 0, 0]);
+  });
+
+  it('judges from the next whole turn: the turn under way at start() never closes, even without a take()', () => {
+    const d = drain();
+    d.queue.start();
+    expect(d.queue.draining).toBe(true);
+    expect(d.checks).toHaveLength(1);
+    d.turn(); // the turn start() was called in: it may have polled before it
+    expect([d.closes(), d.queue.draining, d.checks.length]).toEqual([0, true, 1]);
+  });
+
+  it('keeps draining, and does not close, while every turn takes a connection', () => {
+    const d = drain();
+    d.queue.start();
+    d.turn();
+    for (let i = 0; i < 5; i++) {
+      d.queue.take(fakeSocket());
+      d.turn();
+      expect([d.closes(), d.queue.draining, d.checks.length]).toEqual([0, true, 1]);
+    }
+    expect(d.queue.refused).toBe(5);
+  });
+
+  it('closes exactly once, at the first whole turn that took none, and stops draining', () => {
+    const d = drain();
+    d.queue.start();
+    d.turn();
+    d.queue.take(fakeSocket());
+    d.turn();
+    expect(d.closes()).toBe(0);
+    d.turn(); // took none
+    expect([d.closes(), d.queue.draining, d.checks.length]).toEqual([1, false, 0]);
+    d.turn();
+    d.turn();
+    expect(d.closes()).toBe(1); // nothing left scheduled: never a second close
+  });
+
+  it('never closes when cancel() comes before the turn ends (the pause was released first)', () => {
+    const d = drain();
+    d.queue.start();
+    d.turn();
+    d.queue.cancel();
+    expect(d.queue.draining).toBe(false);
+    d.turn(); // the empty turn that would have closed
+    d.turn();
+    expect([d.closes(), d.checks.length]).toEqual([0, 0]);
+  });
+
+  it('counts each take() in refused and hands its socket to refuse', () => {
+    const d = drain();
+    d.queue.start();
+    const sockets = [fakeSocket(), fakeSocket(), fakeSocket()];
+    for (const socket of sockets) d.queue.take(socket);
+    expect(d.queue.refused).toBe(3);
+    expect(d.refused).toEqual(sockets);
+    expect(sockets.some((s) => s.destroyed)).toBe(false); // refuse decides how it ends, not the drain
+  });
+
+  it('destroys the socket of a refuse that throws, and goes on draining and refusing', () => {
+    let calls = 0;
+    const d = drain(() => {
+      if (++calls === 1) throw new Error('refuse failed');
+    });
+    d.queue.start();
+    const [thrown, next] = [fakeSocket(), fakeSocket()];
+    expect(() => d.queue.take(thrown)).not.toThrow();
+    expect(thrown.destroyed).toBe(true);
+    d.turn();
+    expect(d.queue.draining).toBe(true);
+    d.queue.take(next); // the next turn's connection is refused as usual
+    expect([next.destroyed, d.queue.refused, calls]).toEqual([false, 2, 2]);
+    d.turn();
+    d.turn();
+    expect(d.closes()).toBe(1);
+  });
+
+  it('drains once when started twice: one check scheduled, one close', () => {
+    const d = drain();
+    d.queue.start();
+    d.queue.start();
+    expect(d.checks).toHaveLength(1);
+    d.turn();
+    d.queue.start(); // again mid-drain: no second chain of checks
+    expect(d.checks).toHaveLength(1);
+    d.turn();
+    expect(d.closes()).toBe(1);
+    expect(d.checks).toHaveLength(0);
+  });
+
+  // A pause released and taken again within one turn: one chain of checks, so the turn under
+  // way (which may not have polled yet) is not judged twice and taken for an empty queue.
+  it('judges a whole turn again after cancel() and start() with a check still pending', () => {
+    const d = drain();
+    d.queue.start();
+    d.queue.cancel();
+    d.queue.start();
+    expect(d.checks).toHaveLength(1);
+    d.turn(); // the turn under way at the second start()
+    expect([d.closes(), d.queue.draining]).toEqual([0, true]);
+    d.turn();
+    expect(d.closes()).toBe(1);
+  });
+
+  it('can drain again after a close: a new start() begins a new drain that closes again', () => {
+    const d = drain();
+    d.queue.start();
+    d.turn();
+    d.turn();
+    expect(d.closes()).toBe(1);
+    d.queue.start();
+    expect([d.queue.draining, d.checks.length]).toEqual([true, 1]);
+    d.turn();
+    d.turn();
+    expect(d.closes()).toBe(2);
+  });
+});
