@@ -5,7 +5,7 @@ import { QueueDrain } from '../../src/source/queueDrain';
 import { fakeSocket } from '../marbles';
 
 /** A drain whose turn checks run only when `turn()` says the loop reached its check phase. */
-function drain(refuse: (socket: Socket) => void = () => undefined) {
+function drain(refuse: (socket: Socket) => void = () => undefined, keep?: { count: () => number; passed: [readonly Socket[], boolean][] }) {
   const checks: (() => void)[] = [];
   let closes = 0;
   const refused: Socket[] = [];
@@ -16,6 +16,7 @@ function drain(refuse: (socket: Socket) => void = () => undefined) {
     },
     () => void closes++,
     (check) => void checks.push(check),
+    keep === undefined ? undefined : { count: keep.count, pass: (sockets, closed) => void keep.passed.push([sockets, closed]) },
   );
   /** Ends the turn: runs the checks scheduled so far (not the ones they schedule). */
   const turn = (): void => checks.splice(0).forEach((check) => check());
@@ -140,5 +141,42 @@ describe('QueueDrain', () => {
     d.turn();
     d.turn();
     expect(d.closes()).toBe(2);
+  });
+
+  describe('with keep', () => {
+    it('keeps the newest count() connections, refusing the older ones, and hands them on after the close', () => {
+      const passed: [readonly Socket[], boolean][] = [];
+      let reads = 0;
+      const d = drain(undefined, { count: () => (reads++, 2), passed });
+      const sockets = [fakeSocket(), fakeSocket(), fakeSocket(), fakeSocket()];
+      d.queue.start();
+      sockets.forEach((socket) => d.queue.take(socket));
+      expect([d.refused, d.queue.refused, passed.length]).toEqual([sockets.slice(0, 2), 2, 0]); // the two oldest refused, nothing handed on yet
+      d.turn(); // the turn of start(): it took connections
+      d.turn(); // none taken: empty, closed
+      expect([d.closes(), passed]).toEqual([1, [[sockets.slice(2), true]]]);
+      expect(reads).toBe(1); // read once, as the drain began
+    });
+
+    it('hands the kept connections on, not closed, when the drain is cancelled', () => {
+      const passed: [readonly Socket[], boolean][] = [];
+      const d = drain(undefined, { count: () => 5, passed });
+      const socket = fakeSocket();
+      d.queue.start();
+      d.queue.take(socket);
+      d.queue.cancel();
+      d.turn();
+      expect([d.closes(), d.queue.refused, passed]).toEqual([0, 0, [[[socket], false]]]);
+    });
+
+    it('keeps none with a count of 0: every connection refused', () => {
+      const passed: [readonly Socket[], boolean][] = [];
+      const d = drain(undefined, { count: () => 0, passed });
+      d.queue.start();
+      d.queue.take(fakeSocket());
+      d.turn();
+      d.turn();
+      expect([d.closes(), d.queue.refused, passed.length]).toEqual([1, 1, 0]);
+    });
   });
 });

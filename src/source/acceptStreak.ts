@@ -16,13 +16,19 @@ import { performance } from 'node:perf_hooks';
 class AcceptStreak {
   // When the streak began (performance.now()), -1 while there is none.
   #since = -1;
+  // Connections taken since the streak began.
+  #taken = 0;
   #took = false;
   #checking = false;
 
   /** A listener took a connection this turn. */
   took(): void {
     this.#took = true;
-    if (this.#since < 0) this.#since = performance.now();
+    this.#taken++;
+    if (this.#since < 0) {
+      this.#since = performance.now();
+      this.#taken = 1;
+    }
     if (!this.#checking) {
       this.#checking = true;
       setImmediate(this.#check);
@@ -32,6 +38,14 @@ class AcceptStreak {
   /** The streak's length now, ms; 0 when the last turn took no connection. */
   ms(): number {
     return this.#since < 0 ? 0 : performance.now() - this.#since;
+  }
+
+  /**
+   * The streak's pace: ms per connection taken, which is the loop's time per turn while the
+   * queue held one at every turn; `undefined` with fewer than two taken.
+   */
+  msPerConnection(): number | undefined {
+    return this.#since < 0 || this.#taken < 2 ? undefined : (performance.now() - this.#since) / this.#taken;
   }
 
   // In each turn's check phase while the streak lasts: a turn that took none ends it.

@@ -1,7 +1,7 @@
 import { createServer, Server as NetServer, type Server, type ServerOpts } from 'node:net';
 import { Observable } from 'rxjs';
 import type { AcceptResult } from '../errors/result';
-import { checkBoolean, checkDelay, checkFunction, checkInteger } from '../util/validate';
+import { checkBoolean, checkDelay, checkFunction, checkInteger, checkKnownOptions } from '../util/validate';
 import type { Where } from './relistener';
 import { watch, type WatchOptions } from './watch';
 
@@ -122,4 +122,11 @@ function checkWatchOptions(caller: string, options: WatchOptions): void {
   if (options.checkInterval !== undefined) checkInteger(`${caller}: options.checkInterval`, options.checkInterval, 0);
   if (options.onListening !== undefined) checkFunction(`${caller}: options.onListening`, options.onListening);
   if (options.refuse !== undefined) checkFunction(`${caller}: options.refuse`, options.refuse);
+  const keep = options.keepNewest;
+  if (keep !== undefined) {
+    checkKnownOptions(`${caller}: options.keepNewest`, keep, ['ms', 'holdMs']);
+    if (options.refuse === undefined) throw new TypeError(`${caller}: options.keepNewest needs options.refuse (it keeps some of what a pause would refuse)`);
+    checkInteger(`${caller}: options.keepNewest.ms`, keep.ms, 1);
+    if (keep.holdMs !== undefined) checkInteger(`${caller}: options.keepNewest.holdMs`, keep.holdMs, 1);
+  }
 }

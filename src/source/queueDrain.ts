@@ -12,7 +12,24 @@ import type { Socket } from 'node:net';
  * at the first turn that took none: the queue was empty when the loop polled, and the close
  * follows within the same turn. Clients that come after are refused by the kernel
  * (ECONNREFUSED, before they send anything): every refusal is unambiguous.
+ *
+ * With `keep`, the newest connections taken go on to the pipeline instead, once the drain ends:
+ * the process has that much work while its listener is closed, and the ones that waited least
+ * in the queue are the ones served.
  */
+/** Which connections a drain keeps for the pipeline instead of refusing them (see `WatchOptions.keepNewest`). */
+export interface Keep {
+  /** How many of the newest connections taken while draining to keep: read once, as a drain begins. */
+  count(): number;
+  /**
+   * Hands the kept connections on, oldest first, when the drain ends.
+   *
+   * @param sockets The kept connections.
+   * @param closed Whether the listening socket closed (else the pause was released first).
+   */
+  pass(sockets: readonly Socket[], closed: boolean): void;
+}
+
 export class QueueDrain {
   #draining = false;
   #tookOne = false;
@@ -20,6 +37,9 @@ export class QueueDrain {
   // again within a turn must not judge a turn twice).
   #checking = false;
   #refused = 0;
+  // The newest connections taken while draining, kept for the pipeline (with `keep`).
+  #kept: Socket[] = [];
+  #keep = 0;
 
   /**
    * @param refuse Answers a connection taken while draining. One that throws: the socket is destroyed.
@@ -30,6 +50,7 @@ export class QueueDrain {
     private readonly refuse: (socket: Socket) => void,
     private readonly close: () => void,
     private readonly afterTurn: (check: () => void) => void = setImmediate,
+    private readonly keep?: Keep,
   ) {}
 
   /** Whether the queue is being drained: connections go to `refuse`. */
@@ -46,6 +67,7 @@ export class QueueDrain {
   start(): void {
     if (this.#draining) return;
     this.#draining = true;
+    this.#keep = this.keep?.count() ?? 0;
     // The turn under way may be past its poll: judge from the next whole turn on.
     this.#tookOne = true;
     if (!this.#checking) {
@@ -54,14 +76,21 @@ export class QueueDrain {
     }
   }
 
-  /** Stops draining without closing (the pause was released first). */
+  /** Stops draining without closing (the pause was released first); what was kept is handed on. */
   cancel(): void {
+    if (!this.#draining) return;
     this.#draining = false;
+    this.#passKept(false);
   }
 
-  /** A connection accepted while draining: refused. */
+  /** A connection accepted while draining: kept if it is among the newest `keep.count()`, else refused (the oldest kept, when it pushes one out). */
   take(socket: Socket): void {
     this.#tookOne = true;
+    if (this.#keep > 0) {
+      this.#kept.push(socket);
+      if (this.#kept.length <= this.#keep) return;
+      socket = this.#kept.shift()!;
+    }
     this.#refused++;
     try {
       this.refuse(socket);
@@ -80,5 +109,13 @@ export class QueueDrain {
     }
     this.#draining = false;
     this.close();
+    this.#passKept(true);
   };
+
+  #passKept(closed: boolean): void {
+    if (this.#kept.length === 0) return;
+    const kept = this.#kept;
+    this.#kept = [];
+    this.keep!.pass(kept, closed);
+  }
 }

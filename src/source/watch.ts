@@ -6,7 +6,7 @@ import type { AcceptError, Accepted, AcceptResult, During, ListenerControl } fro
 import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { Pauses } from './pauses';
 import { acceptStreak } from './acceptStreak';
-import { QueueDrain } from './queueDrain';
+import { QueueDrain, type Keep } from './queueDrain';
 import { ReliefCounter } from './reliefCounter';
 import { Relistener, type ListenAgain, type Where } from './relistener';
 
@@ -53,6 +53,17 @@ export interface WatchOptions {
    * resets what its queue holds.
    */
   refuse?: (socket: Socket) => void;
+  /**
+   * With `refuse`: the newest connections a pause takes from the accept queue go on downstream
+   * instead of being refused, as many as the loop took in `ms` before the pause (at the pace of
+   * the turns that filled the queue: one connection a turn), once the queue is empty and the
+   * listening socket closed; the listener then stays closed until they have all closed, or
+   * `holdMs` (default 100) has passed. So a process paused by a flood of new connections works
+   * on a batch of the clients that waited least while the kernel refuses the rest at no cost,
+   * where a listener that opened again at once would pay a `503` for most of what arrives.
+   * Default: none kept.
+   */
+  keepNewest?: { ms: number; holdMs?: number };
   /** Called once, when the server first listens, with its bound address. */
   onListening?: (address: AddressInfo | string) => void;
   /** Where the retry timer runs; tests pass a TestScheduler. Default `asyncScheduler`. */
@@ -110,7 +121,7 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
 
   const drainBeforePause = config.drainBeforePause ?? 0;
   // With `refuse`: the accept queue emptied before the socket closes.
-  const queue = config.refuse === undefined ? undefined : new QueueDrain(config.refuse, () => relistener.stop());
+  const queue = config.refuse === undefined ? undefined : new QueueDrain(config.refuse, () => relistener.stop(), setImmediate, keeper(config.keepNewest));
   const close = (): void => (queue === undefined ? relistener.stop() : queue.start());
   // The close a pause has announced, while the balancers are given time to see it.
   let closing: Subscription | undefined;
@@ -157,6 +168,33 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
     const open = fileLimit === undefined ? 0 : openFileCount();
     if (open + 1 >= ceiling) return fail(fileShortage(open, fileLimit!, 'listen'), 'resume', true);
     relistener.resume();
+  }
+
+  /** What a drain keeps, and where the kept connections go: downstream, the listener held closed while they last. */
+  function keeper(keepNewest: WatchOptions['keepNewest']): Keep | undefined {
+    if (keepNewest === undefined) return undefined;
+    const { ms, holdMs = 100 } = keepNewest;
+    return {
+      count: () => {
+        const pace = acceptStreak.msPerConnection();
+        return pace === undefined ? 0 : Math.floor(ms / pace);
+      },
+      pass: (sockets, closed) => {
+        if (closed) {
+          const release = pauses.hold('batch');
+          let open = sockets.length;
+          const gone = (): void => {
+            if (--open === 0) release();
+          };
+          for (const socket of sockets) {
+            if (socket.closed) gone();
+            else socket.once('close', gone);
+          }
+          subscriber.add(timer(holdMs, scheduler).subscribe(release));
+        }
+        for (const socket of sockets) subscriber.next(new Connection(socket, listener));
+      },
+    };
   }
 
   function onConnection(socket: Socket): void {
