@@ -65,15 +65,14 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   const shedsHeaviest = config.proxyProtocol || config.agentPort === undefined;
   const memoryPressures: Pressure[] = [];
   if (config.maxLagMs !== undefined) {
-    // A kernel accept queue that has held a connection at every turn for a quarter of
-    // maxLagMs (Node takes one connection per loop turn): pause, the queue emptied first
-    // (listen's `refuse`: 503s, the newest kept as a batch worth maxWaitMs of work), so that
-    // later clients are refused by the kernel at once instead of served late: the last of a
-    // batch waits about three quarters of maxLagMs. Resumes once the batch is served and a turn
-    // finds the queue empty. Requests over connections already open (keep-alive) do not count
-    // here: maxWaitMs sheds those, one by one. (Measured, RESULTS 17: a quarter kept failures
-    // known within ~50 ms p99 where the whole of maxLagMs took ~100 ms, at the same goodput.)
-    cpuPressures.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: Math.max(1, config.maxLagMs / 4), below: 0, unit: 'ms' });
+    // A kernel accept queue that has held a connection at every turn for half of maxLagMs
+    // (Node takes one connection per loop turn): pause, the queue emptied first (listen's
+    // `refuse`: 503s, the newest kept as a batch worth maxWaitMs of work), so that later clients
+    // are refused by the kernel at once instead of served late. Resumes once the batch is served
+    // and a turn finds the queue empty. Requests over connections already open (keep-alive) do
+    // not count here: maxWaitMs sheds those, one by one. (A quarter answered failures sooner but
+    // paused on a mere burst of 100 connects, each turn ~0.5 ms: RESULTS 17.)
+    cpuPressures.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: maxWaitMs!, below: 0, unit: 'ms' });
     // And no more exchanges in flight than the process can finish within maxLagMs (requests
     // beyond them are answered 503; idle keep-alive connections are not counted).
     const adapting = targetLimit(limiter, serviceTimeMs(limiter), { target: config.maxLagMs }).subscribe();

@@ -20,7 +20,7 @@ export { ListenError } from './errors/listenError';
 export { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, FATAL_ERRORS, RESOURCE_ERRORS, type AcceptErrorKind } from './errors/classify';
 export { errorHint } from './errors/hint';
 export { listen, fromServer, type ListenOptions } from './source/listen';
-export type { WatchOptions } from './source/watch';
+export type { KeepNewest, WatchOptions } from './source/watch';
 export { readOpenFileLimit } from './source/fileLimit';
 export { Limiter, type LimiterOptions, type PerPeerRate } from './limit/limiter';
 export type { LimiterCounts } from './limit/counts';

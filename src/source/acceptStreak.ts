@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { Subject } from 'rxjs';
 
 /**
  * How long the process's listeners have found a connection waiting in the kernel's accept
@@ -11,9 +12,12 @@ import { performance } from 'node:perf_hooks';
  * Unlike the event loop's busy time, it does not grow while the loop works on requests over
  * connections it already holds (keep-alive), where no new client waits.
  *
- * Cost on the accept path: a flag set per connection, and one `setImmediate` per turn that took one.
+ * Cost on the accept path: a flag set per connection, and one `setImmediate` per turn that took
+ * one (and, while {@link acceptQueueMs} is subscribed, a reading emitted there).
  */
 class AcceptStreak {
+  /** The streak's length at the end of every turn that took a connection (only while observed). */
+  readonly turns = new Subject<number>();
   // When the streak began (performance.now()), -1 while there is none.
   #since = -1;
   // Connections taken since the streak began.
@@ -53,6 +57,7 @@ class AcceptStreak {
     if (this.#took) {
       this.#took = false;
       setImmediate(this.#check);
+      if (this.turns.observed) this.turns.next(this.ms());
       return;
     }
     this.#checking = false;

@@ -63,11 +63,19 @@ export interface WatchOptions {
    * where a listener that opened again at once would pay a `503` for most of what arrives.
    * Default: none kept.
    */
-  keepNewest?: { ms: number; holdMs?: number };
+  keepNewest?: KeepNewest;
   /** Called once, when the server first listens, with its bound address. */
   onListening?: (address: AddressInfo | string) => void;
   /** Where the retry timer runs; tests pass a TestScheduler. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
+}
+
+/** {@link WatchOptions.keepNewest}: how many of the connections a pause's drain takes to keep, and for how long. */
+export interface KeepNewest {
+  /** Keep as many as the loop took in this many ms before the pause (at one connection a turn): an integer >= 1. */
+  ms: number;
+  /** The longest the listener stays closed while the kept connections are served, ms. Default 100. */
+  holdMs?: number;
 }
 
 /** What {@link watch} needs besides the options: where to listen first, if it listens, and how to listen again. */

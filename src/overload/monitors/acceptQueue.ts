@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import { merge, type Observable } from 'rxjs';
 import { acceptStreak } from '../../source/acceptStreak';
 import { settleOptions, type MonitorOptions } from './options';
 import { sampleEvery } from './sample';
@@ -8,6 +8,7 @@ import { sampleEvery } from './sample';
  * window: the longest a new connection accepted now can have waited there, unseen by the
  * process.
  *
+ * It reads at the end of every loop turn that took a connection, and every `every` ms.
  * Node takes one connection from a listening socket per event-loop turn, so while clients
  * arrive faster than the loop turns (a CPU-bound handler under a flood of new connections) they
  * queue in the kernel, where no event-loop measure sees them (the loop's delay stays at one
@@ -16,7 +17,7 @@ import { sampleEvery } from './sample';
  * {@link fromServer} in the process. Requests over connections already accepted (keep-alive) do
  * not raise it: they wait in the loop, and {@link LimiterOptions.maxWaitMs} sheds them. A pause
  * on it ({@link pauseUnderPressure}) with the listener's `refuse` option empties the queue with
- * `503`s before the listening socket closes. Windows are `every` ms while it reads above 0,
+ * `503`s before the listening socket closes. Periods are `every` ms while it reads above 0,
  * doubling up to `idleEvery` ms while it reads 0.
  *
  * @example
@@ -31,5 +32,8 @@ import { sampleEvery } from './sample';
  */
 export function acceptQueueMs(options?: number | MonitorOptions): Observable<number> {
   const settled = settleOptions({ name: 'acceptQueueMs' }, options, { every: 10, idleEvery: 100 });
-  return sampleEvery({ ...settled, calm: (ms) => ms === 0 }, () => () => acceptStreak.ms());
+  // Each turn that took a connection reads at once, so a streak is seen the turn it passes a
+  // threshold, however long the period has stretched; the periods read the 0s (a paused
+  // listener takes nothing, and a pause ends on a reading).
+  return merge(acceptStreak.turns, sampleEvery({ ...settled, calm: (ms) => ms === 0 }, () => () => acceptStreak.ms()));
 }
