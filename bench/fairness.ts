@@ -15,7 +15,7 @@
  *   demo         build/demo/server.js --busy-ms N, then with each variant's flags added:
  *                --per-peer-rate 100, --max-lag-ms 100 (or those of --demo-flags)
  *
- *   npm run bench:fairness [-- --seconds N] [--busy-ms N] [--runs N] [--only-demo]
+ *   npm run bench:fairness [-- --seconds N] [--busy-ms N] [--runs N] [--only-demo] [--one-at-a-time]
  *     [--demo-flags "--per-peer-rate 100;--max-lag-ms 100 --limit 50"]
  *
  * --seconds: wrk's duration, 3 to 120 (default 10); the probe runs for 2 s less.
@@ -24,6 +24,8 @@
  * `--port 0 --busy-ms N` (split on white space, no quoting); an empty variant is the demo alone.
  * Replaces the default three demo rows (alone, --per-peer-rate 100, --max-lag-ms 100).
  * --only-demo: no plain Node row.
+ * --one-at-a-time: the probe asks as a person or a health checker does, the next attempt 20 ms
+ * after the previous one ended (a client seen rarely), instead of one every 20 ms.
  *
  * Columns: the probe's outcomes (served: status 200; other: another status, by code, or another
  * error code; refused: ECONNREFUSED; reset: ECONNRESET/EPIPE or closed without a full response;
@@ -63,7 +65,8 @@ interface Options {
   onlyDemo: boolean;
   demoVariants: string[][];
   /** The probe child's own: where to connect, and when to start and stop starting attempts (epoch ms). */
-  client: { port: number; startAt: number; stopAt: number } | undefined;
+  client: { port: number; startAt: number; stopAt: number; oneAtATime: boolean } | undefined;
+  oneAtATime: boolean;
 }
 
 function parseOptions(): Options {
@@ -76,7 +79,7 @@ function parseOptions(): Options {
   try {
     values = parseArgs({
       args,
-      options: { seconds: text, 'busy-ms': text, runs: text, 'only-demo': { type: 'boolean' }, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'start-at': text, 'stop-at': text },
+      options: { seconds: text, 'busy-ms': text, runs: text, 'only-demo': { type: 'boolean' }, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'start-at': text, 'stop-at': text, 'one-at-a-time': { type: 'boolean' } },
     }).values;
   } catch (error) {
     return fail((error as Error).message);
@@ -98,13 +101,14 @@ function parseOptions(): Options {
     if (flags.length > 0 && !flags[0]!.startsWith('--')) fail(`--demo-flags: variant ${i + 1} must start with a flag (--name), got ${JSON.stringify(variants[i])}`);
   }
   const client = values.client
-    ? { port: integer('port', 0, 1, 65535), startAt: integer('start-at', 0, 1, Number.MAX_SAFE_INTEGER), stopAt: integer('stop-at', 0, 1, Number.MAX_SAFE_INTEGER) }
+    ? { port: integer('port', 0, 1, 65535), startAt: integer('start-at', 0, 1, Number.MAX_SAFE_INTEGER), stopAt: integer('stop-at', 0, 1, Number.MAX_SAFE_INTEGER), oneAtATime: values['one-at-a-time'] === true }
     : undefined;
   return {
     seconds: integer('seconds', 10, 3, 120),
     busyMs: integer('busy-ms', 2, 0, 1000),
     runs: integer('runs', 1, 1, 20),
     onlyDemo: values['only-demo'] === true,
+    oneAtATime: values['one-at-a-time'] === true,
     demoVariants,
     client,
   };
@@ -167,8 +171,17 @@ function probeOnce(port: number): Promise<Attempt> {
 const sleepUntil = (epochMs: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, epochMs - Date.now())));
 
 /** Starts an attempt every PROBE_EVERY_MS from `startAt` until `stopAt` (epoch ms), waits for all; prints one JSON line. */
-async function runProbe({ port, startAt, stopAt }: { port: number; startAt: number; stopAt: number }): Promise<void> {
+async function runProbe({ port, startAt, stopAt, oneAtATime }: { port: number; startAt: number; stopAt: number; oneAtATime: boolean }): Promise<void> {
   await sleepUntil(startAt);
+  if (oneAtATime) {
+    // As a person or a health checker asks: the next attempt PROBE_EVERY_MS after this one ended.
+    const results: Attempt[] = [];
+    while (Date.now() < stopAt) {
+      results.push(await probeOnce(port));
+      await sleepUntil(Date.now() + PROBE_EVERY_MS);
+    }
+    return console.log(JSON.stringify(results));
+  }
   const inFlight: Promise<Attempt>[] = [];
   // On a schedule, not a fixed delay after each start: a late timer starts the attempts it owes.
   for (let next = startAt; next < stopAt; next += PROBE_EVERY_MS) {
@@ -239,7 +252,7 @@ async function measure(label: string, script: string, flags: string[]): Promise<
     const flood = runOnCore1(wrkArgs(seconds, running.port), (seconds + 15) * 1000);
     const startAt = wrkStart + WARM_UP_MS;
     const stopAt = wrkStart + seconds * 1000 - 1000;
-    const probeArgs = [process.execPath, __filename, '--client', '--port', String(running.port), '--start-at', String(startAt), '--stop-at', String(stopAt)];
+    const probeArgs = [process.execPath, __filename, '--client', '--port', String(running.port), '--start-at', String(startAt), '--stop-at', String(stopAt), ...(options.oneAtATime ? ['--one-at-a-time'] : [])];
     const probe = runOnCore1(probeArgs, (seconds + 15) * 1000 + DEADLINE_MS);
     const [f, p] = await Promise.all([flood, probe]);
     if (f.killed || f.code !== 0) throw new Error(`${label}: wrk ${f.killed ? 'did not end in time' : `exited with ${f.code}`}: ${f.stdout}${f.stderr}`);
@@ -287,7 +300,7 @@ async function main(): Promise<void> {
   console.log(`# fairness: ${machine()}; servers on core 0, clients on core 1; --busy-ms ${busyMs}, ${seconds} s, ${runs} run(s)`);
   console.log(`# flood (from 127.0.0.1): taskset -c 1 ${wrkArgs(seconds, 'PORT').map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`);
   console.log(
-    `# probe (from ${PROBE_ADDRESS}): one attempt every ${PROBE_EVERY_MS} ms (open loop) for ${probeSeconds} s after 1 s of warm-up, each a fresh connect(), ` +
+    `# probe (from ${PROBE_ADDRESS}): ${options.oneAtATime ? `one attempt at a time, the next ${PROBE_EVERY_MS} ms after the last ended,` : `one attempt every ${PROBE_EVERY_MS} ms (open loop)`} for ${probeSeconds} s after 1 s of warm-up, each a fresh connect(), ` +
       `GET / with Connection: close, read to the end, given up after ${DEADLINE_MS} ms; latency from connect() to the last byte`,
   );
   for (let run = 1; run <= runs; run++) {

@@ -50,9 +50,11 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   if (keepAliveMs !== undefined) http.keepAliveTimeout = keepAliveMs;
   // Connections beyond the limit wait (first in, first out); one that waits too long is told 503.
   const perPeerRate = config.perPeerRate === undefined ? undefined : { rate: config.perPeerRate };
-  // --max-lag-ms T: a request the loop reaches more than T/2 into a busy turn is answered 503
-  // (served ones then wait about T at most, see maxWaitMs); the connection stays open.
-  const maxWaitMs = config.maxLagMs === undefined ? undefined : Math.max(1, Math.round(config.maxLagMs / 2));
+  // --max-lag-ms T: a request the loop reaches more than T/3 into a busy turn is answered 503,
+  // the connection kept (served ones then wait about 2T/3 at most, see maxWaitMs: short turns
+  // keep a keep-alive connection's round trip short, RESULTS 17). New connections: see below.
+  const maxWaitMs = config.maxLagMs === undefined ? undefined : Math.max(1, Math.round(config.maxLagMs / 3));
+  const queueMs = config.maxLagMs === undefined ? undefined : Math.max(1, Math.round(config.maxLagMs / 2));
   const limiter = new Limiter(limit, { perPeer, perPeerRate, queueSize: queue, queueTimeout: queueTimeoutMs, onQueueTimeout: serviceUnavailable(), maxWaitMs, refuse: serviceUnavailable() });
   const metrics = new Metrics(limiter);
 
@@ -67,12 +69,12 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   if (config.maxLagMs !== undefined) {
     // A kernel accept queue that has held a connection at every turn for half of maxLagMs
     // (Node takes one connection per loop turn): pause, the queue emptied first (listen's
-    // `refuse`: 503s, the newest kept as a batch worth maxWaitMs of work), so that later clients
-    // are refused by the kernel at once instead of served late. Resumes once the batch is served
-    // and a turn finds the queue empty. Requests over connections already open (keep-alive) do
-    // not count here: maxWaitMs sheds those, one by one. (A quarter answered failures sooner but
+    // `refuse`: 503s, the newest kept as a batch worth as much work), so that later clients are
+    // refused by the kernel at once instead of served late. Resumes once the batch is served and
+    // a turn finds the queue empty. Requests over connections already open (keep-alive) do not
+    // count here: maxWaitMs sheds those, one by one. (A quarter answered failures sooner but
     // paused on a mere burst of 100 connects, each turn ~0.5 ms: RESULTS 17.)
-    cpuPressures.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: maxWaitMs!, below: 0, unit: 'ms' });
+    cpuPressures.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: queueMs!, below: 0, unit: 'ms' });
     // And no more exchanges in flight than the process can finish within maxLagMs (requests
     // beyond them are answered 503; idle keep-alive connections are not counted).
     const adapting = targetLimit(limiter, serviceTimeMs(limiter), { target: config.maxLagMs }).subscribe();
@@ -132,9 +134,9 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     // A pause empties the kernel's accept queue (each connection answered 503) before the
     // listening socket closes, so that the close resets no client that had sent its request.
     refuse: serviceUnavailable(),
-    // ... keeping the newest of it for the pipeline, as many as the loop serves in maxWaitMs:
-    // the process works on them while the kernel refuses the rest.
-    keepNewest: maxWaitMs === undefined ? undefined : { ms: maxWaitMs, holdMs: config.maxLagMs },
+    // ... keeping the newest of it for the pipeline, as many as the loop took in half of
+    // --max-lag-ms: the process works on them while the kernel refuses the rest.
+    keepNewest: queueMs === undefined ? undefined : { ms: queueMs, holdMs: config.maxLagMs },
     onListening: (address) => void announce(address as AddressInfo),
   })
     .pipe(

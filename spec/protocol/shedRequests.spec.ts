@@ -201,7 +201,7 @@ describe('shedding requests (Limiter exchangeLimit, maxWaitMs) through handTo', 
     expect(limiter.counts.shedRequests).toBe(1);
   });
 
-  it('serves the first request of a loop turn and answers 503 to those handled past maxWaitMs into it; every connection serves again once the load is gone', async () => {
+  it('serves the first keep-alive request of a loop turn and answers 503 to those handled past maxWaitMs into it; every connection serves again once the load is gone', async () => {
     const limiter = new Limiter(10, { maxWaitMs: 20 });
     let calls = 0;
     const app = createServer((req, res) => {
@@ -221,6 +221,13 @@ describe('shedding requests (Limiter exchangeLimit, maxWaitMs) through handTo', 
     }
     await until(() => limiter.live === 5); // all accepted and handed to http before the burst
     expect(limiter.live).toBe(5);
+    // One request each first, one at a time: maxWaitMs judges keep-alive requests (a
+    // connection's first one waited in the accept queue, which the listener's pause bounds).
+    for (const [i, client] of clients.entries()) {
+      client.send(`/first${i}`);
+      expect((await client.next()).status).toBe(200);
+    }
+    calls = 0;
 
     // One synchronous run: all five requests are in the server's buffers when it next polls,
     // so it handles them one after another in a single turn.

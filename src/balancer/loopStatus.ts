@@ -42,8 +42,9 @@ export interface LoopState {
    */
   readonly capacity: number | undefined;
   /**
-   * Room for more, 0 to 1, while accepting: the smaller of the share of the limit not in use (1
-   * without a limiter) and the share of the loop's time left idle (`1 - busy`); 0 in any other
+   * Room for more, 0 to 1, while accepting: the smallest of the share of the connection limit
+   * not in use (1 without a limiter), the share of the exchange limit not in use (where
+   * `targetLimit` learns one) and the share of the loop's time left idle (`1 - busy`); 0 in any other
    * phase. What a load balancer's weight can follow: a loop that runs all the time has no room,
    * whatever its limit says (bench/RESULTS.md section 16).
    */
@@ -86,12 +87,14 @@ export class LoopStatus {
 
   /** The state now. */
   get state(): LoopState {
-    const { pauses, live, limit, waiting, queueSize, completed } = this.metrics.snapshot();
+    const { pauses, live, limit, waiting, queueSize, completed, inFlight, exchangeLimit } = this.metrics.snapshot();
     const phase: Phase = this.#phase === 'running' ? (pauses.length > 0 ? 'paused' : 'accepting') : this.#phase;
     const now = performance.eventLoopUtilization();
     const busy = this.#busyShare(now);
     const capacity = this.limiter === undefined ? undefined : this.#capacityNow(now, completed);
-    const room = this.limiter === undefined ? 1 : Math.max(0, limit - live) / limit;
+    // Room under the connection limit, and under the exchange limit where one is learned.
+    const exchangeRoom = exchangeLimit === Infinity ? 1 : Math.max(0, exchangeLimit - inFlight) / exchangeLimit;
+    const room = this.limiter === undefined ? 1 : Math.min(Math.max(0, limit - live) / limit, exchangeRoom);
     const headroom = phase !== 'accepting' ? 0 : Math.min(room, 1 - busy);
     return { phase, pauses, live, limit, waiting, queueSize, busy, capacity, headroom };
   }
