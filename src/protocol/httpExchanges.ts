@@ -25,8 +25,9 @@ export function trackExchanges(server: HttpServer): void {
   const emit = server.emit;
   server.emit = function (this: HttpServer, event: string | symbol, request?: unknown, response?: unknown): boolean {
     if (event === 'request' && !began(request as IncomingMessage, response as ServerResponse)) return true;
-    // `arguments`, not a rest parameter: every event passes here, and this makes no array.
-    return Reflect.apply(emit, this, arguments) as boolean;
+    // `apply(this, arguments)`, not a rest parameter: every event passes here, and V8 passes
+    // the arguments on without making an array.
+    return emit.apply(this, arguments as never);
   } as HttpServer['emit'];
 }
 

@@ -12,12 +12,15 @@ import { Subject } from 'rxjs';
  * Unlike the event loop's busy time, it does not grow while the loop works on requests over
  * connections it already holds (keep-alive), where no new client waits.
  *
- * Cost on the accept path: a flag set per connection, and one `setImmediate` per turn that took
- * one (and, while {@link acceptQueueMs} is subscribed, a reading emitted there).
+ * Kept only while watched ({@link acceptQueueMs} subscribed, a listener with `keepNewest`): then
+ * it costs a flag per connection and one `setImmediate` per turn that took one (and, while
+ * {@link acceptQueueMs} is subscribed, a reading emitted there); else one comparison.
  */
 class AcceptStreak {
   /** The streak's length at the end of every turn that took a connection (only while observed). */
   readonly turns = new Subject<number>();
+  // Who reads the streak: it is kept only while someone does (nothing on the accept path else).
+  #watchers = 0;
   // When the streak began (performance.now()), -1 while there is none.
   #since = -1;
   // Connections taken since the streak began.
@@ -25,8 +28,23 @@ class AcceptStreak {
   #took = false;
   #checking = false;
 
+  /**
+   * Keeps the streak from now on, until the returned function is called (once per caller).
+   *
+   * @returns The function that ends this caller's watch.
+   */
+  watch(): () => void {
+    this.#watchers++;
+    let watching = true;
+    return () => {
+      if (watching) this.#watchers--;
+      watching = false;
+    };
+  }
+
   /** A listener took a connection this turn. */
   took(): void {
+    if (this.#watchers === 0) return;
     this.#took = true;
     this.#taken++;
     if (this.#since < 0) {

@@ -182,6 +182,7 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
   function keeper(keepNewest: WatchOptions['keepNewest']): Keep | undefined {
     if (keepNewest === undefined) return undefined;
     const { ms, holdMs = 100 } = keepNewest;
+    subscriber.add(acceptStreak.watch()); // its pace sizes the batch
     return {
       count: () => {
         const pace = acceptStreak.msPerConnection();

@@ -1,4 +1,4 @@
-import { merge, type Observable } from 'rxjs';
+import { defer, finalize, merge, type Observable } from 'rxjs';
 import { acceptStreak } from '../../source/acceptStreak';
 import { settleOptions, type MonitorOptions } from './options';
 import { sampleEvery } from './sample';
@@ -35,5 +35,8 @@ export function acceptQueueMs(options?: number | MonitorOptions): Observable<num
   // Each turn that took a connection reads at once, so a streak is seen the turn it passes a
   // threshold, however long the period has stretched; the periods read the 0s (a paused
   // listener takes nothing, and a pause ends on a reading).
-  return merge(acceptStreak.turns, sampleEvery({ ...settled, calm: (ms) => ms === 0 }, () => () => acceptStreak.ms()));
+  return defer(() => {
+    const unwatch = acceptStreak.watch();
+    return merge(acceptStreak.turns, sampleEvery({ ...settled, calm: (ms) => ms === 0 }, () => () => acceptStreak.ms())).pipe(finalize(unwatch));
+  });
 }
