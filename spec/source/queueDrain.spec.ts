@@ -169,6 +169,18 @@ describe('QueueDrain', () => {
       expect([d.closes(), d.queue.refused, passed]).toEqual([0, 0, [[[socket], false]]]);
     });
 
+    it('destroys the kept connections and never closes when abandoned (the listener unsubscribed)', () => {
+      const passed: [readonly Socket[], boolean][] = [];
+      const d = drain(undefined, { count: () => 5, passed });
+      const socket = fakeSocket();
+      d.queue.start();
+      d.queue.take(socket);
+      d.queue.abandon();
+      d.turn();
+      d.turn();
+      expect([socket.destroyed, d.closes(), passed.length, d.queue.draining]).toEqual([true, 0, 0, false]);
+    });
+
     it('keeps none with a count of 0: every connection refused', () => {
       const passed: [readonly Socket[], boolean][] = [];
       const d = drain(undefined, { count: () => 0, passed });

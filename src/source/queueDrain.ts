@@ -83,6 +83,12 @@ export class QueueDrain {
     this.#passKept(false);
   }
 
+  /** Ends for good (the listener's subscriber is gone): nothing more closes, kept connections are destroyed. */
+  abandon(): void {
+    this.#draining = false;
+    for (const socket of this.#kept.splice(0)) socket.destroy();
+  }
+
   /** A connection accepted while draining: kept if it is among the newest `keep.count()`, else refused (the oldest kept, when it pushes one out). */
   take(socket: Socket): void {
     this.#tookOne = true;

@@ -250,7 +250,7 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
   return () => {
     closed = true;
     closing?.unsubscribe();
-    queue?.cancel();
+    queue?.abandon();
     relief?.stop();
     server.off('connection', onConnection);
     server.off('listening', onListening);
