@@ -4,10 +4,10 @@
  * decisions per request, where its other decisions are per connection.
  *
  * Two bounds, both off until set:
- * - **Exchanges in flight** (`limit`, learned from CPU by {@link targetLimit}): connections
- *   busy with an exchange, or fresh and not yet through their first. Idle keep-alive
- *   connections cost the event loop nothing and do not count: a limit learned from CPU that
- *   counted them would close them under their clients' next requests.
+ * - **Exchanges in flight** (`limit`, learned from CPU by {@link targetLimit}): requests begun
+ *   and not yet answered ({@link Limiter.inFlight}). Idle keep-alive connections cost the
+ *   event loop nothing and do not count: a limit learned from CPU that counted them would close
+ *   them under their clients' next requests.
  * - **Time in the current turn** (`waitMs`): the event loop handles every request that is
  *   ready when it polls in one turn, one after another; a request handled `waitMs` after the
  *   turn's first one has been ready at least that long, and so has every one behind it. Past
@@ -17,8 +17,10 @@
  *   send at once. A CPU-bound server's queue is its ready sockets; this is CoDel's rule on it.
  */
 export class ExchangeGate {
-  #limit = Infinity;
-  #waitMs = Infinity;
+  /** The most exchanges in flight; `Infinity`: no bound. */
+  limit = Infinity;
+  /** How long into a turn new exchanges still begin, ms; `Infinity`: no bound. */
+  waitMs = Infinity;
   // When the current turn's first request was judged (scheduler time); -1 between turns.
   #turnStart = -1;
   readonly #endTurn = (): void => {
@@ -35,24 +37,6 @@ export class ExchangeGate {
     private readonly afterTurn: (end: () => void) => void = setImmediate,
   ) {}
 
-  /** The most exchanges in flight; `Infinity`: no bound. */
-  get limit(): number {
-    return this.#limit;
-  }
-
-  set limit(limit: number) {
-    this.#limit = limit;
-  }
-
-  /** How long into a turn new exchanges still begin, ms; `Infinity`: no bound. */
-  get waitMs(): number {
-    return this.#waitMs;
-  }
-
-  set waitMs(ms: number) {
-    this.#waitMs = ms;
-  }
-
   /**
    * Judges one new exchange.
    *
@@ -60,8 +44,8 @@ export class ExchangeGate {
    * @returns Whether it may begin.
    */
   admits(others: number): boolean {
-    if (others >= this.#limit) return false;
-    if (this.#waitMs === Infinity) return true;
+    if (others >= this.limit) return false;
+    if (this.waitMs === Infinity) return true;
     const now = this.now();
     if (this.#turnStart < 0) {
       // The turn's first request: its turn ends when the loop reaches its check phase
@@ -70,6 +54,6 @@ export class ExchangeGate {
       this.afterTurn(this.#endTurn);
       return true;
     }
-    return now - this.#turnStart <= this.#waitMs;
+    return now - this.#turnStart <= this.waitMs;
   }
 }

@@ -1,6 +1,7 @@
 import { asyncScheduler, Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { Socket } from 'node:net';
 import { ipv6Prefix } from '../util/addresses';
+import { endSocket } from '../util/endSocket';
 import { checkFunction, checkInteger, checkKnownOptions, checkNumber, checkOptions } from '../util/validate';
 import { Counts, type LimiterCounts } from './counts';
 import { defineDeprecatedMembers, type DeprecatedLimiterMembers } from './deprecated';
@@ -433,7 +434,7 @@ export class Limiter {
     // emit 'close' again to free a slot: it gets none.
     if (socket.closed) return owner.admitted(connection, GONE), 'admitted';
     if (this.#shedding.watching && this.#shedding.refuses(socket.remoteAddress ?? '')) return this.#drop(socket, 'droppedHeaviest');
-    if (this.#rates !== undefined && !this.#rates.take(this.#rateKey(socket.remoteAddress ?? ''))) return this.#overRate(socket);
+    if (this.#rates !== undefined && !this.#rates.take(this.#rateKey(socket.remoteAddress ?? ''))) return this.#drop(socket, 'droppedPerPeerRate', this.#onRateExceeded);
     const room = this.#live < this.#limit && this.#waiting.size === 0;
     if (!room && (!wait || this.#waiting.size >= this.#queueSize)) return this.#drop(socket, 'dropped');
     let peer: string | undefined;
@@ -493,23 +494,10 @@ export class Limiter {
     return this.#rateBits === undefined ? address : ipv6Prefix(address, this.#rateBits);
   }
 
-  #overRate(socket: Socket): 'dropped' {
-    this.#counts.droppedPerPeerRate++;
-    try {
-      this.#onRateExceeded(socket);
-    } catch {
-      socket.destroy(); // a hook that throws still ends the connection; the loop goes on
-    }
-    return 'dropped';
-  }
-
-  #drop(socket: Socket, counter: 'dropped' | 'droppedPerPeer' | 'droppedHeaviest'): 'dropped' {
+  /** Refuses a connection at once, counted; ended by `refuse` (`onExceeded` over the rate). */
+  #drop(socket: Socket, counter: 'dropped' | 'droppedPerPeer' | 'droppedPerPeerRate' | 'droppedHeaviest', end = this.#refuse): 'dropped' {
     this.#counts[counter]++;
-    try {
-      this.#refuse(socket);
-    } catch {
-      socket.destroy(); // a hook that throws still ends the connection; the loop goes on
-    }
+    endSocket(end, socket);
     return 'dropped';
   }
 

@@ -29,7 +29,7 @@ export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): strin
   metric('live_connections', 'gauge', 'Live connections.', stats.live);
   metric('connection_limit', 'gauge', 'The connection limit in force.', stats.limit);
   metric('queue_size', 'gauge', 'How many connections may wait.', stats.queueSize);
-  metric('exchanges_in_flight', 'gauge', 'Exchanges in flight: live connections not idle between exchanges.', stats.inFlight);
+  metric('exchanges_in_flight', 'gauge', 'Exchanges in flight: requests begun and not yet answered.', stats.inFlight);
   // Prometheus writes an unbounded limit as +Inf.
   metric('exchange_limit', 'gauge', 'The most exchanges in flight (learned from CPU); +Inf: none.', stats.exchangeLimit);
   metric('paused', 'gauge', '1 while accepting is paused.', stats.paused ? 1 : 0);

@@ -1,4 +1,18 @@
 import type { Socket } from 'node:net';
+import { endSocket } from '../util/endSocket';
+
+/** Which connections a drain keeps for the pipeline instead of refusing them (see `WatchOptions.keepNewest`). */
+export interface Keep {
+  /** How many of the newest connections taken while draining to keep: read once, as a drain begins. */
+  count(): number;
+  /**
+   * Hands the kept connections on, oldest first, when the drain ends.
+   *
+   * @param sockets The kept connections.
+   * @param closed Whether the listening socket closed (else the pause was released first).
+   */
+  pass(sockets: readonly Socket[], closed: boolean): void;
+}
 
 /**
  * Empties a listening socket's accept queue before it closes for a pause, so that the close
@@ -17,19 +31,6 @@ import type { Socket } from 'node:net';
  * the process has that much work while its listener is closed, and the ones that waited least
  * in the queue are the ones served.
  */
-/** Which connections a drain keeps for the pipeline instead of refusing them (see `WatchOptions.keepNewest`). */
-export interface Keep {
-  /** How many of the newest connections taken while draining to keep: read once, as a drain begins. */
-  count(): number;
-  /**
-   * Hands the kept connections on, oldest first, when the drain ends.
-   *
-   * @param sockets The kept connections.
-   * @param closed Whether the listening socket closed (else the pause was released first).
-   */
-  pass(sockets: readonly Socket[], closed: boolean): void;
-}
-
 export class QueueDrain {
   #draining = false;
   #tookOne = false;
@@ -98,11 +99,7 @@ export class QueueDrain {
       socket = this.#kept.shift()!;
     }
     this.#refused++;
-    try {
-      this.refuse(socket);
-    } catch {
-      socket.destroy();
-    }
+    endSocket(this.refuse, socket);
   }
 
   readonly #check = (): void => {
