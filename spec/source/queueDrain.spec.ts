@@ -5,7 +5,7 @@ import { QueueDrain } from '../../src/source/queueDrain';
 import { fakeSocket } from '../marbles';
 
 /** A drain whose turn checks run only when `turn()` says the loop reached its check phase. */
-function drain(refuse: (socket: Socket) => void = () => undefined, keep?: { count: () => number; passed: [readonly Socket[], boolean][] }) {
+function drain(refuse: (socket: Socket) => void = () => undefined, keep?: { count: () => number; passed: [readonly Socket[], boolean][] }, onClose: () => void = () => undefined) {
   const checks: (() => void)[] = [];
   let closes = 0;
   const refused: Socket[] = [];
@@ -14,7 +14,10 @@ function drain(refuse: (socket: Socket) => void = () => undefined, keep?: { coun
       refused.push(socket);
       refuse(socket);
     },
-    () => void closes++,
+    () => {
+      closes++;
+      onClose();
+    },
     (check) => void checks.push(check),
     keep === undefined ? undefined : { count: keep.count, pass: (sockets, closed) => void keep.passed.push([sockets, closed]) },
   );
@@ -75,32 +78,46 @@ describe('QueueDrain', () => {
     expect([d.closes(), d.checks.length]).toEqual([0, 0]);
   });
 
-  it('counts each take() in refused and hands its socket to refuse', () => {
-    const d = drain();
+  it('counts each take() in refused, and hands the sockets to refuse, oldest first, only once the socket is closed', () => {
+    const events: string[] = [];
+    const d = drain((socket) => void events.push(`refuse ${sockets.indexOf(socket)}`), undefined, () => void events.push('close'));
     d.queue.start();
     const sockets = [fakeSocket(), fakeSocket(), fakeSocket()];
     for (const socket of sockets) d.queue.take(socket);
-    expect(d.queue.refused).toBe(3);
-    expect(d.refused).toEqual(sockets);
+    expect([d.queue.refused, d.refused.length]).toEqual([3, 0]); // counted, not answered: a client answered now would queue again
+    d.turn();
+    d.turn(); // took none: closed, then answered
+    expect(events).toEqual(['close', 'refuse 0', 'refuse 1', 'refuse 2']);
     expect(sockets.some((s) => s.destroyed)).toBe(false); // refuse decides how it ends, not the drain
   });
 
-  it('destroys the socket of a refuse that throws, and goes on draining and refusing', () => {
+  it('answers the connections taken when cancelled (the listener stays open) or abandoned, never closing', () => {
+    for (const end of ['cancel', 'abandon'] as const) {
+      const d = drain();
+      const socket = fakeSocket();
+      d.queue.start();
+      d.queue.take(socket);
+      d.queue[end]();
+      d.turn();
+      d.turn();
+      expect([end, d.refused, d.closes(), d.queue.draining]).toEqual([end, [socket], 0, false]);
+    }
+  });
+
+  it('destroys the socket of a refuse that throws, and refuses the next ones as usual', () => {
     let calls = 0;
     const d = drain(() => {
       if (++calls === 1) throw new Error('refuse failed');
     });
     d.queue.start();
     const [thrown, next] = [fakeSocket(), fakeSocket()];
-    expect(() => d.queue.take(thrown)).not.toThrow();
-    expect(thrown.destroyed).toBe(true);
+    d.queue.take(thrown);
     d.turn();
     expect(d.queue.draining).toBe(true);
-    d.queue.take(next); // the next turn's connection is refused as usual
-    expect([next.destroyed, d.queue.refused, calls]).toEqual([false, 2, 2]);
+    d.queue.take(next);
     d.turn();
-    d.turn();
-    expect(d.closes()).toBe(1);
+    expect(() => d.turn()).not.toThrow();
+    expect([d.closes(), thrown.destroyed, next.destroyed, d.queue.refused, calls]).toEqual([1, true, false, 2, 2]);
   });
 
   it('drains once when started twice: one check scheduled, one close', () => {
@@ -151,10 +168,10 @@ describe('QueueDrain', () => {
       const sockets = [fakeSocket(), fakeSocket(), fakeSocket(), fakeSocket()];
       d.queue.start();
       sockets.forEach((socket) => d.queue.take(socket));
-      expect([d.refused, d.queue.refused, passed.length]).toEqual([sockets.slice(0, 2), 2, 0]); // the two oldest refused, nothing handed on yet
+      expect([d.refused, d.queue.refused, passed.length]).toEqual([[], 2, 0]); // the two oldest to be refused, nothing answered or handed on yet
       d.turn(); // the turn of start(): it took connections
       d.turn(); // none taken: empty, closed
-      expect([d.closes(), passed]).toEqual([1, [[sockets.slice(2), true]]]);
+      expect([d.closes(), d.refused, passed]).toEqual([1, sockets.slice(0, 2), [[sockets.slice(2), true]]]);
       expect(reads).toBe(1); // read once, as the drain began
     });
 

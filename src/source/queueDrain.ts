@@ -21,10 +21,13 @@ export interface Keep {
  * Closing a listening socket resets every connection in its kernel accept queue: those clients
  * have connected and sent their request, and cannot tell whether it was done (a POST cannot be
  * retried safely). Node takes one connection from that queue per event-loop turn (measured), so
- * while draining, each turn's connection is handed to `refuse` (HTTP: a `503` with
- * `Retry-After`, a few tens of µs, nothing read) instead of the pipeline, and the socket closes
- * at the first turn that took none: the queue was empty when the loop polled, and the close
- * follows within the same turn. Clients that come after are refused by the kernel
+ * while draining, each turn's connection is taken from the pipeline, and the socket closes at
+ * the first turn that took none: the queue was empty when the loop polled, and the close
+ * follows within the same turn. Then the connections taken are handed to `refuse` (HTTP: a
+ * `503` with `Retry-After`, a few tens of µs, nothing read), oldest first: answered only once
+ * the listener is closed, a client that retries at once is refused by the kernel instead of
+ * queueing again behind the ones still to be answered (a retry storm kept a queue answered
+ * this way from ever emptying: RESULTS 17). Clients that come after are refused by the kernel
  * (ECONNREFUSED, before they send anything): every refusal is unambiguous.
  *
  * With `keep`, the newest connections taken go on to the pipeline instead, once the drain ends:
@@ -38,6 +41,8 @@ export class QueueDrain {
   // again within a turn must not judge a turn twice).
   #checking = false;
   #refused = 0;
+  // Connections taken to be refused, answered when the drain ends.
+  #refusing: Socket[] = [];
   // The newest connections taken while draining, kept for the pipeline (with `keep`).
   #kept: Socket[] = [];
   #keep = 0;
@@ -77,20 +82,22 @@ export class QueueDrain {
     }
   }
 
-  /** Stops draining without closing (the pause was released first); what was kept is handed on. */
+  /** Stops draining without closing (the pause was released first): the connections taken are refused, what was kept is handed on. */
   cancel(): void {
     if (!this.#draining) return;
     this.#draining = false;
+    this.#refuseTaken();
     this.#passKept(false);
   }
 
-  /** Ends for good (the listener's subscriber is gone): nothing more closes, kept connections are destroyed. */
+  /** Ends for good (the listener's subscriber is gone): nothing more closes, the connections taken are refused, kept ones destroyed. */
   abandon(): void {
     this.#draining = false;
+    this.#refuseTaken();
     for (const socket of this.#kept.splice(0)) socket.destroy();
   }
 
-  /** A connection accepted while draining: kept if it is among the newest `keep.count()`, else refused (the oldest kept, when it pushes one out). */
+  /** A connection accepted while draining: kept if it is among the newest `keep.count()`, else refused when the drain ends (the oldest kept, when it pushes one out). */
   take(socket: Socket): void {
     this.#tookOne = true;
     if (this.#keep > 0) {
@@ -99,7 +106,7 @@ export class QueueDrain {
       socket = this.#kept.shift()!;
     }
     this.#refused++;
-    endSocket(this.refuse, socket);
+    this.#refusing.push(socket);
   }
 
   readonly #check = (): void => {
@@ -112,8 +119,13 @@ export class QueueDrain {
     }
     this.#draining = false;
     this.close();
+    this.#refuseTaken();
     this.#passKept(true);
   };
+
+  #refuseTaken(): void {
+    for (const socket of this.#refusing.splice(0)) endSocket(this.refuse, socket);
+  }
 
   #passKept(closed: boolean): void {
     if (this.#kept.length === 0) return;

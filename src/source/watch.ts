@@ -44,10 +44,11 @@ export interface WatchOptions {
   drainBeforePause?: number;
   /**
    * Answers a connection that the listener takes from the kernel's accept queue after a pause
-   * began: with it, a pause first empties the queue (Node takes one connection a turn; each
-   * goes here instead of downstream) and closes the listening socket only once it is empty, so
-   * the close resets no client that had already connected and sent its request. Clients that
-   * come after are refused by the kernel (ECONNREFUSED). For HTTP, {@link serviceUnavailable}
+   * began: with it, a pause first empties the queue (Node takes one connection a turn; each is
+   * kept from downstream) and closes the listening socket only once it is empty, so the close
+   * resets no client that had already connected and sent its request; then each connection
+   * taken goes here, so that a client retrying at once meets the closed socket instead of the
+   * queue being emptied. Clients that come after are refused by the kernel (ECONNREFUSED). For HTTP, {@link serviceUnavailable}
    * (`503` with `Retry-After`); an exception it throws destroys the socket. Counted in
    * {@link ListenerControl.refused}. Default: none: the socket closes at once, and the kernel
    * resets what its queue holds.
