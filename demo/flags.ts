@@ -1,118 +1,89 @@
-/* The demo's command line: every flag checked, a bad one named with its value (exit 2). */
+/*
+ * The demo's command line. Every option of listenAndServe is a flag by one rule, `--max-lag-ms`
+ * is `maxLagMs`; the demo's own flags shape its handler and its output. A bad flag is one line
+ * on stderr and exit 2.
+ */
 import { parseArgs } from 'node:util';
+import type { ListenAndServeOptions } from 'rxjs-listen';
+
+/** The kinds of flag values: listenAndServe checks ranges itself (and names the flag, see `flagged`). */
+type Kind = 'integer' | 'number' | 'string' | 'list' | 'boolean';
+
+/** listenAndServe's options that are flags (all but `logger`, a function, and `signals`: the demo always handles them). */
+const OPTIONS: Record<string, Kind> = {
+  port: 'integer', host: 'string', path: 'string', backlog: 'integer', reusePort: 'boolean', limit: 'integer', queueSize: 'integer', queueTimeoutMs: 'integer',
+  perPeer: 'integer', perPeerRate: 'integer', idleMs: 'integer', maxLagMs: 'integer', maxElu: 'number', maxHeapMb: 'integer', maxRssMb: 'integer', pauseMs: 'integer',
+  proxyProtocol: 'boolean', trustedProxies: 'list', shedHeaviest: 'boolean', drainBeforePauseMs: 'integer', drainMs: 'integer', drainQuietMs: 'integer', graceMs: 'integer',
+  healthPort: 'integer', agentPort: 'integer', agentFullWeightAt: 'integer',
+};
+/** The demo's own: what each request costs (--busy-ms of CPU, --alloc-kb of heap held, --hold-ms late), keep-alive, logs, workers. */
+const DEMO: Record<string, Kind> = { busyMs: 'integer', allocKb: 'integer', holdMs: 'integer', keepAliveMs: 'integer', log: 'string', stats: 'boolean', workers: 'integer' };
 
 export interface Config {
-  host: string;
-  port: number;
-  limit: number;
-  perPeer: number | undefined;
-  /** New connections per second per address (a token bucket, burst the same). */
-  perPeerRate: number | undefined;
-  queue: number;
-  queueTimeoutMs: number;
-  keepAliveMs: number | undefined;
-  idleMs: number | undefined;
-  holdMs: number;
+  options: ListenAndServeOptions;
   busyMs: number;
-  /** KiB of V8 heap each request allocates and holds until its response. */
   allocKb: number;
-  maxLagMs: number | undefined;
-  maxElu: number | undefined;
-  maxHeapMb: number | undefined;
-  maxRssMb: number | undefined;
-  /** Unset: 500 ms on a shortage, 10 ms on overload. */
-  pauseMs: number | undefined;
-  graceMs: number;
-  /** On SIGTERM, go on serving until traffic stops, at most this long (0: stop at once). */
-  drainMs: number;
-  /** Traffic has stopped when nothing arrived for this long. */
-  drainQuietMs: number;
-  /** Where /live, /ready and /metrics are served, if anywhere. */
-  healthPort: number | undefined;
-  /** Read a PROXY protocol header (v1 or v2) on connections from --trusted-proxies. */
-  proxyProtocol: boolean;
-  /** The proxies allowed to send one: addresses and CIDR ranges, comma-separated. */
-  trustedProxies: string;
-  /** How long a pause is announced (agent: drain) before the listener closes. */
-  drainBeforePauseMs: number;
-  /** Where HAProxy's agent check is answered, if anywhere. */
-  agentPort: number | undefined;
-  /** The capacity (exchanges per second of running time) that earns the agent's full weight. */
-  agentFullWeightAt: number | undefined;
+  holdMs: number;
+  keepAliveMs: number | undefined;
   log: 'text' | 'json';
   stats: boolean;
   workers: number;
 }
 
-function fail(message: string): never {
+const flag = (option: string): string => `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+export function fail(message: string): never {
   console.error(`demo: ${message}`);
   return process.exit(2);
 }
 
-function integer(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
-    fail(`--${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
+/** An error of listenAndServe's, its option named as the flag: `--max-lag-ms must be ...`. */
+export const flagged = (message: string): string => message.replace(/^listenAndServe: options\.([a-zA-Z]+)/, (_, option: string) => flag(option));
 
-function fraction(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || !(value > 0 && value <= 1)) fail(`--${name} must be a number above 0 and at most 1, got ${JSON.stringify(text)}`);
-  return value;
+function value(option: string, kind: Kind, text: string | boolean): unknown {
+  if (kind === 'boolean' || kind === 'string') return text;
+  if (kind === 'list') return String(text).split(',').map((item) => item.trim());
+  // Decimal only: Number() would take 0x1F90 for 8080 and '' for 0.
+  if (!(kind === 'integer' ? /^-?\d+$/ : /^-?(\d+\.?\d*|\.\d+)$/).test(String(text))) fail(`${flag(option)} must be a${kind === 'integer' ? 'n integer' : ' number'}, got ${JSON.stringify(text)}`);
+  return Number(text);
 }
 
 export function parseFlags(args = process.argv.slice(2)): Config {
-  const text = { type: 'string' } as const;
-  let values;
+  const all = { ...OPTIONS, ...DEMO };
+  const spec = Object.fromEntries(Object.entries(all).map(([option, kind]) => [flag(option).slice(2), { type: kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]));
+  // `--port -1`: parseArgs would read -1 as a flag ("argument is ambiguous"); give it the value.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (spec[args[i].slice(2)]?.type === 'string' && next !== undefined && /^-\d/.test(next)) joined.push(`${args[i]}=${args[++i]}`);
+    else joined.push(args[i]);
+  }
+  let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({
-      args,
-      options: {
-        port: text, host: text, limit: text, 'per-peer': text, 'per-peer-rate': text, 'idle-ms': text, 'hold-ms': text, 'busy-ms': text, 'alloc-kb': text,
-        'max-lag-ms': text, 'max-elu': text, 'max-heap-mb': text, 'max-rss-mb': text,
-        'pause-ms': text, 'grace-ms': text, 'drain-ms': text, 'drain-quiet-ms': text, 'health-port': text, 'agent-port': text, 'agent-full-weight-at': text, 'proxy-protocol': { type: 'boolean' }, 'drain-before-pause-ms': text, 'trusted-proxies': text,
-        queue: text, 'queue-timeout-ms': text, 'keep-alive-ms': text, log: text, workers: text, stats: { type: 'boolean' },
-      },
-    }).values;
+    values = parseArgs({ args: joined, options: spec }).values;
   } catch (error) {
     return fail((error as Error).message);
   }
-  const log = values.log ?? 'text';
-  if (log !== 'text' && log !== 'json') fail(`--log must be text or json, got ${JSON.stringify(log)}`);
-  if (values['agent-full-weight-at'] !== undefined && values['agent-port'] === undefined) fail('--agent-full-weight-at weighs the answers on --agent-port: give --agent-port too');
+  const read = (table: Record<string, Kind>): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(table).flatMap(([option, kind]) => (values[flag(option).slice(2)] === undefined ? [] : [[option, value(option, kind, values[flag(option).slice(2)]!)]])));
+  const demo = read(DEMO);
+  if (demo.log !== undefined && demo.log !== 'text' && demo.log !== 'json') fail(`--log must be text or json, got ${JSON.stringify(demo.log)}`);
+  const count = (option: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const n = (demo[option] as number | undefined) ?? fallback;
+    if (n < min || n > max) fail(`${flag(option)} must be an integer between ${min} and ${max}, got ${JSON.stringify(String(n))}`);
+    return n;
+  };
+  const options = read(OPTIONS) as ListenAndServeOptions;
+  // The demo listens on loopback at 8080 unless told: a demo should not open a port to the network.
+  if (options.path === undefined) Object.assign(options, { port: options.port ?? 8080, host: options.host ?? '127.0.0.1' });
   return {
-    host: values.host ?? '127.0.0.1',
-    port: integer('port', values.port, 0, 65535) ?? 8080,
-    limit: integer('limit', values.limit, 1) ?? 1000,
-    perPeer: integer('per-peer', values['per-peer'], 1),
-    perPeerRate: integer('per-peer-rate', values['per-peer-rate'], 1),
-    queue: integer('queue', values.queue, 0) ?? 511,
-    queueTimeoutMs: integer('queue-timeout-ms', values['queue-timeout-ms'], 1) ?? 10_000,
-    keepAliveMs: integer('keep-alive-ms', values['keep-alive-ms'], 0),
-    idleMs: integer('idle-ms', values['idle-ms'], 1),
-    holdMs: integer('hold-ms', values['hold-ms'], 0) ?? 0,
-    busyMs: integer('busy-ms', values['busy-ms'], 0) ?? 0,
-    allocKb: integer('alloc-kb', values['alloc-kb'], 0) ?? 0,
-    maxLagMs: integer('max-lag-ms', values['max-lag-ms'], 1),
-    maxElu: fraction('max-elu', values['max-elu']),
-    maxHeapMb: integer('max-heap-mb', values['max-heap-mb'], 1),
-    maxRssMb: integer('max-rss-mb', values['max-rss-mb'], 1),
-    pauseMs: integer('pause-ms', values['pause-ms'], 0),
-    graceMs: integer('grace-ms', values['grace-ms'], 0) ?? 10_000,
-    drainMs: integer('drain-ms', values['drain-ms'], 0) ?? 0,
-    drainQuietMs: integer('drain-quiet-ms', values['drain-quiet-ms'], 1) ?? 1000,
-    healthPort: integer('health-port', values['health-port'], 0, 65535),
-    proxyProtocol: values['proxy-protocol'] ?? false,
-    drainBeforePauseMs: integer('drain-before-pause-ms', values['drain-before-pause-ms'], 0) ?? 0,
-    trustedProxies: values['trusted-proxies'] ?? '127.0.0.1,::1',
-    agentPort: integer('agent-port', values['agent-port'], 0, 65535),
-    agentFullWeightAt: integer('agent-full-weight-at', values['agent-full-weight-at'], 1),
-    log: log as 'text' | 'json',
-    stats: values.stats ?? false,
-    workers: integer('workers', values.workers, 1, 64) ?? 1,
+    options,
+    busyMs: count('busyMs', 0, 0),
+    allocKb: count('allocKb', 0, 0),
+    holdMs: count('holdMs', 0, 0),
+    keepAliveMs: demo.keepAliveMs === undefined ? undefined : count('keepAliveMs', 0, 0),
+    log: (demo.log as 'text' | 'json' | undefined) ?? 'text',
+    stats: (demo.stats as boolean | undefined) ?? false,
+    workers: count('workers', 1, 1, 64),
   };
 }

@@ -22,7 +22,8 @@ import { parseFlags } from './flags';
 import { runHttpServer } from './http';
 
 const config = parseFlags();
-const url = ({ address, port }: AddressInfo): string => `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+const url = (where: AddressInfo | string): string =>
+  typeof where === 'string' ? `unix:${where}` : `http://${where.address.includes(':') ? `[${where.address}]` : where.address}:${where.port}`;
 
 /** A free port now: workers must share one concrete port so a paused worker can rejoin it. */
 function freePort(host: string): Promise<number> {
@@ -36,7 +37,8 @@ function freePort(host: string): Promise<number> {
 }
 
 async function primary(): Promise<void> {
-  const port = config.port === 0 ? await freePort(config.host) : config.port;
+  const { port: wanted = 0, host = '127.0.0.1' } = config.options;
+  const port = wanted === 0 ? await freePort(host) : wanted;
   let announced = false;
   let running = config.workers;
   for (let i = 0; i < config.workers; i++) {
@@ -62,7 +64,7 @@ async function primary(): Promise<void> {
 if (config.workers > 1 && cluster.isPrimary) {
   void primary();
 } else if (cluster.isWorker) {
-  runHttpServer({ ...config, port: Number(process.env.RXJS_LISTEN_DEMO_PORT) }, (address) => process.send!({ listening: address }));
+  runHttpServer({ ...config, options: { ...config.options, port: Number(process.env.RXJS_LISTEN_DEMO_PORT) } }, (address) => process.send!({ listening: address }));
 } else {
   runHttpServer(config, (address) => console.log(`listening on ${url(address)}`));
 }

@@ -9,7 +9,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { tap } from 'rxjs';
-import { backpressure, handleErrors, handTo, listen, logWarnings, readOpenFileLimit, serve, type ListenerControl } from '../../src';
+import { backpressure, handleErrors, handTo, listen, logWarnings, serve, type ListenerControl } from '../../src';
+import { readOpenFileLimit } from '../../src/errors';
 
 const options = parseArgs({ options: { case: { type: 'string' }, 'warm-ms': { type: 'string' }, 'measure-ms': { type: 'string' } } }).values;
 const which = options.case;

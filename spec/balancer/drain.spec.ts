@@ -1,6 +1,8 @@
 import { Subject } from 'rxjs';
 import { accepted, FakeListener, testScheduler } from '../marbles';
-import { drain, Limiter, LoopStatus, Metrics } from '../../src';
+import { drain, LoopStatus } from '../../src/balancer';
+import { Limiter } from '../../src';
+import { Metrics } from '../../src/metrics';
 
 describe('drain', () => {
   /** A status whose accepted count moves with each value of the returned Subject. */

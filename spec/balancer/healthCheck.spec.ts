@@ -4,7 +4,9 @@ import { createServer, request, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { concat, NEVER, of } from 'rxjs';
 import { accepted, FakeListener } from '../marbles';
-import { agentCheck, backpressure, handleErrors, healthCheck, Limiter, LoopStatus, Metrics } from '../../src';
+import { agentCheck, healthCheck, LoopStatus } from '../../src/balancer';
+import { backpressure, handleErrors, Limiter } from '../../src';
+import { Metrics } from '../../src/metrics';
 
 function ask(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {

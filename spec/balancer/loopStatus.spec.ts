@@ -1,7 +1,9 @@
 import { concat, NEVER, of, take } from 'rxjs';
 import { accepted, fakeSocket, FakeListener, testScheduler } from '../marbles';
 import { fakeEventLoop } from '../support/eventLoop';
-import { agentCheck, agentReply, backpressure, handleErrors, Limiter, LoopStatus, Metrics } from '../../src';
+import { agentCheck, agentReply, LoopStatus } from '../../src/balancer';
+import { backpressure, handleErrors, Limiter } from '../../src';
+import { Metrics } from '../../src/metrics';
 
 function loop(limit = 4) {
   const listener = new FakeListener(() => 0);

@@ -1,5 +1,6 @@
 import { failed, FakeListener, testScheduler } from '../marbles';
-import { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, handleErrors, RESOURCE_ERRORS } from '../../src';
+import { classifyAcceptError, classifyFailure, CONNECTION_ERRORS, RESOURCE_ERRORS } from '../../src/errors';
+import { handleErrors } from '../../src';
 
 const error = (code: string | undefined, syscall = 'accept') => Object.assign(new Error(String(code)), { code, syscall });
 

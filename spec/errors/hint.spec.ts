@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorHint } from '../../src';
+import { errorHint } from '../../src/errors';
 
 const error = (code: string, extra: object = {}) => Object.assign(new Error(code), { code }, extra);
 

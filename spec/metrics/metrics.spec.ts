@@ -1,6 +1,7 @@
 import { concat, NEVER, of, take } from 'rxjs';
 import { accepted, failed, fakeSocket, FakeListener, testScheduler } from '../marbles';
-import { backpressure, Limiter, Metrics, toPrometheus } from '../../src';
+import { backpressure, Limiter } from '../../src';
+import { Metrics, toPrometheus } from '../../src/metrics';
 
 describe('Metrics', () => {
   it('counts accepted connections, skipped errors and shortages, and reads the limiter and the pauses', () => {

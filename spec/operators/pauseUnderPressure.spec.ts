@@ -1,6 +1,7 @@
 import { of, Subject } from 'rxjs';
 import { accepted, fakeSocket, FakeListener, testScheduler } from '../marbles';
-import { type AcceptResult, Limiter, pauseUnderPressure, type Pressure, type PressureWarning } from '../../src';
+import { type AcceptResult, Limiter } from '../../src';
+import { pauseUnderPressure, type Pressure, type PressureWarning } from '../../src/overload';
 
 /** `n` connections from `address` through the limiter: what its arrivals record. */
 function arrive(limiter: Limiter, address: string, n: number): void {

@@ -11,7 +11,8 @@ import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { firstValueFrom, of, ReplaySubject, Subject, type Subscription } from 'rxjs';
 import { accepted, fakeSocket, FakeListener, testScheduler, type FakeSocket } from '../marbles';
 import { sleep } from '../support/net';
-import { type Accepted, backpressure, handleErrors, handTo, Limiter, listen, proxyHeaderOf, proxyPeerOf, proxyProtocol, serve, type ProxyProtocolOptions } from '../../src';
+import { type Accepted, backpressure, handleErrors, handTo, Limiter, listen, serve } from '../../src';
+import { proxyHeaderOf, proxyPeerOf, proxyProtocol, type ProxyProtocolOptions } from '../../src/proxy';
 
 /** An HTTP server that answers with the client address it sees, and the proxy behind it. */
 const app = createHttpServer((req, res) => {

@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { filter, ReplaySubject, Subscription, take, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { first, later, WAIT_MS } from '../support/net';
 import { testScheduler } from '../marbles';
-import { acceptQueueMs, listen, type Accepted, type AcceptResult } from '../../src';
+import { acceptQueueMs } from '../../src/overload';
+import { listen, type Accepted, type AcceptResult } from '../../src';
 
 /**
  * A scheduler whose work runs only at `tick()`: one reading of a monitor per tick, at the point

@@ -1,6 +1,7 @@
 /* adaptiveLimit: the limit learned from a signal that rises with load (AIMD), in virtual time. */
 import { fakeSocket, testScheduler } from '../marbles';
-import { adaptiveLimit, Limiter } from '../../src';
+import { adaptiveLimit } from '../../src/overload';
+import { Limiter } from '../../src';
 
 describe('adaptiveLimit', () => {
   it('lowers the limit by a factor on each reading above the target, and raises it by one while it is reached', () => {

@@ -10,7 +10,9 @@ import { sampleEvery } from '../../src/overload/monitors/sample';
 import { fakeEventLoop } from '../support/eventLoop';
 import { connectOutcome, sleep } from '../support/net';
 import { fakeSocket, testScheduler } from '../marbles';
-import { cgroupMemory, eventLoopBusy, eventLoopBusyMs, eventLoopDelay, eventLoopDelayMs, eventLoopUtilization, handleErrors, heapLimitMiB, heapUsed, heapUsedMiB, Limiter, listen, openFiles, pauseUnderPressure, type Pressure, type PressureWarning, rss, rssMiB, serviceTime, serviceTimeMs } from '../../src';
+import { cgroupMemory, eventLoopBusyMs, eventLoopDelayMs, eventLoopUtilization, heapLimitMiB, heapUsedMiB, openFiles, pauseUnderPressure, type Pressure, type PressureWarning, rssMiB, serviceTimeMs } from '../../src/overload';
+import { eventLoopBusy, eventLoopDelay, heapUsed, rss, serviceTime } from '../../src/overload/monitors/deprecated';
+import { handleErrors, Limiter, listen } from '../../src';
 
 function busy(ms: number): void {
   for (const end = performance.now() + ms; performance.now() < end; );

@@ -1,7 +1,8 @@
 /* targetLimit: the limit on exchanges in flight set from what an exchange costs, in virtual time. */
 import { EMPTY, of, Subject } from 'rxjs';
 import { fakeSocket, testScheduler } from '../marbles';
-import { Limiter, targetLimit } from '../../src';
+import { Limiter } from '../../src';
+import { targetLimit } from '../../src/overload';
 
 describe('targetLimit', () => {
   it('sets the exchange limit to what finishes within the target, averaging readings', () => {

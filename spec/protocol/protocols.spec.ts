@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { firstValueFrom, ReplaySubject, type Subscription } from 'rxjs';
 import { sleep } from '../support/net';
-import { backpressure, handleErrors, handTo, Limiter, listen, Metrics, serve } from '../../src';
+import { backpressure, handleErrors, handTo, Limiter, listen, serve } from '../../src';
+import { Metrics } from '../../src/metrics';
 
 const tlsOptions = {
   key: readFileSync(join(__dirname, '..', '..', 'demo', 'certs', 'localhost-key.pem')),

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter, ReplaySubject, share, Subject, type Subscription } from 'rxjs';
 import { connect, connectOutcome, first, sleep, WAIT_MS } from '../support/net';
-import { type Accepted, type AcceptFailed, type AcceptResult, fromServer, listen, ListenError, readOpenFileLimit } from '../../src';
+import { type Accepted, type AcceptFailed, type AcceptResult, fromServer, listen, ListenError } from '../../src';
+import { readOpenFileLimit } from '../../src/errors';
 
 /** Subscribes to a listener, collecting its results and its bound address. */
 function start(source: (onListening: (address: AddressInfo | string) => void) => import('rxjs').Observable<AcceptResult>) {

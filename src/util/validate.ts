@@ -3,7 +3,7 @@
  * that names the option and shows the value.
  */
 
-function show(value: unknown): string {
+export function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 

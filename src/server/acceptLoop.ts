@@ -1,0 +1,201 @@
+import { identity, Observable, Subscription, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
+import type { Accepted, AcceptResult } from '../errors/result';
+import { LoopStatus } from '../balancer/loopStatus';
+import { Limiter } from '../limit/limiter';
+import { Metrics } from '../metrics/metrics';
+import { backpressure, type Admitted } from '../operators/backpressure';
+import { handleErrors } from '../operators/handleErrors';
+import { idleTimeout } from '../operators/idleTimeout';
+import { logWarnings } from '../operators/logWarnings';
+import { pauseUnderPressure, type Pressure, type PressureWarning } from '../operators/pauseUnderPressure';
+import { proxyProtocol } from '../operators/proxyProtocol';
+import { serviceUnavailable } from '../protocol/serviceUnavailable';
+import type { WatchOptions } from '../source/watch';
+import { checkBoolean, checkInteger, checkKnownOptions, checkNumber, checkOptions } from '../util/validate';
+import { logFunction, type Logger } from './log';
+import { overloadPolicy } from './overloadPolicy';
+
+/** The accept loop's policy: the options of {@link acceptLoop}, and of `listenAndServe` besides its own. */
+export interface AcceptLoopOptions {
+  /** Live connections at most, an integer >= 1. Default 1000. */
+  limit?: number;
+  /** Connections beyond the limit wait in a queue of this many (first in, first out); beyond it they are refused. Default 511. */
+  queueSize?: number;
+  /** A connection that waited this long in the queue is answered `503`, ms. Default 10 000. */
+  queueTimeoutMs?: number;
+  /** Live connections at most from one client address. Default: no bound. */
+  perPeer?: number;
+  /** New connections a second at most from one client address (a token bucket, the burst the same). Default: no bound. */
+  perPeerRate?: number;
+  /** A connection silent for this long (no byte either way) is closed, ms. Default: never. */
+  idleMs?: number;
+  /**
+   * The longest an admitted request should wait for the event loop, ms: beyond it the process
+   * is overloaded, and sheds per request (`503` with `Retry-After`, the connection kept), then
+   * pauses accepting (the kernel refuses at no cost). See `overloadPolicy` and docs/overload.md.
+   * Default 100; 0: no shedding on CPU.
+   */
+  maxLagMs?: number;
+  /** Pause accepting while event-loop utilization is above this share, above 0, at most 1. Default: not watched. */
+  maxElu?: number;
+  /** Pause accepting while the V8 heap used is above this many MiB. Default: not watched. */
+  maxHeapMb?: number;
+  /** Pause accepting while resident memory is above this many MiB. Default: not watched. */
+  maxRssMb?: number;
+  /**
+   * How long an accept error that means a shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses
+   * accepting, ms; and the shortest pause under pressure if set. Default 500 (a pressure pause: 10).
+   */
+  pauseMs?: number;
+  /** Read a PROXY protocol header (v1 or v2) on connections from `trustedProxies`: the client's address for the limits. Default false. */
+  proxyProtocol?: boolean;
+  /** The proxies allowed to send one: addresses and CIDR ranges. Default loopback (`127.0.0.1`, `::1`). */
+  trustedProxies?: string | readonly string[];
+  /**
+   * Under overload, refuse first the addresses that bring most of the new connections, and pause
+   * only when none stands out. Turn it off behind a balancer that reads the loop's state (an
+   * agent or readiness check) and sends no PROXY header: there every connection has its
+   * address, and the balancer moves traffic before a pause refuses anyone. Default true.
+   */
+  shedHeaviest?: boolean;
+  /**
+   * Behind a balancer that reads the loop's state: announce a pause this long (the agent says
+   * `drain`) before the listening socket closes, ms. Default 0.
+   */
+  drainBeforePauseMs?: number;
+  /** Where shortages and overload are logged: a pino logger, a function, or false. Default: a line on stderr. */
+  logger?: Logger;
+}
+
+/**
+ * {@link acceptLoop}'s operator, with the parts of the loop a server reads: its limiter, its
+ * metrics, its state for the balancers, and what `listen` needs for the same policy.
+ */
+export interface AcceptLoop extends OperatorFunction<AcceptResult, Admitted> {
+  /** The loop's limiter: live connections, the limit, the queue, the counts. */
+  readonly limiter: Limiter;
+  /** The loop's counts (`metrics.snapshot()`, `metrics.every(ms)`, `toPrometheus`). */
+  readonly metrics: Metrics;
+  /** The loop's state for load balancers (`healthCheck`, `agentCheck`, `drain`). */
+  readonly status: LoopStatus;
+  /** Spread into `listen`'s options: how a pause empties the accept queue without resetting anyone. */
+  readonly listenOptions: Pick<WatchOptions, 'refuse' | 'keepNewest' | 'drainBeforePause'>;
+}
+
+/** The option names {@link acceptLoop} takes (listenAndServe takes these and its own). */
+export const ACCEPT_LOOP_OPTIONS = [
+  'limit', 'queueSize', 'queueTimeoutMs', 'perPeer', 'perPeerRate', 'idleMs', 'maxLagMs', 'maxElu', 'maxHeapMb', 'maxRssMb',
+  'pauseMs', 'proxyProtocol', 'trustedProxies', 'shedHeaviest', 'drainBeforePauseMs', 'logger',
+] as const;
+
+/**
+ * Everything between a listener and the handlers, as one operator: shortages logged with a hint
+ * and paused on, overload shed per request then per connection, a limit with a wait queue,
+ * per-address bounds, the PROXY protocol, idle connections closed. `listenAndServe` is this
+ * around an existing server; this is for a pipeline of one's own.
+ *
+ * ```
+ * listen -> [memory pause] -> metrics -> logWarnings -> handleErrors -> [proxyProtocol]
+ *        -> [CPU pause, heaviest shed] -> backpressure(limiter) -> [idleTimeout] -> serve
+ * ```
+ *
+ * @example
+ * const loop = acceptLoop({ limit: 1000, maxLagMs: 100 });
+ * listen({ port: 8080, ...loop.listenOptions }).pipe(loop, serve(handTo(app))).subscribe();
+ *
+ * @param options The policy; every option is optional.
+ * @returns The operator, with its limiter, metrics and status. The limits it learns are learned
+ *   while it is subscribed; subscribe it once.
+ * @throws {TypeError | RangeError} At call time, on an unknown option or a value out of range, naming it.
+ */
+export function acceptLoop(options: AcceptLoopOptions = {}): AcceptLoop {
+  return acceptLoopAs('acceptLoop', checkKnownOptions('acceptLoop: options', options, ACCEPT_LOOP_OPTIONS));
+}
+
+/**
+ * {@link acceptLoop} for a caller whose errors name it (`listenAndServe: options.limit ...`).
+ *
+ * @param caller The function called.
+ * @param options Already checked for unknown keys.
+ * @returns As {@link acceptLoop}.
+ */
+export function acceptLoopAs(caller: string, options: AcceptLoopOptions): AcceptLoop {
+  checkOptions(`${caller}: options`, options);
+  const name = (option: string): string => `${caller}: options.${option}`;
+  const optional = <T>(option: keyof AcceptLoopOptions, check: (name: string, value: unknown) => T): T | undefined =>
+    options[option] === undefined ? undefined : check(name(option), options[option]);
+  const positive = (n: string, v: unknown): number => checkInteger(n, v, 1);
+  const limit = optional('limit', positive) ?? 1000;
+  const queueSize = optional('queueSize', (n, v) => checkInteger(n, v, 0)) ?? 511;
+  const queueTimeoutMs = optional('queueTimeoutMs', positive) ?? 10_000;
+  const perPeer = optional('perPeer', positive);
+  const perPeerRate = optional('perPeerRate', positive);
+  const idleMs = optional('idleMs', positive);
+  const maxLagMs = optional('maxLagMs', (n, v) => checkInteger(n, v, 0)) ?? 100;
+  const maxElu = optional('maxElu', (n, v) => checkNumber(n, v, { above: 0, max: 1 }));
+  const maxHeapMb = optional('maxHeapMb', positive);
+  const maxRssMb = optional('maxRssMb', positive);
+  const pauseMs = optional('pauseMs', (n, v) => checkInteger(n, v, 0));
+  const useProxyProtocol = optional('proxyProtocol', checkBoolean) ?? false;
+  const shedHeaviest = optional('shedHeaviest', checkBoolean) ?? true;
+  const drainBeforePause = optional('drainBeforePauseMs', (n, v) => checkInteger(n, v, 0)) ?? 0;
+  const log = logFunction(options.logger, name('logger'));
+  // Checked here, not at the first connection: proxyProtocol checks its addresses as it is called.
+  const readProxyHeader = useProxyProtocol ? named(() => proxyProtocol({ trusted: options.trustedProxies ?? ['127.0.0.1', '::1'] }), 'proxyProtocol: options.trusted', name('trustedProxies')) : identity;
+
+  const policy = overloadPolicy({ maxLagMs, maxElu, maxHeapMb, maxRssMb });
+  // Every refusal is readable: a 503 with Retry-After, never a reset.
+  const refuse = serviceUnavailable();
+  const limiter = new Limiter(limit, {
+    perPeer,
+    perPeerRate: perPeerRate === undefined ? undefined : { rate: perPeerRate },
+    queueSize,
+    queueTimeout: queueTimeoutMs,
+    onQueueTimeout: refuse,
+    maxWaitMs: policy.maxWaitMs,
+    refuse,
+  });
+  const metrics = new Metrics(limiter);
+  const status = new LoopStatus(metrics, limiter);
+  const onPause = (w: PressureWarning): void => log('warn', w.message, { signal: w.signal, value: w.value, threshold: w.threshold, hint: w.hint, suppressed: w.suppressed, shed: w.shed });
+  const pressured = <R extends Pick<Accepted, 'listener'>>(pressures: Pressure[], heaviest: boolean): MonoTypeOperatorFunction<R> =>
+    pressures.length === 0 ? identity : pauseUnderPressure<R>(pressures, { minPause: pauseMs ?? 10, onPause, logWindow: 1000, shedHeaviest: heaviest ? limiter : undefined });
+  const shortagePause = pauseMs ?? 500;
+
+  const operator = (source: Observable<AcceptResult>): Observable<Admitted> =>
+    new Observable<Admitted>((subscriber) => {
+      const running = new Subscription();
+      for (const learner of policy.learners(limiter)) running.add(learner.subscribe({ error: (error: unknown) => subscriber.error(error) }));
+      running.add(
+        source
+          .pipe(
+            pressured(policy.memory, false),
+            metrics.count(),
+            logWarnings((w) => log('warn', w.message, { code: w.code, syscall: w.syscall, during: w.during, hint: w.hint, suppressed: w.suppressed, pauseMs: shortagePause }), { window: shortagePause }),
+            handleErrors(shortagePause),
+            readProxyHeader,
+            pressured(policy.cpu, shedHeaviest),
+            backpressure(limiter),
+            idleMs === undefined ? identity : idleTimeout(idleMs),
+          )
+          .subscribe(subscriber),
+      );
+      return running;
+    });
+  return Object.assign(operator, {
+    limiter,
+    metrics,
+    status,
+    listenOptions: { refuse, keepNewest: policy.keepNewest, drainBeforePause },
+  });
+}
+
+/** Calls `make`, its errors naming `option` as the caller's (`proxyProtocol: options.trusted` as `listenAndServe: options.trustedProxies`). */
+function named<T>(make: () => T, inner: string, outer: string): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith(inner)) error.message = outer + error.message.slice(inner.length);
+    throw error;
+  }
+}

@@ -1,0 +1,46 @@
+import { show } from '../util/validate';
+
+/** How severe a line of the loop's log is. */
+export type LogLevel = 'info' | 'warn' | 'error';
+
+/** Writes one line of the loop's log: what happened in words, and the same as fields for machines. */
+export type LogFunction = (level: LogLevel, message: string, fields: object) => void;
+
+/** A logger with pino's (and bunyan's) shape: `logger.warn({ code }, 'message')`. */
+export interface LevelLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** Where the loop logs: a {@link LevelLogger} such as pino, a {@link LogFunction}, or `false` for nowhere. */
+export type Logger = LevelLogger | LogFunction | false;
+
+/** The default: one text line on stderr, as `2026-12-06T04:42:47.000Z [warn] message`. */
+const toStderr: LogFunction = (level, message) => console.error(`${new Date().toISOString()} [${level}] ${message}`);
+
+/**
+ * The {@link LogFunction} a {@link Logger} option stands for.
+ *
+ * @param logger The option's value: undefined for stderr.
+ * @param name The option, as errors name it.
+ * @returns A function that never throws: a logger that fails must not take the accept loop down with it.
+ */
+export function logFunction(logger: Logger | undefined, name: string): LogFunction {
+  if (logger === undefined) return toStderr;
+  if (logger === false) return () => undefined;
+  const write: LogFunction | undefined =
+    typeof logger === 'function'
+      ? logger
+      : typeof logger === 'object' && logger !== null && ['info', 'warn', 'error'].every((level) => typeof (logger as unknown as Record<string, unknown>)[level] === 'function')
+        ? (level, message, fields) => logger[level](fields, message)
+        : undefined;
+  if (write === undefined) throw new TypeError(`${name} must be a function, a logger with info, warn and error methods (pino), or false, got ${show(logger)}`);
+  return (level, message, fields) => {
+    try {
+      write(level, message, fields);
+    } catch {
+      // A log line lost is better than a loop stopped; nothing else could report it.
+    }
+  };
+}
