@@ -63,7 +63,7 @@ describe('healthCheck and agentCheck', () => {
     expect(await ask(port, '/ready')).toMatchObject({ status: 503, body: expect.stringContaining('"pauses":["shortage"]') });
     resume();
     expect((await ask(port, '/ready')).status).toBe(200);
-    expect(() => healthCheck(new LoopStatus(metrics), { readyWhilePaused: 'no' as never })).toThrow('healthCheck: options.readyWhilePaused must be a boolean, got no');
+    expect(() => healthCheck(new LoopStatus(metrics), { readyWhilePaused: 'no' as never })).toThrow('healthCheck: options.readyWhilePaused must be a boolean, got "no"');
   });
 
   it("answers HAProxy's agent with one line per connection, then closes", async () => {

@@ -238,7 +238,7 @@ describe('pauseUnderPressure', () => {
     [[{ name: 'x', samples: 5, above: 1 }], /pressures\[0\]\.samples must be an Observable, got 5/],
     [[{ name: 'x', samples: of(1), above: NaN }], /pressures\[0\]\.above must be a finite number, got NaN/],
     [[{ name: 'x', samples: of(1), above: 10, below: 20 }], /pressures\[0\]\.below must be a number <= above \(10\), got 20/],
-    ['lag', /pauseUnderPressure: pressures must be an array, got lag/],
+    ['lag', /pauseUnderPressure: pressures must be an array, got "lag"/],
   ])('rejects %p, naming the option and the value', (pressures, message) => {
     expect(() => pauseUnderPressure(pressures as Pressure[])).toThrow(message);
   });

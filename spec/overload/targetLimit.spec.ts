@@ -75,7 +75,7 @@ describe('targetLimit', () => {
     [{ target: Infinity }, /options.target must be a number > 0, got Infinity/],
     [{ target: 10, min: 0 }, /options.min must be an integer >= 1, got 0/],
     [{ target: 10, min: 5, max: 4 }, /options.max must be an integer >= 5, got 4/],
-    [{ target: 10, maxQueue: 4 }, /targetLimit: options.maxQueue is not an option \(known: target, min, max, weight\)/],
+    [{ target: 10, maxQueue: 4 }, /targetLimit: options has no "maxQueue"\. Known: target, min, max, weight/],
     [{ target: 10, weight: 0 }, /options.weight must be a number above 0 and at most 1, got 0/],
     [{ target: 10, weight: 1.5 }, /options.weight must be a number above 0 and at most 1, got 1.5/],
     [{ target: NaN }, /options.target must be a number > 0, got NaN/],

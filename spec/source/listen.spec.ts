@@ -276,7 +276,7 @@ describe('bad input', () => {
     [{ port: 0, refuse: '503' }, TypeError, 'listen: options.refuse must be a function'],
     [{ port: 0, keepNewest: { ms: 50 } }, TypeError, 'listen: options.keepNewest needs options.refuse'],
     [{ port: 0, refuse: () => undefined, keepNewest: { ms: 0 } }, RangeError, 'listen: options.keepNewest.ms must be an integer >= 1, got 0'],
-    [{ port: 0, refuse: () => undefined, keepNewest: { count: 5 } }, TypeError, 'listen: options.keepNewest.count is not an option (known: ms, holdMs)'],
+    [{ port: 0, refuse: () => undefined, keepNewest: { count: 5 } }, TypeError, 'listen: options.keepNewest has no "count". Known: ms, holdMs'],
     [{ port: 0, refuse: () => undefined, keepNewest: { ms: 50, holdMs: -1 } }, RangeError, 'listen: options.keepNewest.holdMs must be an integer >= 1, got -1'],
   ])('rejects %p at call time, naming the option', (options, type, message) => {
     expect(() => listen(options as never)).toThrow(type);

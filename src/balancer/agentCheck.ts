@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import { checkNumber, checkOptions } from '../util/validate';
-import type { LoopState, LoopStatus } from './loopStatus';
+import { checkInstance, checkKnownOptions, checkNumber, checkOneOf, checkOptions, optionNames } from '../util/validate';
+import { LoopStatus, type LoopState, type Phase } from './loopStatus';
 
 /** Options of {@link agentCheck} and {@link agentReply}. */
 export interface AgentCheckOptions {
@@ -14,6 +14,15 @@ export interface AgentCheckOptions {
   fullWeightAt?: number;
 }
 
+const OPTIONS = optionNames<AgentCheckOptions>({ fullWeightAt: true });
+const PHASES: readonly Phase[] = ['accepting', 'paused', 'draining', 'stopped'];
+
+/** The options of `caller` ({@link agentCheck} or {@link agentReply}), checked: their `fullWeightAt`. */
+function fullWeightOf(caller: string, options: AgentCheckOptions): number | undefined {
+  const { fullWeightAt } = checkKnownOptions(`${caller}: options`, options, OPTIONS);
+  return fullWeightAt === undefined ? undefined : checkNumber(`${caller}: options.fullWeightAt`, fullWeightAt, { above: 0 });
+}
+
 /**
  * The line HAProxy's agent check reads (`agent-check` on a server line; HAProxy's
  * configuration manual, "agent-check"): `ready up N%` while accepting, with a weight that
@@ -21,11 +30,23 @@ export interface AgentCheckOptions {
  * paused or draining, so HAProxy sends no new connection before one would be refused
  * (established ones go on); `maint` once stopped. HAProxy keeps a DRAIN or MAINT set by the
  * agent until the agent says `ready`, which every accepting answer does.
+ *
+ * @param state The loop's state ({@link LoopStatus.state}).
+ * @param options `fullWeightAt`: the capacity that earns the full weight.
+ * @returns The line, with its newline.
+ * @throws {TypeError | RangeError} On a state without a known phase, options that are not an
+ *   object, an unknown option, or an option out of range, naming it and its value.
  */
 export function agentReply(state: LoopState, options: AgentCheckOptions = {}): string {
+  checkOptions('agentReply: state', state);
+  checkOneOf('agentReply: state.phase', state.phase, PHASES);
+  return reply(state, fullWeightOf('agentReply', options));
+}
+
+/** {@link agentReply} with its input checked. */
+function reply(state: LoopState, fullWeightAt: number | undefined): string {
   switch (state.phase) {
     case 'accepting': {
-      const { fullWeightAt } = options;
       const share = fullWeightAt === undefined || state.capacity === undefined ? 1 : state.capacity / fullWeightAt; // headroom caps it at 1
       return `ready up ${Math.max(1, Math.round(Math.min(state.headroom, share) * 100))}%\n`;
     }
@@ -54,13 +75,14 @@ export function agentReply(state: LoopState, options: AgentCheckOptions = {}): s
  * @param status The loop's status.
  * @param options `fullWeightAt`: the capacity that earns the full weight.
  * @returns The handler, for `net.createServer`.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus},
+ *   options that are not an object, an unknown option, or an option out of range, naming it and its value.
  */
 export function agentCheck(status: LoopStatus, options: AgentCheckOptions = {}): (socket: Socket) => void {
-  checkOptions('agentCheck: options', options);
-  if (options.fullWeightAt !== undefined) checkNumber('agentCheck: options.fullWeightAt', options.fullWeightAt, { above: 0 });
+  checkInstance('agentCheck: status', status, LoopStatus);
+  const fullWeightAt = fullWeightOf('agentCheck', options);
   return (socket) => {
     socket.on('error', () => socket.destroy()); // an agent that resets has nothing more to learn
-    socket.end(agentReply(status.state, options));
+    socket.end(reply(status.state, fullWeightAt));
   };
 }

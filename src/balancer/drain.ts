@@ -1,6 +1,6 @@
 import { asyncScheduler, defer, filter, interval, map, race, take, timer, type Observable, type SchedulerLike } from 'rxjs';
-import { checkDelay, checkInteger } from '../util/validate';
-import type { LoopStatus } from './loopStatus';
+import { checkDelay, checkInstance, checkInteger, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
+import { LoopStatus } from './loopStatus';
 
 /** Options of {@link drain}. */
 export interface DrainOptions {
@@ -14,6 +14,8 @@ export interface DrainOptions {
   /** Where the drain is timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
+
+const OPTIONS = optionNames<DrainOptions>({ maxMs: true, quietMs: true, scheduler: true });
 
 /**
  * The first half of a shutdown behind a load balancer: from subscription the loop drains
@@ -42,11 +44,16 @@ export interface DrainOptions {
  * @param status The loop's status: it drains from subscription.
  * @param options How long at most, and what counts as quiet.
  * @returns Emits once, when it is time to stop accepting.
+ * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus},
+ *   options that are not an object, an unknown option, or an option missing, of the wrong type
+ *   or out of range, naming it and its value.
  */
 export function drain(status: LoopStatus, options: DrainOptions): Observable<void> {
-  const { maxMs, quietMs = 1000, scheduler = asyncScheduler } = options;
+  checkInstance('drain: status', status, LoopStatus);
+  const { maxMs, quietMs = 1000, scheduler = asyncScheduler } = checkKnownOptions('drain: options', options, OPTIONS);
   checkDelay('drain: options.maxMs', maxMs);
   checkInteger('drain: options.quietMs', quietMs, 1);
+  checkScheduler('drain: options.scheduler', scheduler);
   const every = Math.max(1, Math.min(100, Math.floor(quietMs / 4)));
   return defer(() => {
     status.drain();

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toPrometheus } from '../metrics/prometheus';
-import type { LoopState, LoopStatus } from './loopStatus';
+import { checkBoolean, checkInstance, checkKnownOptions, optionNames } from '../util/validate';
+import { LoopStatus, type LoopState } from './loopStatus';
 
 /** Options of {@link healthCheck}. */
 export interface HealthCheckOptions {
@@ -11,6 +12,8 @@ export interface HealthCheckOptions {
    */
   readyWhilePaused?: boolean;
 }
+
+const OPTIONS = optionNames<HealthCheckOptions>({ readyWhilePaused: true });
 
 /**
  * A request handler for a health port of its own (an `http.Server` the accept loop does not
@@ -30,10 +33,13 @@ export interface HealthCheckOptions {
  * @param status The loop's status.
  * @param options Whether a paused loop is ready.
  * @returns The handler, for `http.createServer`.
+ * @throws {TypeError} At call time, on a `status` that is not a {@link LoopStatus}, options that
+ *   are not an object, an unknown option, or an option of the wrong type, naming it and its value.
  */
 export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}): (request: IncomingMessage, response: ServerResponse) => void {
-  const { readyWhilePaused = true } = options;
-  if (typeof readyWhilePaused !== 'boolean') throw new TypeError(`healthCheck: options.readyWhilePaused must be a boolean, got ${String(readyWhilePaused)}`);
+  checkInstance('healthCheck: status', status, LoopStatus);
+  const { readyWhilePaused = true } = checkKnownOptions('healthCheck: options', options, OPTIONS);
+  checkBoolean('healthCheck: options.readyWhilePaused', readyWhilePaused);
   const ready = (state: LoopState): boolean => state.phase === 'accepting' || (state.phase === 'paused' && readyWhilePaused);
 
   return (request, response) => {

@@ -1,8 +1,8 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { asyncScheduler, distinctUntilChanged, interval, map, startWith, type Observable, type SchedulerLike } from 'rxjs';
-import type { Limiter } from '../limit/limiter';
-import type { Metrics } from '../metrics/metrics';
-import { checkInteger } from '../util/validate';
+import { Limiter } from '../limit/limiter';
+import { Metrics } from '../metrics/metrics';
+import { checkInstance, checkInteger, checkScheduler } from '../util/validate';
 
 /**
  * What the accept loop is doing, as the systems in front of it need to know:
@@ -79,11 +79,16 @@ export class LoopStatus {
   /**
    * @param metrics Counts the loop's results (place `metrics.count()` right after the listener): where pauses are read.
    * @param limiter The loop's limiter, if any: where live connections, the limit and the queue are read.
+   * @throws {TypeError} When `metrics` is not a {@link Metrics}, or `limiter` is given and is not a {@link Limiter}.
    */
   constructor(
     readonly metrics: Metrics,
     readonly limiter?: Limiter,
-  ) {}
+  ) {
+    // Checked now: a look-alike would fail at the first probe, in the balancer's log, not here.
+    checkInstance('LoopStatus: metrics', metrics, Metrics);
+    if (limiter !== undefined) checkInstance('LoopStatus: limiter', limiter, Limiter);
+  }
 
   /** The state now. */
   get state(): LoopState {
@@ -135,9 +140,11 @@ export class LoopStatus {
    *
    * @param ms How often to read it. Default 100.
    * @param scheduler Where the reads are timed. Default `asyncScheduler`.
+   * @throws {TypeError | RangeError} On an `ms` that is not an integer >= 1, or a `scheduler` that is not one.
    */
   changes(ms = 100, scheduler: SchedulerLike = asyncScheduler): Observable<LoopState> {
     checkInteger('LoopStatus.changes: ms', ms, 1);
+    checkScheduler('LoopStatus.changes: scheduler', scheduler);
     return interval(ms, scheduler).pipe(
       startWith(0),
       map(() => this.state),

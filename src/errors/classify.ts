@@ -1,3 +1,4 @@
+import { checkOptions } from '../util/validate';
 import type { AcceptError, AcceptFailed } from './result';
 
 /**
@@ -60,9 +61,10 @@ const FATAL_LISTEN_ERRORS: ReadonlySet<string> = new Set(['EADDRINUSE', 'EACCES'
  *
  * @param error The error, with its `code` (and `syscall` for listen-time errors).
  * @returns What the accept loop should do about it.
+ * @throws {TypeError} When `error` is not an object.
  */
 export function classifyAcceptError(error: AcceptError): AcceptErrorKind {
-  const code = error.code ?? '';
+  const code = checkOptions('classifyAcceptError: error', error, 'an error').code ?? '';
   if (CONNECTION_ERRORS.has(code)) return 'connection';
   if (RESOURCE_ERRORS.has(code)) return 'resource';
   if (FATAL_ERRORS.has(code)) return 'fatal';
@@ -91,8 +93,11 @@ export const FATAL_RESUME_ERRORS: ReadonlySet<string> = new Set(['EACCES', 'EPER
  *
  * @param failure An accept result's error, with `during`.
  * @returns What the accept loop should do about it.
+ * @throws {TypeError} When `failure` or its `error` is not an object.
  */
 export function classifyFailure(failure: AcceptFailed): AcceptErrorKind {
+  checkOptions('classifyFailure: failure', failure, "an accept result's error");
+  checkOptions('classifyFailure: failure.error', failure.error, 'an error');
   if (failure.during === 'resume') return FATAL_RESUME_ERRORS.has(failure.error.code ?? '') ? 'fatal' : 'resource';
   return classifyAcceptError(failure.error);
 }

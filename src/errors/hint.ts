@@ -1,5 +1,8 @@
 import { FATAL_RESUME_ERRORS } from './classify';
+import { checkOneOf, checkOptions } from '../util/validate';
 import type { AcceptError, During } from './result';
+
+const DURING: readonly During[] = ['start', 'accept', 'resume'];
 
 /** Where the hints point to: the package's own error guide, one section per error code. */
 export const ERRORS_DOC = 'rxjs-listen/docs/errors.md';
@@ -40,9 +43,11 @@ const RESUME_REFUSED_DOC = 'eacces-or-eperm-when-listening-again';
  *   to listen again after a pause, EACCES and EPERM mean the process lost the right to bind
  *   the address.
  * @returns The hint, or `undefined` for codes without one.
+ * @throws {TypeError} When `error` is not an object, or `during` not one of its values.
  */
 export function errorHint(error: AcceptError, during: During = 'accept'): string | undefined {
-  const code = error.code ?? '';
+  const code = checkOptions('errorHint: error', error, 'an error').code ?? '';
+  checkOneOf('errorHint: during', during, DURING);
   if (during === 'resume' && FATAL_RESUME_ERRORS.has(code)) return `${RESUME_REFUSED} See ${ERRORS_DOC}#${RESUME_REFUSED_DOC}`;
   const hint = HINTS[code];
   if (hint === undefined) return undefined;

@@ -1,3 +1,4 @@
+import { checkOneOf, checkOptions } from '../util/validate';
 import { errorHint } from './hint';
 import type { AcceptError, During } from './result';
 
@@ -19,11 +20,14 @@ export class ListenError extends Error {
   /**
    * @param cause The error Node reported.
    * @param during Whether listening failed at start or when listening again after a pause.
+   * @throws {TypeError} When `cause` is not an object, or `during` neither `'start'` nor `'resume'`.
    */
   constructor(
     override readonly cause: AcceptError,
     readonly during: Exclude<During, 'accept'> = 'start',
   ) {
+    checkOptions('ListenError: cause', cause, 'an error');
+    checkOneOf('ListenError: during', during, ['start', 'resume']);
     const hint = errorHint(cause, during);
     super(hint === undefined ? cause.message : `${cause.message}. ${hint}`);
     this.code = cause.code;

@@ -1,5 +1,6 @@
 import type { AddressInfo, Socket } from 'node:net';
 import type { Observable } from 'rxjs';
+import { checkOptions } from '../util/validate';
 
 /**
  * An error from accepting or from listening again, as Node reports it (`code`, `syscall`,
@@ -80,7 +81,10 @@ export interface AcceptFailed {
 /** What a listener emits: connections and accept errors, both as values. */
 export type AcceptResult = Accepted | AcceptFailed;
 
-/** @returns Whether `result` is an accepted connection. */
+/**
+ * @returns Whether `result` is an accepted connection.
+ * @throws {TypeError} When `result` is not an object.
+ */
 export function isAccepted(result: AcceptResult): result is Accepted {
-  return result.type === 'connection';
+  return checkOptions('isAccepted: result', result, 'an accept result').type === 'connection';
 }

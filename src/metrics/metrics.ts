@@ -1,9 +1,9 @@
 import { asyncScheduler, interval, map, startWith, tap, type MonoTypeOperatorFunction, type Observable, type SchedulerLike } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
 import { Counts, type LimiterCounts } from '../limit/counts';
-import type { Limiter } from '../limit/limiter';
+import { Limiter } from '../limit/limiter';
 import type { AcceptResult, ListenerControl } from '../errors/result';
-import { checkInteger } from '../util/validate';
+import { checkInstance, checkInteger, checkScheduler } from '../util/validate';
 
 /** What {@link Metrics.snapshot} reports: the listener's counts, then the limiter's figures ({@link LimiterCounts}). */
 export interface AcceptStats extends LimiterCounts {
@@ -54,8 +54,13 @@ export class Metrics {
   readonly #listeners = new Set<ListenerControl>();
   #lastListener: ListenerControl | undefined;
 
-  /** @param limiter The limiter whose live count, queue and counts to report, if any. */
-  constructor(private readonly limiter?: Limiter) {}
+  /**
+   * @param limiter The limiter whose live count, queue and counts to report, if any.
+   * @throws {TypeError} When `limiter` is given and is not a {@link Limiter}.
+   */
+  constructor(private readonly limiter?: Limiter) {
+    if (limiter !== undefined) checkInstance('Metrics: limiter', limiter, Limiter);
+  }
 
   /** An operator that counts the results passing through; place it right after the listener. */
   count(): MonoTypeOperatorFunction<AcceptResult> {
@@ -94,9 +99,11 @@ export class Metrics {
    *
    * @param ms The period, an integer >= 1.
    * @param scheduler Where the period is timed. Default `asyncScheduler`.
+   * @throws {TypeError | RangeError} On an `ms` that is not an integer >= 1, or a `scheduler` that is not one.
    */
   every(ms: number, scheduler: SchedulerLike = asyncScheduler): Observable<AcceptStats> {
     checkInteger('Metrics.every: ms', ms, 1);
+    checkScheduler('Metrics.every: scheduler', scheduler);
     return interval(ms, scheduler).pipe(
       startWith(0),
       map(() => this.snapshot()),

@@ -1,12 +1,21 @@
+import { show } from '../util/validate';
 import type { AcceptStats } from './metrics';
+
+/** What Prometheus allows a metric name to be made of (its data model): so a prefix too, or empty. */
+const METRIC_NAME_PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
 
 /**
  * The stats in Prometheus' text exposition format, for a `/metrics` endpoint.
  *
  * @param stats A snapshot.
- * @param prefix Metric name prefix. Default `rxjs_listen_`.
+ * @param prefix Metric name prefix: letters, digits, `_` and `:`, not starting with a digit. Default `rxjs_listen_`.
+ * @throws {TypeError} When `stats` is not a snapshot (say, the {@link Metrics} itself) or `prefix` not a string.
+ * @throws {RangeError} When `prefix` would make invalid metric names (`'my-app '`): Prometheus would refuse the whole page.
  */
 export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): string {
+  if (typeof (stats as Partial<AcceptStats> | null)?.accepted !== 'number') throw new TypeError(`toPrometheus: stats must be a snapshot (metrics.snapshot()), got ${show(stats)}`);
+  if (typeof prefix !== 'string') throw new TypeError(`toPrometheus: prefix must be a string, got ${show(prefix)}`);
+  if (!METRIC_NAME_PREFIX.test(prefix)) throw new RangeError(`toPrometheus: prefix must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${show(prefix)}`);
   const lines: string[] = [];
   const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
     lines.push(`# HELP ${prefix}${name} ${help}`, `# TYPE ${prefix}${name} ${type}`, `${prefix}${name} ${value === Infinity ? '+Inf' : value}`);

@@ -5,6 +5,7 @@ import { Limiter, type Admissions, type LimiterOptions } from '../limit/limiter'
 import type { Token } from '../limit/token';
 import type { Accepted, ListenerControl } from '../errors/result';
 import { ListenerPauses } from './internal/listenerPauses';
+import { checkInteger, checkOptions, show } from '../util/validate';
 import { forward, operate } from './internal/operate';
 
 /** A connection admitted under a limit, with the token that holds its slot. */
@@ -60,13 +61,22 @@ class AdmittedConnection implements Admitted {
  * @param limit The most live connections (an integer >= 1), or a {@link Limiter} to share or change live.
  * @param options With a number: the per-peer limit and the queue (see {@link LimiterOptions}).
  * @returns An operator from connections to admitted connections.
+ * @throws {TypeError | RangeError} At call time, on a limit that is neither an integer >= 1 nor a
+ *   Limiter, or options that are not an object; the options themselves are the Limiter's, and
+ *   its messages name it.
  */
 export function backpressure(limit: number | Limiter, options?: LimiterOptions): OperatorFunction<Accepted, Admitted> {
   const shared = limit instanceof Limiter ? limit : undefined;
   if (shared !== undefined && options !== undefined) {
     throw new TypeError('backpressure: options go to the Limiter when one is passed: new Limiter(limit, options)');
   }
-  if (shared === undefined) new Limiter(limit as number, options); // validates now, at call time
+  if (shared === undefined) {
+    // Named here, not by the Limiter's own checks: the caller wrote backpressure('100').
+    if (typeof limit !== 'number') throw new TypeError(`backpressure: limit must be a number or a Limiter, got ${show(limit)}`);
+    checkInteger('backpressure: limit', limit, 1);
+    if (options !== undefined) checkOptions('backpressure: options', options);
+    new Limiter(limit, options); // validates the options now, at call time
+  }
 
   return operate((source: Observable<Accepted>, subscriber: Subscriber<Admitted>) => {
     const limiter = shared ?? new Limiter(limit as number, options);

@@ -2,7 +2,7 @@ import { asyncScheduler, finalize, race, take, timer } from 'rxjs';
 import type { Observable, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
 import type { Accepted, AcceptFailed, AcceptResult } from '../errors/result';
-import { checkDelay } from '../util/validate';
+import { checkDelay, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
 import { forward, operate } from './internal/operate';
 
 /** How {@link handleErrors} pauses on shortage. */
@@ -18,6 +18,8 @@ export interface HandleErrorsOptions {
   /** Where the pauses are timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
+
+const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, scheduler: true });
 
 /**
  * Handles accept errors the way a production accept loop must: skips per-connection errors,
@@ -38,11 +40,15 @@ export interface HandleErrorsOptions {
  *
  * @param options The pause in ms, or {@link HandleErrorsOptions}.
  * @returns An operator from accept results to accepted connections.
+ * @throws {TypeError | RangeError} At call time, on options that are not an object or a number
+ *   (`'500'`, `null`), an unknown option, or an option out of range, naming it and its value.
  */
 export function handleErrors(options: number | HandleErrorsOptions = {}): OperatorFunction<AcceptResult, Accepted> {
-  const { delay = 500, maxDelay = delay, scheduler = asyncScheduler } = typeof options === 'number' ? { delay: options } : options;
+  const given = typeof options === 'number' ? { delay: options } : checkKnownOptions('handleErrors: options', options, OPTIONS, 'an object or a number of ms');
+  const { delay = 500, maxDelay = delay, scheduler = asyncScheduler } = given;
   checkDelay('handleErrors: delay', delay);
   checkDelay('handleErrors: maxDelay', maxDelay);
+  checkScheduler('handleErrors: options.scheduler', scheduler);
   if (maxDelay < delay) throw new RangeError(`handleErrors: maxDelay must be >= delay (${delay}), got ${maxDelay}`);
 
   // Hand-rolled rather than split with connect/filter: every connection passes through here,

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { LinkedList, type Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
 import type { Accepted } from '../errors/result';
-import { checkInteger } from '../util/validate';
+import { checkInteger, checkScheduler } from '../util/validate';
 import { forward, operate } from './internal/operate';
 
 /** A watched socket: what it had sent and received when last seen moving, and since when. */
@@ -48,9 +48,12 @@ const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) 
  * @param ms Milliseconds of silence allowed, an integer >= 1.
  * @param scheduler Where the checks are timed. Default `asyncScheduler`.
  * @returns An operator that passes connections through.
+ * @throws {TypeError | RangeError} At call time, on an `ms` that is not an integer >= 1 or a
+ *   `scheduler` that is not one, naming it and its value.
  */
 export function idleTimeout<C extends Accepted>(ms: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<C> {
   checkInteger('idleTimeout: ms', ms, 1);
+  checkScheduler('idleTimeout: scheduler', scheduler);
   const period = Math.max(1, Math.floor(ms / 5));
 
   return operate((source: Observable<C>, subscriber: Subscriber<C>) => {

@@ -3,7 +3,7 @@ import type { MonoTypeOperatorFunction, SchedulerLike } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
 import { errorHint } from '../errors/hint';
 import type { AcceptError, AcceptFailed, AcceptResult } from '../errors/result';
-import { checkDelay, checkFunction } from '../util/validate';
+import { checkDelay, checkFunction, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
 
 /** One log entry about a resource shortage, with structured fields for any logger. */
 export interface AcceptWarning {
@@ -31,6 +31,8 @@ export interface LogWarningsOptions {
   scheduler?: SchedulerLike;
 }
 
+const OPTIONS = optionNames<LogWarningsOptions>({ window: true, scheduler: true });
+
 /**
  * Logs resource shortages (EMFILE, ENFILE, ..., and failures to listen again) with a hint for
  * the people running the server, and passes every result through unchanged. A flood does not
@@ -49,14 +51,17 @@ export interface LogWarningsOptions {
  * @param log Called for each entry; an exception it throws errors the stream.
  * @param options The window.
  * @returns An operator that passes accept results through.
+ * @throws {TypeError | RangeError} At call time, on a `log` that is not a function, options that
+ *   are not an object, an unknown option, or an option out of range, naming it and its value.
  */
 export function logWarnings(
   log: (warning: AcceptWarning) => void,
   options: LogWarningsOptions = {},
 ): MonoTypeOperatorFunction<AcceptResult> {
   checkFunction('logWarnings: log', log);
-  const { window = 500, scheduler = asyncScheduler } = options;
+  const { window = 500, scheduler = asyncScheduler } = checkKnownOptions('logWarnings: options', options, OPTIONS);
   checkDelay('logWarnings: options.window', window);
+  checkScheduler('logWarnings: options.scheduler', scheduler);
 
   return (source) =>
     defer(() => {

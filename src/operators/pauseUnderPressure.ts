@@ -1,7 +1,7 @@
 import { asyncScheduler, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Accepted, ListenerControl } from '../errors/result';
 import { Limiter } from '../limit/limiter';
-import { checkDelay, checkFunction } from '../util/validate';
+import { checkDelay, checkFunction, checkInstance, checkKnownOptions, checkScheduler, checkString, optionNames, show } from '../util/validate';
 import { ListenerPauses } from './internal/listenerPauses';
 import { forward, operate } from './internal/operate';
 
@@ -67,6 +67,9 @@ export interface PauseUnderPressureOptions {
   scheduler?: SchedulerLike;
 }
 
+const OPTIONS = optionNames<PauseUnderPressureOptions>({ minPause: true, onPause: true, logWindow: true, shedHeaviest: true, scheduler: true });
+const PRESSURE = optionNames<Pressure>({ name: true, samples: true, above: true, below: true, unit: true });
+
 const HINT =
   'The process is overloaded: new connections are refused until it recovers (a refused connection costs it nothing, a queued one costs every client a wait). ' +
   'Add processes or machines, make handlers cheaper, or raise the threshold if it is too strict. See rxjs-listen/docs/errors.md#overload';
@@ -97,18 +100,22 @@ const HINT =
  * @param pressures The signals and their thresholds.
  * @param options The shortest pause, the log.
  * @returns An operator that passes results (or connections) through.
+ * @throws {TypeError | RangeError} At call time, on pressures that are not an array of
+ *   {@link Pressure}, options that are not an object, an unknown option or key of a pressure,
+ *   or a value of the wrong type or out of range, naming it and its value.
  */
 export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
   pressures: readonly Pressure[],
   options: PauseUnderPressureOptions = {},
 ): MonoTypeOperatorFunction<R> {
-  if (!Array.isArray(pressures)) throw new TypeError(`pauseUnderPressure: pressures must be an array, got ${String(pressures)}`);
+  if (!Array.isArray(pressures)) throw new TypeError(`pauseUnderPressure: pressures must be an array, got ${show(pressures)}`);
   const signals = pressures.map((pressure, i) => checkPressure(pressure, `pauseUnderPressure: pressures[${i}]`));
-  const { minPause = 500, onPause, logWindow = 1000, shedHeaviest, scheduler = asyncScheduler } = options;
-  if (shedHeaviest !== undefined && !(shedHeaviest instanceof Limiter)) throw new TypeError(`pauseUnderPressure: options.shedHeaviest must be a Limiter, got ${String(shedHeaviest)}`);
+  const { minPause = 500, onPause, logWindow = 1000, shedHeaviest, scheduler = asyncScheduler } = checkKnownOptions('pauseUnderPressure: options', options, OPTIONS);
+  if (shedHeaviest !== undefined) checkInstance('pauseUnderPressure: options.shedHeaviest', shedHeaviest, Limiter);
   checkDelay('pauseUnderPressure: options.minPause', minPause);
   checkDelay('pauseUnderPressure: options.logWindow', logWindow);
   if (onPause !== undefined) checkFunction('pauseUnderPressure: options.onPause', onPause);
+  checkScheduler('pauseUnderPressure: options.scheduler', scheduler);
 
   return operate((source: Observable<R>, subscriber: Subscriber<R>) => {
     const listeners = new Set<ListenerControl>();
@@ -180,12 +187,13 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
 function noop(): void {}
 
 function checkPressure(pressure: Pressure, name: string): Required<Pick<Pressure, 'below'>> & Pressure {
-  if (pressure === null || typeof pressure !== 'object') throw new TypeError(`${name} must be an object, got ${String(pressure)}`);
-  if (typeof pressure.name !== 'string' || pressure.name === '') throw new TypeError(`${name}.name must be a non-empty string, got ${String(pressure.name)}`);
-  if (typeof (pressure.samples as Partial<Observable<number>> | undefined)?.subscribe !== 'function') throw new TypeError(`${name}.samples must be an Observable, got ${String(pressure.samples)}`);
-  if (typeof pressure.above !== 'number' || !Number.isFinite(pressure.above)) throw new TypeError(`${name}.above must be a finite number, got ${String(pressure.above)}`);
+  checkKnownOptions(name, pressure, PRESSURE);
+  checkString(`${name}.name`, pressure.name);
+  if (typeof (pressure.samples as Partial<Observable<number>> | undefined)?.subscribe !== 'function') throw new TypeError(`${name}.samples must be an Observable, got ${show(pressure.samples)}`);
+  if (typeof pressure.above !== 'number' || !Number.isFinite(pressure.above)) throw new TypeError(`${name}.above must be a finite number, got ${show(pressure.above)}`);
   const below = pressure.below ?? pressure.above * 0.8;
-  if (typeof below !== 'number' || !(below <= pressure.above)) throw new RangeError(`${name}.below must be a number <= above (${pressure.above}), got ${String(pressure.below)}`);
+  if (typeof below !== 'number' || !(below <= pressure.above)) throw new RangeError(`${name}.below must be a number <= above (${pressure.above}), got ${show(pressure.below)}`);
+  if (pressure.unit !== undefined && typeof pressure.unit !== 'string') throw new TypeError(`${name}.unit must be a string, got ${show(pressure.unit)}`);
   return { ...pressure, below };
 }
 

@@ -4,7 +4,7 @@ import type { Accepted } from '../errors/result';
 import { parseProxyHeader } from '../protocol/proxyHeader';
 import { actAs } from '../protocol/proxyPeer';
 import { parseAddressList } from '../util/addresses';
-import { checkFunction, checkInteger, checkOptions } from '../util/validate';
+import { checkFunction, checkInteger, checkKnownOptions, checkOneOf, checkScheduler, optionNames } from '../util/validate';
 import { forward, operate } from './internal/operate';
 
 /** Options of {@link proxyProtocol}. */
@@ -32,6 +32,8 @@ export interface ProxyProtocolOptions {
   /** Where header timeouts are timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
+
+const OPTIONS = optionNames<ProxyProtocolOptions>({ trusted: true, untrusted: true, headerTimeout: true, onRefused: true, scheduler: true });
 
 /**
  * Reads the PROXY protocol header (HAProxy's v1 text or v2 binary: `send-proxy`,
@@ -62,14 +64,17 @@ export interface ProxyProtocolOptions {
  *
  * @param options The trusted proxies, what to do with others, the header timeout.
  * @returns An operator from accepted connections to accepted connections, as their clients'.
+ * @throws {TypeError | RangeError} At call time, on options that are not an object, an unknown
+ *   option, or an option of the wrong type or out of range, naming it and its value.
  */
 export function proxyProtocol<C extends Accepted>(options: ProxyProtocolOptions): OperatorFunction<C, C> {
-  checkOptions('proxyProtocol: options', options);
+  checkKnownOptions('proxyProtocol: options', options, OPTIONS);
   const trusted = parseAddressList(options.trusted, 'proxyProtocol: options.trusted');
   const { untrusted = 'refuse', headerTimeout = 3000, onRefused, scheduler = asyncScheduler } = options;
-  if (untrusted !== 'refuse' && untrusted !== 'direct') throw new TypeError(`proxyProtocol: options.untrusted must be 'refuse' or 'direct', got ${JSON.stringify(untrusted)}`);
+  checkOneOf('proxyProtocol: options.untrusted', untrusted, ['refuse', 'direct']);
   checkInteger('proxyProtocol: options.headerTimeout', headerTimeout, 1);
   if (onRefused !== undefined) checkFunction('proxyProtocol: options.onRefused', onRefused);
+  checkScheduler('proxyProtocol: options.scheduler', scheduler);
 
   return operate((source: Observable<C>, subscriber: Subscriber<C>) => {
     // Connections whose header is on its way, and how to stop waiting for each.

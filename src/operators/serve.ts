@@ -4,7 +4,7 @@ import { RESOURCE_ERRORS } from '../errors/classify';
 import { LinkedList, type Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
 import type { AcceptError, Accepted } from '../errors/result';
-import { checkDelay, checkFunction } from '../util/validate';
+import { checkDelay, checkFunction, checkInstance, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
 import { forward } from './internal/operate';
 import type { Admitted } from './backpressure';
 
@@ -38,6 +38,8 @@ export interface ServeOptions<C extends Accepted> {
  * with 256; 50 000 live: 77 and 26 µs; a handed-off connection 1.3 and 1.6 µs).
  */
 const SHARDS = 256;
+
+const OPTIONS = optionNames<ServeOptions<Accepted>>({ onError: true, signal: true, graceMs: true, scheduler: true });
 
 function logHandlerError(error: unknown, connection: Accepted): void {
   const { remoteAddress, remotePort } = connection.socket;
@@ -79,19 +81,20 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * @param options Where handler errors go (`onError`), and graceful shutdown: the `signal` that
  *   starts it, how long live connections may finish (`graceMs`), where that is timed (`scheduler`).
  * @returns An operator from connections to whatever the handlers emit.
+ * @throws {TypeError | RangeError} At call time, on a handler that is not a function, options
+ *   that are not an object, an unknown option, or an option of the wrong type or out of range,
+ *   naming it and its value.
  */
 export function serve<T = never, C extends Accepted = Admitted>(
   handler: (connection: C) => ObservableInput<T> | void,
   options: ServeOptions<C> = {},
 ): OperatorFunction<C, T> {
   checkFunction('serve: handler', handler);
-  const onError = options.onError ?? logHandlerError;
+  const { onError = logHandlerError, signal, graceMs = 10_000, scheduler = asyncScheduler } = checkKnownOptions('serve: options', options, OPTIONS);
   checkFunction('serve: options.onError', onError);
-  const { signal, graceMs = 10_000, scheduler = asyncScheduler } = options;
   checkDelay('serve: options.graceMs', graceMs);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`serve: options.signal must be an AbortSignal, got ${String(signal)}`);
-  }
+  if (signal !== undefined) checkInstance('serve: options.signal', signal, AbortSignal);
+  checkScheduler('serve: options.scheduler', scheduler);
   const run = (source: Observable<C>): Observable<T> => runConnections(source, handler, onError);
   if (signal === undefined) return run;
 

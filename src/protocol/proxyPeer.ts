@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { SocketRecords } from '../util/socketRecords';
+import { checkOptions } from '../util/validate';
 import type { ProxyHeader } from './proxyHeader';
 
 /** An end of a connection, as a socket reports it. */
@@ -42,9 +43,10 @@ export function actAs(socket: Socket, header: ProxyHeader): void {
  *
  * @param socket The accepted socket (or the one a server hands its handlers).
  * @returns The header.
+ * @throws {TypeError} When `socket` is not an object.
  */
 export function proxyHeaderOf(socket: Socket): ProxyHeader | undefined {
-  return headers.get(socket);
+  return headers.get(checkOptions('proxyHeaderOf: socket', socket, 'a socket'));
 }
 
 /**
@@ -53,7 +55,8 @@ export function proxyHeaderOf(socket: Socket): ProxyHeader | undefined {
  *
  * @param socket The accepted socket.
  * @returns The proxy's end of the connection.
+ * @throws {TypeError} When `socket` is not an object.
  */
 export function proxyPeerOf(socket: Socket): Peer | undefined {
-  return proxies.get(socket);
+  return proxies.get(checkOptions('proxyPeerOf: socket', socket, 'a socket'));
 }

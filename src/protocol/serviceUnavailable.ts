@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { checkInteger } from '../util/validate';
+import { checkInteger, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
 
 /** Options of {@link serviceUnavailable}. */
 export interface ServiceUnavailableOptions {
@@ -11,6 +11,8 @@ export interface ServiceUnavailableOptions {
   /** Where the linger is timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
+
+const OPTIONS = optionNames<ServiceUnavailableOptions>({ retryAfter: true, lingerMs: true, scheduler: true });
 
 /**
  * An `onQueueTimeout` hook for plain HTTP (see {@link LimiterOptions}): answers a connection
@@ -26,11 +28,14 @@ export interface ServiceUnavailableOptions {
  *
  * @param options `Retry-After` and how long to linger.
  * @returns The hook.
+ * @throws {TypeError | RangeError} At call time, on options that are not an object, an unknown
+ *   option, or an option of the wrong type or out of range, naming it and its value.
  */
 export function serviceUnavailable(options: ServiceUnavailableOptions = {}): (socket: Socket) => void {
-  const { retryAfter = 1, lingerMs = 1000, scheduler = asyncScheduler } = options;
+  const { retryAfter = 1, lingerMs = 1000, scheduler = asyncScheduler } = checkKnownOptions('serviceUnavailable: options', options, OPTIONS);
   checkInteger('serviceUnavailable: options.retryAfter', retryAfter, 0);
   checkInteger('serviceUnavailable: options.lingerMs', lingerMs, 1);
+  checkScheduler('serviceUnavailable: options.scheduler', scheduler);
   const body = 'Service Unavailable: too many connections, try again later\n';
   const answer =
     `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfter}\r\nConnection: close\r\n` +

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { tokens, type Token } from '../limit/token';
+import { checkOptions } from '../util/validate';
 
 /** Where the Limiter puts a socket's token: read directly on every request. */
 const kToken = tokens.key;
@@ -27,9 +28,11 @@ type Seen = Socket & Record<symbol, Token | undefined> & { _parent?: Seen | null
  *
  * @param socket The socket a protocol handler was given.
  * @returns Its token, or `undefined` where no limiter admitted it.
+ * @throws {TypeError} When `socket` is not an object (nor `null` or `undefined`): a string would have no token without a word.
  */
 export function tokenOf(socket: Socket | null | undefined): Token | undefined {
   if (socket == null) return undefined;
+  checkOptions('tokenOf: socket', socket, 'a socket');
   const seen = socket as Seen;
   return seen[kToken] ?? seen._parent?.[kToken];
 }

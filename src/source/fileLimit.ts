@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Observable, type SchedulerLike } from 'rxjs';
 import type { AcceptError } from '../errors/result';
+import { show } from '../util/validate';
 
 /*
  * Node on Linux/macOS never reports accept EMFILE to JavaScript: libuv closes a reserve
@@ -17,8 +18,10 @@ import type { AcceptError } from '../errors/result';
  *
  * @param limits The file's text (read from `/proc/self/limits` when omitted).
  * @returns The limit, or `undefined` where it cannot be read (not Linux) or is unlimited.
+ * @throws {TypeError} When `limits` is given and is not a string.
  */
 export function readOpenFileLimit(limits?: string): number | undefined {
+  if (limits !== undefined && typeof limits !== 'string') throw new TypeError(`readOpenFileLimit: limits must be a string (the text of /proc/self/limits), got ${show(limits)}`);
   let text = limits;
   if (text === undefined) {
     try {

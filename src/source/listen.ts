@@ -1,7 +1,7 @@
 import { createServer, Server as NetServer, type Server, type ServerOpts } from 'node:net';
 import { Observable } from 'rxjs';
 import type { AcceptResult } from '../errors/result';
-import { checkBoolean, checkDelay, checkFunction, checkInteger, checkKnownOptions } from '../util/validate';
+import { checkBoolean, checkDelay, checkFunction, checkInteger, checkKnownOptions, checkOptions, checkScheduler, checkString, optionNames } from '../util/validate';
 import type { Where } from './relistener';
 import { watch, type WatchOptions } from './watch';
 
@@ -31,6 +31,20 @@ export interface ListenOptions extends WatchOptions {
   server?: ServerOpts;
 }
 
+/** The options {@link listen} and {@link fromServer} share. */
+const WATCH_OPTIONS = optionNames<WatchOptions>({
+  headroom: true,
+  retryDelay: true,
+  checkInterval: true,
+  drainBeforePause: true,
+  refuse: true,
+  keepNewest: true,
+  onListening: true,
+  scheduler: true,
+});
+const LISTEN_OPTIONS = [...WATCH_OPTIONS, ...optionNames<Omit<ListenOptions, keyof WatchOptions>>({ port: true, host: true, path: true, backlog: true, reusePort: true, server: true })];
+const FROM_SERVER_OPTIONS = [...WATCH_OPTIONS, 'backlog', 'reusePort'];
+
 /**
  * A TCP or Unix-socket listener as an Observable of accept results. Each subscription creates
  * its own `net.Server`, listens, emits every accepted connection and accept error as a value,
@@ -56,6 +70,8 @@ export interface ListenOptions extends WatchOptions {
  *
  * @param options Where to listen, and how to watch for shortage.
  * @returns An Observable of {@link AcceptResult}; it never completes by itself.
+ * @throws {TypeError | RangeError} At call time, on options that are not an object, an unknown
+ *   option, or an option missing, of the wrong type or out of range, naming it and its value.
  */
 export function listen(options: ListenOptions): Observable<AcceptResult> {
   const where = checkAddress(options);
@@ -84,9 +100,13 @@ export function listen(options: ListenOptions): Observable<AcceptResult> {
  * @param options How to watch for shortage; `backlog` and `reusePort` (see {@link ListenOptions})
  *   for listening again after a pause, as the server first listened (Node does not tell).
  * @returns An Observable of {@link AcceptResult}; it never completes by itself.
+ * @throws {TypeError | RangeError} At call time, on a `server` that is not a `net.Server`,
+ *   options that are not an object, an unknown option, or an option of the wrong type or out of
+ *   range, naming it and its value.
  */
 export function fromServer(server: Server, options: WatchOptions & { backlog?: number; reusePort?: boolean } = {}): Observable<AcceptResult> {
   if (!(server instanceof NetServer)) throw new TypeError(`fromServer: server must be a net.Server, got ${String(server)}`);
+  checkKnownOptions('fromServer: options', options, FROM_SERVER_OPTIONS);
   checkWatchOptions('fromServer', options);
   if (options.backlog !== undefined) checkInteger('fromServer: options.backlog', options.backlog, 1);
   if (options.reusePort !== undefined) checkBoolean('fromServer: options.reusePort', options.reusePort);
@@ -94,20 +114,15 @@ export function fromServer(server: Server, options: WatchOptions & { backlog?: n
 }
 
 function checkAddress(options: ListenOptions): Where {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`listen: options must be an object with a port or a path, got ${String(options)}`);
-  }
-  const { port, host, path, backlog, reusePort } = options;
+  checkKnownOptions('listen: options', options, LISTEN_OPTIONS, 'an object with a port or a path');
+  const { port, host, path, backlog, reusePort, server } = options;
   if (port === undefined && path === undefined) throw new TypeError('listen: options.port or options.path is required');
   if (port !== undefined && path !== undefined) throw new TypeError('listen: options.port and options.path exclude each other');
   if (port !== undefined) checkInteger('listen: options.port', port, 0, 65535);
-  if (path !== undefined && (typeof path !== 'string' || path === '')) {
-    throw new TypeError(`listen: options.path must be a non-empty string, got ${JSON.stringify(path)}`);
-  }
-  if (host !== undefined && (typeof host !== 'string' || host === '')) {
-    throw new TypeError(`listen: options.host must be a non-empty string, got ${JSON.stringify(host)}`);
-  }
+  if (path !== undefined) checkString('listen: options.path', path);
+  if (host !== undefined) checkString('listen: options.host', host);
   if (backlog !== undefined) checkInteger('listen: options.backlog', backlog, 1);
+  if (server !== undefined) checkOptions('listen: options.server', server);
   if (reusePort !== undefined) {
     checkBoolean('listen: options.reusePort', reusePort);
     if (path !== undefined) throw new TypeError('listen: options.reusePort applies to a TCP port, not to options.path');
@@ -122,6 +137,7 @@ function checkWatchOptions(caller: string, options: WatchOptions): void {
   if (options.checkInterval !== undefined) checkInteger(`${caller}: options.checkInterval`, options.checkInterval, 0);
   if (options.onListening !== undefined) checkFunction(`${caller}: options.onListening`, options.onListening);
   if (options.refuse !== undefined) checkFunction(`${caller}: options.refuse`, options.refuse);
+  if (options.scheduler !== undefined) checkScheduler(`${caller}: options.scheduler`, options.scheduler);
   const keep = options.keepNewest;
   if (keep !== undefined) {
     checkKnownOptions(`${caller}: options.keepNewest`, keep, ['ms', 'holdMs']);

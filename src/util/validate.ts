@@ -2,7 +2,9 @@
  * Option checks shared by every entry point: bad input fails at call time, with a message
  * that names the option and shows the value.
  */
+import type { SchedulerLike } from 'rxjs';
 
+/** A value as a message shows it: strings quoted, so that `"500"` is told from `500`. */
 export function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
@@ -103,32 +105,135 @@ export function checkNumber(name: string, value: unknown, bounds: NumberBounds):
  *
  * @param name What to call it in the message: the function and the parameter.
  * @param value The value given.
+ * @param expected What the message says it must be, where an entry also takes something else
+ *   (`'an object or a number of ms'`). Default `'an object'`.
  * @returns `value`, checked.
  */
-export function checkOptions<T>(name: string, value: T): T {
+export function checkOptions<T>(name: string, value: T, expected = 'an object'): T {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object, got ${Array.isArray(value) ? 'an array' : show(value)}`);
+    throw new TypeError(`${name} must be ${expected}, got ${Array.isArray(value) ? 'an array' : show(value)}`);
   }
   return value;
 }
 
 /**
  * Throws unless `value` is an options bag ({@link checkOptions}) whose every key is one of
- * `known`: a misspelt option would otherwise be ignored without a word.
+ * `known`: a misspelt option would otherwise be ignored without a word. The message names the
+ * nearest known name when one is close enough to be the one meant.
  *
  * @example
- * checkKnownOptions('Limiter: options', { queueSzie: 3 }, ['queueSize']); // TypeError: Limiter: options.queueSzie is not an option (known: queueSize)
+ * checkKnownOptions('Limiter: options', { queueSzie: 3 }, ['queueSize', 'queueTimeout']);
+ * // TypeError: Limiter: options has no "queueSzie"; did you mean "queueSize"? Known: queueSize, queueTimeout
  *
  * @param name What to call it in the message: the function and the parameter.
  * @param value The value given.
  * @param known The option names.
+ * @param expected What the message says it must be when it is not an object (see {@link checkOptions}).
  * @returns `value`, checked.
  */
-export function checkKnownOptions<T>(name: string, value: T, known: readonly string[]): T {
-  checkOptions(name, value);
+export function checkKnownOptions<T>(name: string, value: T, known: readonly string[], expected?: string): T {
+  checkOptions(name, value, expected);
   for (const key of Object.keys(value as object)) {
-    if (!known.includes(key)) throw new TypeError(`${name}.${key} is not an option (known: ${known.join(', ')})`);
+    if (known.includes(key)) continue;
+    const near = nearest(key, known);
+    const hint = near === undefined ? '.' : `; did you mean ${JSON.stringify(near)}?`;
+    throw new TypeError(`${name} has no ${JSON.stringify(key)}${hint} Known: ${known.join(', ')}`);
   }
+  return value;
+}
+
+/**
+ * The names of an options interface, for {@link checkKnownOptions}: the record must list every
+ * key of `T` and no other (the compiler checks both), so that an option added to the interface
+ * and not here fails to compile instead of being refused at run time.
+ *
+ * @example
+ * const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, scheduler: true });
+ */
+export function optionNames<T>(names: Record<keyof T, true>): readonly string[] {
+  return Object.keys(names);
+}
+
+/**
+ * The known name closest to `key`, by edit distance ignoring case (a typo, a swapped pair, a
+ * wrong case), if it is close enough to be the one meant: at most a third of the longer name
+ * apart, at least one edit. A name further off would be a guess, and a wrong guess misleads.
+ */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of known) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    const allowed = Math.max(1, Math.floor(Math.max(key.length, name.length) / 3));
+    if (distance <= allowed && distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return best;
+}
+
+/**
+ * Damerau-Levenshtein distance (optimal string alignment): insertions, deletions,
+ * substitutions and swaps of two neighbours each count one. Option names are short: the
+ * whole table costs nothing at call time.
+ */
+function editDistance(a: string, b: string): number {
+  let beforeLast: number[] = [];
+  let last = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      let distance = Math.min(last[j]! + 1, row[j - 1]! + 1, last[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, beforeLast[j - 2]! + 1);
+      row.push(distance);
+    }
+    [beforeLast, last] = [last, row];
+  }
+  return last[b.length]!;
+}
+
+/**
+ * Throws unless `value` is a scheduler (an object with `now()` and `schedule()`, as RxJS's):
+ * anything else would fail only when the first timer is due.
+ *
+ * @param name What to call it in the message: the function and the option.
+ * @param value The value given.
+ * @returns `value`, checked.
+ */
+export function checkScheduler<S extends SchedulerLike>(name: string, value: S): S {
+  const scheduler = value as Partial<SchedulerLike> | null | undefined;
+  if (typeof scheduler?.now !== 'function' || typeof scheduler.schedule !== 'function') {
+    throw new TypeError(`${name} must be a scheduler (with now() and schedule()), got ${show(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Throws unless `value` is one of `allowed`.
+ *
+ * @example
+ * checkOneOf('errorHint: during', 'later', ['start', 'accept', 'resume']);
+ * // TypeError: errorHint: during must be one of "start", "accept", "resume", got "later"
+ *
+ * @param name What to call it in the message: the function and the option.
+ * @param value The value given.
+ * @param allowed The values allowed.
+ * @returns `value`, checked.
+ */
+export function checkOneOf<const V>(name: string, value: unknown, allowed: readonly V[]): V {
+  if (!allowed.includes(value as V)) throw new TypeError(`${name} must be one of ${allowed.map(show).join(', ')}, got ${show(value)}`);
+  return value as V;
+}
+
+/**
+ * Throws unless `value` is an instance of `type`: a class the library's own code reads
+ * private state of, where a look-alike object would fail later and far from the call.
+ *
+ * @param name What to call it in the message: the function and the parameter.
+ * @param value The value given.
+ * @param type The class.
+ * @returns `value`, checked.
+ */
+export function checkInstance<T>(name: string, value: unknown, type: abstract new (...args: never[]) => T): T {
+  if (!(value instanceof type)) throw new TypeError(`${name} must be ${/^[AEIOU]/.test(type.name) ? 'an' : 'a'} ${type.name}, got ${show(value)}`);
   return value;
 }
 
