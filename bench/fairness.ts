@@ -33,11 +33,10 @@
  * all attempts; then wrk's Requests/sec, the flood's served responses per second (wrk's
  * responses minus its non-2xx/3xx ones, over its duration) and wrk's socket errors.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { connect } from 'node:net';
-import { parseArgs } from 'node:util';
-import { machine, percentile, requireCommand, requireWrk, startServer, stopServer, tally, type Server } from './support/run';
+import { connectionError, httpStatus } from './support/client';
+import { exitUsage, parseFlags, words } from './support/flags';
+import { lastJsonLine, machine, percentile, requireCommand, requireWrk, round, runPinned, startServer, stopServer, tally, type Server } from './support/run';
 
 const PROBE_ADDRESS = '127.0.0.3';
 const PROBE_EVERY_MS = 20;
@@ -49,14 +48,6 @@ const DEFAULT_DEMO_VARIANTS = ['', '--per-peer-rate 100', '--max-lag-ms 100'];
 
 // ---------------------------------------------------------------------------------------------
 // Options
-
-const USAGE = 'usage: npm run bench:fairness [-- --seconds N] [--busy-ms N] [--runs N] [--only-demo] [--demo-flags "A;B;C"]';
-
-function fail(message: string): never {
-  console.error(`fairness: ${message}`);
-  console.error(USAGE);
-  return process.exit(2);
-}
 
 interface Options {
   seconds: number;
@@ -70,48 +61,28 @@ interface Options {
 }
 
 function parseOptions(): Options {
-  // parseArgs takes a value that starts with a dash only as `--demo-flags=...`.
-  const args = process.argv.slice(2);
-  const at = args.indexOf('--demo-flags');
-  if (at >= 0 && at + 1 < args.length) args.splice(at, 2, `--demo-flags=${args[at + 1]}`);
-  const text = { type: 'string' } as const;
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args,
-      options: { seconds: text, 'busy-ms': text, runs: text, 'only-demo': { type: 'boolean' }, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'start-at': text, 'stop-at': text, 'one-at-a-time': { type: 'boolean' } },
-    }).values;
-  } catch (error) {
-    return fail((error as Error).message);
+  const flags = parseFlags('fairness', {
+    seconds: { kind: 'integer', min: 3, max: 120, default: 10 },
+    'busy-ms': { kind: 'integer', min: 0, max: 1000, default: 2 },
+    runs: { kind: 'integer', min: 1, max: 20, default: 1 },
+    'only-demo': { kind: 'boolean' },
+    'demo-flags': { kind: 'string' },
+    'one-at-a-time': { kind: 'boolean' },
+    // The probe child's own (--client).
+    client: { kind: 'boolean' },
+    port: { kind: 'integer', min: 1, max: 65535 },
+    'start-at': { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER },
+    'stop-at': { kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER },
+  });
+  const values = flags.values;
+  const variants = values['demo-flags']?.split(';') ?? DEFAULT_DEMO_VARIANTS;
+  const demoVariants = variants.map(words);
+  for (const [i, variant] of demoVariants.entries()) {
+    if (variant.length > 0 && !variant[0]!.startsWith('--')) flags.fail(`--demo-flags: variant ${i + 1} must start with a flag (--name), got ${JSON.stringify(variants[i])}`);
   }
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const given = values[name];
-    if (given === undefined) return fallback;
-    const value = Number(given);
-    if (typeof given !== 'string' || given.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
-      fail(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(given)}`);
-    }
-    return value;
-  };
-  const demoFlags = values['demo-flags'];
-  if (demoFlags !== undefined && typeof demoFlags !== 'string') fail(`--demo-flags needs a value, got ${JSON.stringify(demoFlags)}`);
-  const variants = demoFlags === undefined ? DEFAULT_DEMO_VARIANTS : demoFlags.split(';');
-  const demoVariants = variants.map((variant) => variant.split(/\s+/).filter((f) => f !== ''));
-  for (const [i, flags] of demoVariants.entries()) {
-    if (flags.length > 0 && !flags[0]!.startsWith('--')) fail(`--demo-flags: variant ${i + 1} must start with a flag (--name), got ${JSON.stringify(variants[i])}`);
-  }
-  const client = values.client
-    ? { port: integer('port', 0, 1, 65535), startAt: integer('start-at', 0, 1, Number.MAX_SAFE_INTEGER), stopAt: integer('stop-at', 0, 1, Number.MAX_SAFE_INTEGER), oneAtATime: values['one-at-a-time'] === true }
-    : undefined;
-  return {
-    seconds: integer('seconds', 10, 3, 120),
-    busyMs: integer('busy-ms', 2, 0, 1000),
-    runs: integer('runs', 1, 1, 20),
-    onlyDemo: values['only-demo'] === true,
-    oneAtATime: values['one-at-a-time'] === true,
-    demoVariants,
-    client,
-  };
+  const oneAtATime = values['one-at-a-time'];
+  const client = values.client ? { port: flags.need('port'), startAt: flags.need('start-at'), stopAt: flags.need('stop-at'), oneAtATime } : undefined;
+  return { seconds: values.seconds, busyMs: values['busy-ms'], runs: values.runs, onlyDemo: values['only-demo'], oneAtATime, demoVariants, client };
 }
 
 const options = parseOptions();
@@ -131,7 +102,7 @@ function parseResponse(raw: string): { status: string | undefined; complete: boo
   const headEnd = raw.indexOf('\r\n\r\n');
   if (headEnd < 0) return { status: undefined, complete: false };
   const head = raw.slice(0, headEnd);
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+  const status = httpStatus(head);
   const body = raw.slice(headEnd + 4);
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
   if (length !== undefined) return { status, complete: body.length >= Number(length) };
@@ -161,10 +132,7 @@ function probeOnce(port: number): Promise<Attempt> {
     };
     socket.once('end', closed);
     socket.once('close', closed);
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      const code = error.code;
-      end(code === 'ECONNREFUSED' ? 'refused' : code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : (code ?? 'error'));
-    });
+    socket.once('error', (error: NodeJS.ErrnoException) => end(connectionError(error.code)));
   });
 }
 
@@ -205,25 +173,6 @@ interface Row {
   serverDied: string | undefined;
 }
 
-/** Runs `command args` on core 1, collecting its output; killed by its PID (SIGKILL) after `limitMs`. */
-async function runOnCore1(args: string[], limitMs: number): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
-  const child: ChildProcess = spawn('taskset', ['-c', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill('SIGKILL');
-  }, limitMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr, killed };
-}
-
-const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
-
 function wrkArgs(seconds: number, port: number | string): string[] {
   return ['wrk', '-t', '1', '-c', String(FLOOD_CONNECTIONS), '-d', `${seconds}s`, '-H', 'Connection: close', `http://127.0.0.1:${port}/`];
 }
@@ -244,20 +193,20 @@ async function measure(label: string, script: string, flags: string[]): Promise<
   try {
     running = await startServer(script, ['--port', '0', ...flags], { cpu: 0 });
   } catch (error) {
-    return fail(`${label}: ${(error as Error).message}`);
+    return exitUsage('fairness', `${label}: ${(error as Error).message}`);
   }
   try {
     const { seconds } = options;
     const wrkStart = Date.now();
-    const flood = runOnCore1(wrkArgs(seconds, running.port), (seconds + 15) * 1000);
+    const flood = runPinned(1, wrkArgs(seconds, running.port), { limitMs: (seconds + 15) * 1000 });
     const startAt = wrkStart + WARM_UP_MS;
     const stopAt = wrkStart + seconds * 1000 - 1000;
     const probeArgs = [process.execPath, __filename, '--client', '--port', String(running.port), '--start-at', String(startAt), '--stop-at', String(stopAt), ...(options.oneAtATime ? ['--one-at-a-time'] : [])];
-    const probe = runOnCore1(probeArgs, (seconds + 15) * 1000 + DEADLINE_MS);
+    const probe = runPinned(1, probeArgs, { limitMs: (seconds + 15) * 1000 + DEADLINE_MS });
     const [f, p] = await Promise.all([flood, probe]);
     if (f.killed || f.code !== 0) throw new Error(`${label}: wrk ${f.killed ? 'did not end in time' : `exited with ${f.code}`}: ${f.stdout}${f.stderr}`);
     if (p.killed || p.code !== 0) throw new Error(`${label}: the probe ${p.killed ? 'did not end in time' : `exited with ${p.code}`}: ${p.stderr}`);
-    const results = JSON.parse(p.stdout.trim().split('\n').pop()!) as Attempt[];
+    const results = lastJsonLine<Attempt[]>(p.stdout);
     const outcomes = tally(results.map((r) => r.outcome));
     const served = results.filter((r) => r.outcome === 'served').map((r) => r.ms);
     const failures = (outcomes.refused ?? 0) + (outcomes.reset ?? 0) + (outcomes.timeout ?? 0);

@@ -10,7 +10,7 @@
  *
  *   npm run bench:gc [-- --runs N --servers plain,handoff,pipeline --node-flags=--no-page-promotion]
  */
-import { parseArgs } from 'node:util';
+import { parseFlags, words } from './support/flags';
 import { machine, requireWrk, startServer, stopServer, wrk } from './support/run';
 
 const SERVERS: Record<string, string> = {
@@ -18,16 +18,14 @@ const SERVERS: Record<string, string> = {
   handoff: 'build/bench/servers/handoff.js',
   pipeline: 'build/bench/servers/pipeline.js',
 };
-const options = parseArgs({ options: { runs: { type: 'string' }, servers: { type: 'string' }, 'node-flags': { type: 'string' } } }).values;
+const options = parseFlags('gc', {
+  runs: { kind: 'integer', min: 1, default: 3 },
+  servers: { kind: 'list', choices: Object.keys(SERVERS), default: 'plain,handoff,pipeline' },
+  'node-flags': { kind: 'string' },
+}).values;
 // V8 flags for the servers, to tell which collector policy a difference comes from (V8 refuses most in NODE_OPTIONS).
-const nodeFlags = (options['node-flags'] ?? '').split(' ').filter((f) => f !== '');
-const runs = Number(options.runs ?? 3);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`gc: --runs must be an integer >= 1, got ${JSON.stringify(options.runs)}`);
-  process.exit(2);
-}
-const servers = (options.servers ?? 'plain,handoff,pipeline').split(',');
-for (const s of servers) if (!(s in SERVERS)) (console.error(`gc: --servers: unknown server ${JSON.stringify(s)} (${Object.keys(SERVERS).join(', ')})`), process.exit(2));
+const nodeFlags = words(options['node-flags']);
+const { runs, servers } = options;
 
 interface Collection {
   scavenge: boolean;
@@ -57,8 +55,7 @@ async function measure(name: string): Promise<Record<string, unknown>> {
     const url = `http://127.0.0.1:${server.port}/`;
     await wrk(['-t1', '-c32', '-d3s', '-H', 'Connection: close', url], 1);
     const from = server.stdout.length;
-    const load = await wrk(['-t1', '-c32', '-d5s', '-H', 'Connection: close', url], 1);
-    const requests = Number(/(\d+) requests in/.exec(load.output)?.[1] ?? NaN);
+    const { requests } = await wrk(['-t1', '-c32', '-d5s', '-H', 'Connection: close', url], 1);
     const collections = server.stdout.slice(from).map(parse).filter((c): c is Collection => c !== undefined);
     const scavenges = collections.filter((c) => c.scavenge);
     const mean = (values: number[]) => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);

@@ -34,29 +34,11 @@ import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './support/flags';
 import { machine, median, requireCommand, root } from './support/run';
 
-const options = parseArgs({
-  options: { requests: { type: 'string' }, rounds: { type: 'string' }, servers: { type: 'string' }, modes: { type: 'string' }, idle: { type: 'string' } },
-}).values;
-const requests = Number(options.requests ?? 4000);
-if (!Number.isInteger(requests) || requests < 1000) {
-  console.error(`instructions: --requests must be an integer >= 1000, got ${JSON.stringify(options.requests)}`);
-  process.exit(2);
-}
-const rounds = Number(options.rounds ?? 1);
-if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`instructions: --rounds must be an integer >= 1, got ${JSON.stringify(options.rounds)}`);
-  process.exit(2);
-}
 // Each server: its script and arguments. The stages build the pipeline up one operator at a time.
 const stage = (name: string): [string, string[]] => ['build/bench/servers/stages.js', ['--stage', name]];
-const idle = Number(options.idle ?? 0);
-if (!Number.isInteger(idle) || idle < 0) {
-  console.error(`instructions: --idle must be an integer >= 0, got ${JSON.stringify(options.idle)}`);
-  process.exit(2);
-}
 const SERVERS: Record<string, [string, string[]]> = {
   plain: ['build/bench/servers/plain.js', []],
   handoff: ['build/bench/servers/handoff.js', []],
@@ -66,10 +48,13 @@ const SERVERS: Record<string, [string, string[]]> = {
   serve: stage('serve'),
   pipeline: ['build/bench/servers/pipeline.js', []],
 };
-const servers = (options.servers ?? 'plain,pipeline').split(',');
-const modes = (options.modes ?? 'close,keep-alive').split(',');
-for (const s of servers) if (!(s in SERVERS)) (console.error(`instructions: --servers: unknown server ${JSON.stringify(s)} (${Object.keys(SERVERS).join(', ')})`), process.exit(2));
-for (const m of modes) if (m !== 'close' && m !== 'keep-alive') (console.error(`instructions: --modes: unknown mode ${JSON.stringify(m)} (close, keep-alive)`), process.exit(2));
+const { requests, rounds, idle, servers, modes } = parseFlags('instructions', {
+  requests: { kind: 'integer', min: 1000, default: 4000 },
+  rounds: { kind: 'integer', min: 1, default: 1 },
+  idle: { kind: 'integer', min: 0, default: 0 },
+  servers: { kind: 'list', choices: Object.keys(SERVERS), default: 'plain,pipeline' },
+  modes: { kind: 'list', choices: ['close', 'keep-alive'], default: 'close,keep-alive' },
+}).values;
 const CONCURRENCY = 8;
 
 /** `count` GETs, CONCURRENCY at a time, each on a new connection or on CONCURRENCY reused ones. */

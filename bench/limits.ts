@@ -12,11 +12,14 @@
  */
 import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
-import { parseArgs } from 'node:util';
-import { cpuSeconds, machine, median, startServer, stopServer, tally, tcpCounters } from './support/run';
+import { parseFlags } from './support/flags';
+import { cpuSeconds, machine, median, startServer, stopServer, tally, tcpCounters, within } from './support/run';
 
-const options = parseArgs({ options: { demo: { type: 'string' }, only: { type: 'string' } } }).values;
-const demo = options.demo ?? 'build/demo/server.js';
+const options = parseFlags('limits', {
+  demo: { kind: 'string', default: 'build/demo/server.js' },
+  only: { kind: 'string', pattern: /^[abcd]+$/, rule: 'letters of the scenarios a to d (e.g. ab)' },
+}).values;
+const demo = options.demo;
 
 interface Target {
   server: string;
@@ -124,13 +127,6 @@ function httpPost(port: number, agent: Agent, deadlineMs = DEADLINE_MS): Promise
     const timer = setTimeout(() => req.destroy(Object.assign(new Error('no answer in time'), { name: 'TimeoutError' })), deadlineMs);
     req.end(BODY);
   });
-}
-
-/** `promise`'s value, or `fallback` after `ms`. */
-function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** The highest x-live seen, and whether it stayed within the limit (null: the server sent none). */

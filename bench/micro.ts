@@ -19,7 +19,10 @@ import { socketFd } from '../src/source/fileLimit';
 import { listen } from '../src/source/listen';
 import { serve } from '../src/operators/serve';
 import type { Accepted, AcceptResult, ListenerControl } from '../src/errors/result';
+import { parseFlags } from './support/flags';
 import { machine, median } from './support/run';
+
+parseFlags('micro', {}); // none: anything given is refused
 
 async function fdCheck(): Promise<void> {
   const server = createServer();

@@ -14,17 +14,15 @@
  *
  *   npm run bench:nginx [-- --seconds N]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './support/flags';
+import { nginxConf, startNginx, upstreamError, type Nginx } from './support/nginx';
 import { freePort, machine, onInterrupt, requireCommand, requireWrk, startServer, stopServer, tally, wrk, type Server } from './support/run';
 
 const HOLD_MS = 200;
-const seconds = Number(parseArgs({ options: { seconds: { type: 'string' } } }).values.seconds ?? 10);
+const { seconds } = parseFlags('nginx', { seconds: { kind: 'integer', min: 1, default: 10 } }).values;
 const LOAD = ['-t2', '-c200', `-d${seconds}s`, '--timeout', '5s'];
 
 const backends = [
@@ -58,62 +56,17 @@ function done(summary, latency, requests)
 end
 `;
 
-function nginxConf(dir: string, port: number, backendPorts: number[], serverFlags: string): string {
-  return `daemon off;
-master_process on;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log error;
-events { worker_connections 1024; }
-http {
-  log_format upstreams '$status $upstream_status';
-  access_log ${dir}/access.log upstreams;
-  # Debian's defaults are under /var/lib/nginx, which only root may write.
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream backends {
+function conf(dir: string, port: number, backendPorts: number[], serverFlags: string): string {
+  const logging = `  log_format upstreams '$status $upstream_status';
+  access_log ${dir}/access.log upstreams;`;
+  const rest = `  upstream backends {
 ${backendPorts.map((p) => `    server 127.0.0.1:${p}${serverFlags};`).join('\n')}
   }
   server {
     listen 127.0.0.1:${port};
     location / { proxy_pass http://backends; } # proxy_next_upstream error timeout: the default
-  }
-}
-`;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** Starts nginx from the prefix `dir`, resolving once it accepts on `port` (within 5 s). */
-async function startNginx(dir: string, port: number): Promise<ChildProcess> {
-  // -e: the error log before the configuration is read (else /var/log/nginx, root's).
-  const nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  nginx.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  for (let i = 0; i < 50 && nginx.exitCode === null; i++) {
-    if (await canConnect(port)) return nginx;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stopNginx(nginx);
-  throw new Error(`nginx did not start: ${stderr.trim()}`);
-}
-
-/** SIGQUIT (graceful), then SIGTERM (fast): the master stops its worker either way; SIGKILL would orphan it. */
-async function stopNginx(nginx: ChildProcess): Promise<void> {
-  for (const signal of ['SIGQUIT', 'SIGTERM'] as const) {
-    if (nginx.exitCode !== null || nginx.signalCode !== null) return;
-    nginx.kill(signal);
-    await Promise.race([once(nginx, 'exit'), new Promise((r) => setTimeout(r, 5000))]);
-  }
+  }`;
+  return nginxConf(dir, 1024, logging, rest);
 }
 
 /** nginx's reasons for its upstream errors and which backend gave them, e.g. "limited: connect() failed (111: Connection refused) while connecting to upstream". */
@@ -121,10 +74,9 @@ function upstreamErrors(dir: string, limitedPort: number): Record<string, number
   const lines = readFileSync(join(dir, 'error.log'), 'utf8').split('\n');
   return tally(
     lines.flatMap((line) => {
-      const reason = /\*\d+ (.+?), client:/.exec(line)?.[1];
-      const port = /upstream: "http:\/\/127\.0\.0\.1:(\d+)/.exec(line)?.[1];
-      if (!reason) return [];
-      return port === undefined ? reason : `${Number(port) === limitedPort ? 'limited' : 'unlimited'}: ${reason}`;
+      const error = upstreamError(line);
+      if (!error) return [];
+      return error.port === undefined ? error.reason : `${Number(error.port) === limitedPort ? 'limited' : 'unlimited'}: ${error.reason}`;
     }),
   );
 }
@@ -145,11 +97,10 @@ function loadFigures(output: string) {
 
 async function measure(backend: (typeof backends)[number], upstream: (typeof upstreams)[number]): Promise<object> {
   const dir = mkdtempSync(join(tmpdir(), 'rxjs-listen-nginx-'));
-  chmodSync(dir, 0o755); // run as root, nginx's worker is `nobody` and creates its temp directories here
   const servers: Server[] = [];
-  let nginx: ChildProcess | undefined;
+  let nginx: Nginx | undefined;
   const forget = onInterrupt(() => {
-    nginx?.kill('SIGTERM');
+    nginx?.child.kill('SIGTERM');
     for (const s of servers) s.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
@@ -158,9 +109,8 @@ async function measure(backend: (typeof backends)[number], upstream: (typeof ups
     servers.push(await startServer(backend.script, args, { ulimit: 100 }));
     servers.push(await startServer(backend.script, args));
     const port = await freePort();
-    writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, port, servers.map((s) => s.port), upstream.serverFlags));
     writeFileSync(join(dir, 'post.lua'), POST_LUA);
-    nginx = await startNginx(dir, port);
+    nginx = await startNginx(dir, port, conf(dir, port, servers.map((s) => s.port), upstream.serverFlags));
     const { output } = await wrk([...LOAD, '-s', join(dir, 'post.lua'), `http://127.0.0.1:${port}/`]);
     return {
       upstream: upstream.upstream,
@@ -173,7 +123,7 @@ async function measure(backend: (typeof backends)[number], upstream: (typeof ups
   } catch (error) {
     return { upstream: upstream.upstream, backends: backend.backends, error: (error as Error).message.split('\n').slice(0, 2).join(' ') };
   } finally {
-    if (nginx) await stopNginx(nginx);
+    if (nginx) await nginx.stop();
     for (const s of servers) await stopServer(s);
     rmSync(dir, { recursive: true, force: true });
     forget();

@@ -27,13 +27,14 @@
  * row INVALID (its lateness would be blamed on the server). --addresses N: connections come
  * from 127.0.0.2 .. 127.0.0.(1+N), to spread TIME_WAIT over more ephemeral ports; 0: no bind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, Socket, type TcpSocketConnectOpts } from 'node:net';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
-import { cpuSeconds, machine, median, onInterrupt, percentile, startServer, stopServer, tally, type Server } from './support/run';
+import { connectionError, httpStatus } from './support/client';
+import { parseFlags, words } from './support/flags';
+import { cpuSecondsReader, hasExited, lastJsonLine, machine, median, onInterrupt, percentile, runPinned, sleep, startServer, stopServer, tally, type Server } from './support/run';
 
 const DEADLINE_MS = 3000;
 const GOOD_MS = 1000;
@@ -46,50 +47,32 @@ type ServerName = (typeof SERVERS)[number];
 type Mode = 'new' | 'keepalive';
 
 // ---- arguments --------------------------------------------------------------------------------
-const argv = process.argv.slice(2);
-const demoAt = argv.indexOf('--demo-flags'); // parseArgs takes a value that starts with a dash only as `--demo-flags=...`
-if (demoAt >= 0 && demoAt + 1 < argv.length) argv.splice(demoAt, 2, `--demo-flags=${argv[demoAt + 1]}`);
-const text = { type: 'string' } as const;
-const flags = { servers: text, mode: text, capacity: text, multiples: text, seconds: text, connections: text, addresses: text, 'busy-ms': text, 'demo-flags': text, json: text, svg: text, client: { type: 'boolean' }, port: text, 'server-pid': text, rate: text } as const;
-function fail(message: string): never {
-  console.error(`openLoop: ${message}`);
-  process.exit(2);
-}
-const options = (() => {
-  try {
-    return parseArgs({ args: argv, options: flags }).values;
-  } catch (error) {
-    return fail((error as Error).message); // an unknown flag, or one without its value
-  }
-})();
-type NumberFlag = 'capacity' | 'seconds' | 'connections' | 'addresses' | 'busy-ms' | 'port' | 'server-pid' | 'rate';
-function numberFlag(name: NumberFlag, fallback: number, min: number, max = Infinity, integer = true): number {
-  const raw = options[name];
-  const value = raw === undefined ? fallback : Number(raw);
-  if ((raw !== undefined && raw.trim() === '') || !(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
-    fail(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min}${max < Infinity ? ` to ${max}` : ' up'}, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-function listFlag(name: 'servers' | 'mode' | 'multiples', fallback: string, allowed?: readonly string[]): string[] {
-  const items = (options[name] ?? fallback).split(',').map((s) => s.trim());
-  for (const item of items) {
-    const ok = allowed ? allowed.includes(item) : Number(item) > 0 && Number.isFinite(Number(item));
-    if (!ok) fail(`--${name}: ${allowed ? `each of ${allowed.join(', ')}` : 'numbers above 0, comma-separated'}, got ${JSON.stringify(options[name])}`);
-  }
-  return [...new Set(items)];
-}
-const seconds = numberFlag('seconds', 8, 1, 600);
-const connections = numberFlag('connections', 100, 1, 10_000);
-const addressCount = numberFlag('addresses', 4, 0, 250);
-const busyMs = numberFlag('busy-ms', 5, 0, 1000);
+const flags = parseFlags('openLoop', {
+  servers: { kind: 'list', choices: SERVERS, default: SERVERS.join(',') },
+  mode: { kind: 'list', choices: ['new', 'keepalive', 'both'], default: 'both' },
+  capacity: { kind: 'number', min: 1, max: 100_000 }, // without it: measured
+  multiples: { kind: 'list', of: 'number', above: 0, default: '0.5,1,1.25,2,3,5,10' },
+  seconds: { kind: 'integer', min: 1, max: 600, default: 8 },
+  connections: { kind: 'integer', min: 1, max: 10_000, default: 100 },
+  addresses: { kind: 'integer', min: 0, max: 250, default: 4 },
+  'busy-ms': { kind: 'integer', min: 0, max: 1000, default: 5 },
+  'demo-flags': { kind: 'string', default: '--max-lag-ms 100' },
+  json: { kind: 'string' },
+  svg: { kind: 'string', default: 'docs/overload.svg' },
+  // The child's own (--client): one row, its --mode, --rate and --seconds, against this server.
+  client: { kind: 'boolean' },
+  port: { kind: 'integer', min: 1, max: 65535 },
+  'server-pid': { kind: 'integer', min: 1 },
+  rate: { kind: 'number', min: 0.1, max: 100_000 },
+});
+const options = flags.values;
+const { seconds, connections, addresses: addressCount, 'busy-ms': busyMs } = options;
 // 0: the kernel picks 127.0.0.1 and the port at connect(), as any client would.
 const addresses = Array.from({ length: addressCount }, (_, i) => `127.0.0.${2 + i}`);
 
 // ---- the client: an HTTP/1.1 response parser on each socket, one scheduler for all ------------
 const enum Phase { Head, Length, Chunks, Trailers, UntilEof, Done }
 const HEAD_END = Buffer.from('\r\n\r\n');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A client connection, its request in flight, and an incremental parser of the response: only
  *  the head is made text; body bytes are counted, never copied. */
@@ -148,7 +131,7 @@ class Conn extends Socket {
     return this.phase === Phase.Done;
   }
   private startBody(head: string): void {
-    this.status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? NaN);
+    this.status = Number(httpStatus(head) ?? NaN);
     if (!(this.status >= 100)) bad('no status line');
     const length = Number(/^content-length:[ \t]*(\d+)/im.exec(head)?.[1] ?? -1);
     this.closeAfter = /^connection:.*\bclose\b/im.test(head);
@@ -186,8 +169,7 @@ function onEnd(this: Conn): void {
   else this.loop.fail(this, 'closed');
 }
 function onError(this: Conn, error: NodeJS.ErrnoException): void {
-  const code = error.code ?? 'error';
-  this.loop.fail(this, code === 'ECONNREFUSED' ? 'refused' : code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : code);
+  this.loop.fail(this, connectionError(error.code));
 }
 function onClose(this: Conn): void {
   this.loop.fail(this, 'closed'); // only if nothing else has ended its request
@@ -348,21 +330,13 @@ async function warmUp(port: number): Promise<void> {
 
 /** The child: one row against `port`; prints its Result as one JSON line. */
 async function runClient(): Promise<void> {
-  const mode = options.mode as Mode;
-  const serverPid = numberFlag('server-pid', 0, 1);
-  const port = numberFlag('port', 0, 1, 65535);
-  const loop = new OpenLoop(mode, numberFlag('rate', 0, 0.1, 100_000, false), port);
+  const mode = options.mode[0] as Mode;
+  const serverPid = flags.need('server-pid');
+  const port = flags.need('port');
+  const loop = new OpenLoop(mode, flags.need('rate'), port);
   await warmUp(port);
   if (mode === 'keepalive') await loop.connectAll();
-  let lastCpu = NaN; // a server that dies mid-row leaves its last reading
-  const serverCpu = (): number => {
-    try {
-      return (lastCpu = cpuSeconds(serverPid));
-    } catch {
-      return lastCpu;
-    }
-  };
-  const cpu = await loop.run(serverCpu);
+  const cpu = await loop.run(cpuSecondsReader(serverPid)); // a server that dies mid-row leaves its last reading
   const [served, failed]: number[][] = [[], []];
   let good = 0;
   // Goodput counts what was served within GOOD_MS AND by the row's end: a server that drains its
@@ -399,7 +373,7 @@ interface Row extends Result {
 }
 const live: { server?: Server; client?: ChildProcess } = {}; // what an interrupt must kill
 const killLive = (): void => void [live.client?.kill('SIGKILL'), live.server?.child.kill('SIGKILL')];
-const demoFlags = (options['demo-flags'] ?? '--max-lag-ms 100').split(/\s+/).filter((f) => f !== '');
+const demoFlags = words(options['demo-flags']);
 
 function serverCommand(name: ServerName): [script: string, args: string[]] {
   const common = ['--port', '0', '--busy-ms', String(busyMs)];
@@ -413,16 +387,10 @@ async function runRow(name: ServerName, mode: Mode, rate: number, rowSeconds: nu
   const server = (live.server = await startServer(...serverCommand(name), { cpu: 0 }));
   try {
     const args = ['--client', '--mode', mode, '--rate', String(rate), '--seconds', String(rowSeconds), '--port', String(server.port), '--server-pid', String(server.pid), '--connections', String(connections), '--addresses', String(addressCount)];
-    const child = (live.client = spawn('taskset', ['-c', '1', process.execPath, __filename, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    let [stdout, stderr] = ['', ''];
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), (rowSeconds + 30) * 1000 + DEADLINE_MS); // bounded, whatever happens
-    const [code] = (await once(child, 'close')) as [number | null];
-    clearTimeout(killer);
+    const limitMs = (rowSeconds + 30) * 1000 + DEADLINE_MS; // bounded, whatever happens
+    const { code, stdout, stderr } = await runPinned(1, [process.execPath, __filename, ...args], { limitMs, onChild: (child) => (live.client = child) });
     if (code !== 0) throw new Error(`the client exited with ${code}: ${stderr}`);
-    const serverDied = server.child.exitCode !== null || server.child.signalCode !== null;
-    return { ...(JSON.parse(stdout.trim().split('\n').pop()!) as Result), serverDied }; // NaN arrives as null
+    return { ...lastJsonLine<Result>(stdout), serverDied: hasExited(server.child) }; // NaN arrives as null
   } finally {
     await stopServer(server);
     [live.server, live.client] = [undefined, undefined];
@@ -521,14 +489,15 @@ function svg(rows: Row[], capacity: number): string {
 }
 
 async function main(): Promise<void> {
-  const servers = listFlag('servers', SERVERS.join(','), SERVERS) as ServerName[];
-  const modeFlag = listFlag('mode', 'both', ['new', 'keepalive', 'both']);
+  const unique = <T>(items: T[]): T[] => [...new Set(items)];
+  const servers = unique(options.servers);
+  const modeFlag = unique(options.mode);
   const modes: Mode[] = modeFlag.includes('both') ? ['new', 'keepalive'] : (modeFlag as Mode[]);
-  const multiples = listFlag('multiples', '0.5,1,1.25,2,3,5,10').map(Number);
+  const multiples = unique(options.multiples);
   const forget = onInterrupt(killLive);
   const from = addresses.length === 0 ? '127.0.0.1' : `${addresses[0]}..${addresses.at(-1)}`;
   console.log(`# openLoop: ${seconds} s a row, deadline ${DEADLINE_MS} ms, busy ${busyMs} ms, ${connections} keep-alive connections, clients from ${from}, demo ${demoFlags.join(' ')}; ${machine()}`);
-  const capacity = options.capacity === undefined ? await measureCapacity() : numberFlag('capacity', 0, 1, 100_000, false);
+  const capacity = options.capacity ?? (await measureCapacity());
   console.log(`# capacity: ${capacity}/s${options.capacity === undefined ? ' (measured)' : ' (--capacity)'}\n\n${HEADER}`);
   const rows: Row[] = [];
   // Servers side by side at each load, so that the machine's drift hits them alike.
@@ -548,7 +517,7 @@ async function main(): Promise<void> {
     writeFileSync(path, content);
   };
   if (options.json !== undefined) write(options.json, `${JSON.stringify({ machine: machine(), capacity, seconds, busyMs, connections, addresses, demoFlags, deadlineMs: DEADLINE_MS, rows }, null, 2)}\n`);
-  const svgPath = options.svg ?? 'docs/overload.svg';
+  const svgPath = options.svg;
   write(svgPath, `${svg(rows, capacity)}\n`);
   console.log(`\n# wrote ${svgPath}${options.json !== undefined ? ` and ${options.json}` : ''}`);
 }

@@ -12,15 +12,18 @@
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { parseArgs } from 'node:util';
-import { cpuSeconds, machine, median, requireWrk, startServer, stopServer, wrk, type Server } from './support/run';
+import { parseFlags } from './support/flags';
+import { cpuSeconds, machine, median, requireWrk, sleep, startServer, stopServer, wrk, type Server } from './support/run';
 
-const options = parseArgs({ options: { pairs: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, baseline: { type: 'string' } } }).values;
-const pairs = Number(options.pairs ?? 10);
-// What (a) is: Node's own server (`plain`), or Node's own hand-off to a never-listening
-// http.Server without the library (`handoff`), which isolates the library's share.
-const baseline = (options.baseline ?? 'plain') as 'plain' | 'handoff';
-const seconds = Number(options.seconds ?? 3);
+const options = parseFlags('overhead', {
+  pairs: { kind: 'integer', min: 1, default: 10 },
+  seconds: { kind: 'integer', min: 1, default: 3 },
+  only: { kind: 'string', choices: ['throughput', 'memory', 'leak'] },
+  // What (a) is: Node's own server (`plain`), or Node's own hand-off to a never-listening
+  // http.Server without the library (`handoff`), which isolates the library's share.
+  baseline: { kind: 'string', choices: ['plain', 'handoff'], default: 'plain' },
+}).values;
+const { pairs, baseline, seconds } = options;
 const servers = {
   plain: 'build/bench/servers/plain.js',
   pipeline: 'build/bench/servers/pipeline.js',
@@ -30,7 +33,7 @@ const servers = {
 async function heap(server: Server): Promise<number> {
   const before = server.stdout.length;
   server.child.kill('SIGUSR2');
-  for (let i = 0; i < 200 && server.stdout.length === before; i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 200 && server.stdout.length === before; i++) await sleep(25);
   return Number(/heap (\d+)/.exec(server.stdout.at(-1)!)![1]);
 }
 
@@ -49,9 +52,8 @@ async function throughput(): Promise<void> {
       const header = mode === 'close' ? ['-H', 'Connection: close'] : [];
       const run = async (server: Server, duration: number) => {
         const cpu0 = cpuSeconds(server.pid);
-        const result = await wrk(['-t1', '-c32', `-d${duration}s`, ...header, `http://127.0.0.1:${server.port}/`], 1);
-        const requests = Number(/(\d+) requests in/.exec(result.output)?.[1] ?? NaN);
-        return { rps: result.rps, cpuPerRequest: (cpuSeconds(server.pid) - cpu0) / requests };
+        const { rps, requests } = await wrk(['-t1', '-c32', `-d${duration}s`, ...header, `http://127.0.0.1:${server.port}/`], 1);
+        return { rps, cpuPerRequest: (cpuSeconds(server.pid) - cpu0) / requests };
       };
       await run(plain, 1); // warm-up
       await run(pipeline, 1);
@@ -100,10 +102,10 @@ async function memoryPerConnection(): Promise<void> {
   for (const kind of ['plain', 'pipeline'] as const) {
     const server = await startServer(servers[kind], ['--port', '0'], { nodeArgs: ['--expose-gc'] });
     await open(server.port, 200).then((s) => s.forEach((x) => x.destroy())); // warm up the code paths
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const base = await heap(server);
     const sockets = await open(server.port, IDLE);
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     const loaded = await heap(server);
     perConnection[kind] = (loaded - base) / IDLE;
     console.log(`  ${kind}: heap ${(base / 1048576).toFixed(1)} MiB idle, ${(loaded / 1048576).toFixed(1)} MiB with ${IDLE} connections: ${perConnection[kind]!.toFixed(0)} B each`);

@@ -20,43 +20,34 @@
  * --fastify: also Fastify 5 with @fastify/under-pressure (bench/servers/fastify-busy.ts), last;
  * --fastify-flags: added to its `--busy-ms N`, e.g. "--max-elu 0.9" or "--max-lag-ms 100".
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { parseArgs } from 'node:util';
-import { cpuSeconds, machine, median, percentile, startServer, stopServer, tally } from './support/run';
+import { connectionError, httpStatus } from './support/client';
+import { parseFlags, words } from './support/flags';
+import { cpuSecondsReader, lastJsonLine, machine, median, percentile, round, runPinned, startServer, stopServer, tally } from './support/run';
 
 const DEADLINE_MS = 5000;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
 
-// parseArgs takes a value that starts with a dash only as `--demo-flags=...`.
-const argv = process.argv.slice(2);
-for (const flag of ['--demo-flags', '--fastify-flags', '--node-flags']) {
-  const at = argv.indexOf(flag);
-  if (at >= 0 && at + 1 < argv.length) argv.splice(at, 2, `${flag}=${argv[at + 1]}`);
-}
-const text = { type: 'string' } as const;
-const options = parseArgs({
-  args: argv,
-  options: {
-    clients: text, seconds: text, 'busy-ms': text, 'alloc-kb': text, 'hold-ms': text, 'node-flags': text, 'demo-flags': text, client: { type: 'boolean' }, port: text, 'server-pid': text, 'demo-only': { type: 'boolean' }, fastify: { type: 'boolean' }, 'fastify-flags': text,
-  },
-}).values;
-
-function count(name: 'clients' | 'seconds' | 'busy-ms' | 'alloc-kb' | 'hold-ms' | 'port' | 'server-pid', fallback: number, min: number): number {
-  const value = Number(options[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`overload: --${name} must be an integer >= ${min}, got ${JSON.stringify(options[name])}`);
-    process.exit(2);
-  }
-  return value;
-}
-const clients = count('clients', 200, 1);
-const seconds = count('seconds', 10, 1);
-const busyMs = count('busy-ms', 5, 0);
-const allocKb = count('alloc-kb', 0, 0);
-const holdMs = count('hold-ms', 0, 0);
+const flags = parseFlags('overload', {
+  clients: { kind: 'integer', min: 1, default: 200 },
+  seconds: { kind: 'integer', min: 1, default: 10 },
+  'busy-ms': { kind: 'integer', min: 0, default: 5 },
+  // Passed to the servers only when given, so that a run without them starts them as before.
+  'alloc-kb': { kind: 'integer', min: 0 },
+  'hold-ms': { kind: 'integer', min: 0 },
+  'node-flags': { kind: 'string' },
+  'demo-flags': { kind: 'string' },
+  'demo-only': { kind: 'boolean' },
+  fastify: { kind: 'boolean' },
+  'fastify-flags': { kind: 'string' },
+  // The child's own (--client): the server to load and its PID.
+  client: { kind: 'boolean' },
+  port: { kind: 'integer', min: 1 },
+  'server-pid': { kind: 'integer', min: 1 },
+});
+const options = flags.values;
+const { clients, seconds } = options;
 
 interface Attempt {
   outcome: string; // 'served' (200), '503', 'other status', 'refused', 'reset', 'timed out', or another error code
@@ -65,14 +56,8 @@ interface Attempt {
 
 function statusOutcome(head: string): string {
   if (head === '') return 'reset'; // closed without a response
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+  const status = httpStatus(head);
   return status === '200' ? 'served' : status === '503' ? '503' : 'other status';
-}
-
-function errorOutcome(code: string | undefined): string {
-  if (code === 'ECONNREFUSED') return 'refused';
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
-  return code ?? 'error';
 }
 
 function attempt(port: number): Promise<Attempt> {
@@ -91,7 +76,7 @@ function attempt(port: number): Promise<Attempt> {
       if (head.length < 16) head += chunk.toString('latin1');
     });
     socket.once('end', () => end(statusOutcome(head)));
-    socket.once('error', (error: NodeJS.ErrnoException) => end(errorOutcome(error.code)));
+    socket.once('error', (error: NodeJS.ErrnoException) => end(connectionError(error.code)));
     socket.once('close', () => end(statusOutcome(head)));
   });
 }
@@ -99,7 +84,7 @@ function attempt(port: number): Promise<Attempt> {
 /** Sockets in TIME_WAIT, system-wide (what `ss -s` calls timewait). */
 const timeWait = (): number => Number(/\btw (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? NaN);
 
-const ms = (value: number): number => Number(value.toFixed(1));
+const ms = (value: number): number => round(value);
 
 /** The figures of one run: `wall` and the CPU times in seconds. */
 function summarize(results: Attempt[], wall: number, cpu: { server: number; client: number }, maxTimeWait: number) {
@@ -123,17 +108,10 @@ type Figures = ReturnType<typeof summarize>;
 async function runClients(port: number, serverPid: number): Promise<void> {
   const results: Attempt[] = [];
   let maxTimeWait = timeWait();
-  const [start, server0, client0] = [performance.now(), cpuSeconds(serverPid), process.cpuUsage()];
   // A server that dies during the run leaves no /proc entry to read at the end: its CPU time is
   // then the last sample taken (up to 500 ms short), over the whole run's wall time.
-  let serverCpu = server0;
-  const serverCpuNow = (): number => {
-    try {
-      return (serverCpu = cpuSeconds(serverPid));
-    } catch {
-      return serverCpu;
-    }
-  };
+  const serverCpuNow = cpuSecondsReader(serverPid);
+  const [start, server0, client0] = [performance.now(), serverCpuNow(), process.cpuUsage()];
   const sampler = setInterval(() => {
     maxTimeWait = Math.max(maxTimeWait, timeWait());
     serverCpuNow();
@@ -153,14 +131,9 @@ async function runClients(port: number, serverPid: number): Promise<void> {
 /** Runs this script with --client on core 1 against `port`, and returns what it printed. */
 async function measure(port: number, serverPid: number): Promise<Figures> {
   const args = [__filename, '--client', '--port', String(port), '--server-pid', String(serverPid), '--clients', String(clients), '--seconds', String(seconds)];
-  const child = spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = await once(child, 'exit');
+  const { code, stdout, stderr } = await runPinned(1, [process.execPath, ...args]);
   if (code !== 0) throw new Error(`the client exited with ${code}: ${stderr}`);
-  return JSON.parse(stdout.trim().split('\n').pop()!); // NaN figures (none of that outcome) arrive as null
+  return lastJsonLine<Figures>(stdout); // NaN figures (none of that outcome) arrive as null
 }
 
 /** How the server's process ended, if it did: its exit code or signal, and whether V8 ran out of heap. */
@@ -178,17 +151,18 @@ function describeExit(exit: ServerExit | undefined): string {
 }
 
 async function main(): Promise<void> {
-  const demoFlags = (options['demo-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
-  const nodeFlags = (options['node-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
-  const busy = ['--busy-ms', String(busyMs)];
+  const demoFlags = words(options['demo-flags']);
+  const nodeFlags = words(options['node-flags']);
+  const busy = ['--busy-ms', String(options['busy-ms'])];
+  const { 'alloc-kb': allocKb, 'hold-ms': holdMs } = options;
   // Only when asked for, so that a run without them starts the servers as before.
-  const work = [...busy, ...(options['alloc-kb'] ? ['--alloc-kb', String(allocKb)] : []), ...(options['hold-ms'] ? ['--hold-ms', String(holdMs)] : [])];
+  const work = [...busy, ...(allocKb !== undefined ? ['--alloc-kb', String(allocKb)] : []), ...(holdMs !== undefined ? ['--hold-ms', String(holdMs)] : [])];
   const servers = [
     { server: `plain http.createServer ${work.join(' ')}`, script: 'build/bench/servers/plain-busy.js', flags: work },
     { server: `demo ${[...work, '--limit', '1000', ...demoFlags].join(' ')}`, script: 'build/demo/server.js', flags: [...work, '--limit', '1000', ...demoFlags] },
   ];
   if (options.fastify) {
-    const fastifyFlags = [...busy, ...(options['fastify-flags'] ?? '').split(/\s+/).filter((f) => f !== '')];
+    const fastifyFlags = [...busy, ...words(options['fastify-flags'])];
     servers.push({ server: `fastify + under-pressure ${fastifyFlags.join(' ')}`, script: 'build/bench/servers/fastify-busy.js', flags: fastifyFlags });
   }
   const nodeNote = nodeFlags.length > 0 ? `; servers run as node ${nodeFlags.join(' ')}` : '';
@@ -219,5 +193,5 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(row);
 }
 
-if (options.client) void runClients(count('port', 0, 1), count('server-pid', 0, 1));
+if (options.client) void runClients(flags.need('port'), flags.need('server-pid'));
 else void main();

@@ -47,7 +47,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { cpus } from 'node:os';
-import { machine, median, percentile, startServer, stopServer, type Server } from './support/run';
+import { exitUsage, parseFlags, words } from './support/flags';
+import { hasExited, machine, median, percentile, sleep, startServer, stopServer, type Server } from './support/run';
 
 const ATTEMPT_TIMEOUT_MS = 5000;
 const PAUSE_BETWEEN_MS = 2000;
@@ -65,55 +66,32 @@ interface Options {
   rounds: number;
 }
 
-function fail(message: string): never {
-  console.error(`probe: ${message}`);
-  return process.exit(2);
-}
-
-function integer(name: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
-    fail(`--${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
-/** `--name value` or `--name=value`; the value is taken as is, even when it starts with a dash. */
+/** The flags; a value is taken as is, even when it starts with a dash. Exits 2 on a bad one. */
 function parseOptions(args: string[]): Options {
-  const known = new Set(['clients', 'seconds', 'port', 'busy-ms', 'demo-flags', 'rounds']);
-  const given = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match || !known.has(match[1]!)) fail(`unknown option ${JSON.stringify(arg)} (options: ${[...known].map((k) => `--${k}`).join(', ')})`);
-    const name = match[1]!;
-    let value = match[2];
-    if (value === undefined) {
-      if (i + 1 >= args.length) fail(`--${name} needs a value`);
-      value = args[++i]!;
-    }
-    if (given.has(name)) fail(`--${name} given twice, got ${JSON.stringify(given.get(name))} and ${JSON.stringify(value)}`);
-    given.set(name, value);
-  }
-  const port = given.has('port') ? integer('port', given.get('port')!, 1, 65535) : undefined;
-  if (port !== undefined && given.has('busy-ms')) fail(`--busy-ms applies only without --port (the server on --port is already running), got ${JSON.stringify(given.get('busy-ms'))}`);
-  if (port !== undefined && given.has('demo-flags')) fail(`--demo-flags applies only without --port (the server on --port is already running), got ${JSON.stringify(given.get('demo-flags'))}`);
-  const demoFlagsText = given.get('demo-flags') ?? '--max-lag-ms 100';
-  if (/["'\\]/.test(demoFlagsText)) fail(`--demo-flags is split on spaces and takes no quotes or backslashes, got ${JSON.stringify(demoFlagsText)}`);
-  const demoFlags = demoFlagsText.split(/\s+/).filter((t) => t !== '');
+  const flags = parseFlags(
+    'probe',
+    {
+      clients: { kind: 'integer', min: 1, max: 5000, default: 200 },
+      seconds: { kind: 'integer', min: 1, max: 3600, default: 10 },
+      port: { kind: 'integer', min: 1, max: 65535 },
+      'busy-ms': { kind: 'integer', min: 0, max: 10_000, default: 5 },
+      'demo-flags': { kind: 'string', default: '--max-lag-ms 100' },
+      rounds: { kind: 'integer', min: 1, max: 100, default: 1 },
+    },
+    args,
+  );
+  const { port, 'demo-flags': demoFlagsText } = flags.values;
+  const given = (name: 'busy-ms' | 'demo-flags'): string => JSON.stringify(String(flags.values[name]));
+  if (port !== undefined && flags.given('busy-ms')) flags.fail(`--busy-ms applies only without --port (the server on --port is already running), got ${given('busy-ms')}`);
+  if (port !== undefined && flags.given('demo-flags')) flags.fail(`--demo-flags applies only without --port (the server on --port is already running), got ${given('demo-flags')}`);
+  if (/["'\\]/.test(demoFlagsText)) flags.fail(`--demo-flags is split on spaces and takes no quotes or backslashes, got ${JSON.stringify(demoFlagsText)}`);
+  const demoFlags = words(demoFlagsText);
   for (const token of demoFlags) {
     const flag = /^--(port|host|busy-ms|workers)(=|$)/.exec(token)?.[1];
-    if (flag) fail(`--demo-flags must not set --${flag} (the probe sets --port 0 and --busy-ms itself; the demo stays on 127.0.0.1, one process on core 0), got ${JSON.stringify(demoFlagsText)}`);
+    if (flag) flags.fail(`--demo-flags must not set --${flag} (the probe sets --port 0 and --busy-ms itself; the demo stays on 127.0.0.1, one process on core 0), got ${JSON.stringify(demoFlagsText)}`);
   }
-  return {
-    clients: integer('clients', given.get('clients') ?? '200', 1, 5000),
-    seconds: integer('seconds', given.get('seconds') ?? '10', 1, 3600),
-    port,
-    busyMs: integer('busy-ms', given.get('busy-ms') ?? '5', 0, 10_000),
-    demoFlags,
-    demoFlagsText,
-    rounds: integer('rounds', given.get('rounds') ?? '1', 1, 100),
-  };
+  const { clients, seconds, 'busy-ms': busyMs, rounds } = flags.values;
+  return { clients, seconds, port, busyMs, demoFlags, demoFlagsText, rounds };
 }
 
 function allowedCpus(): string {
@@ -123,13 +101,13 @@ function allowedCpus(): string {
 /** Re-runs this script under `taskset -c 1` unless already pinned there; true if it did (this process only waits). */
 function pinToCore1(): boolean {
   if (allowedCpus() === '1') return false;
-  if (process.env.PROBE_PINNED === '1') fail(`re-executed under taskset -c 1 but allowed CPUs are ${allowedCpus()}`);
-  if (cpus().length < 2) fail(`needs at least 2 cores (servers on core 0, the client on core 1), this machine has ${cpus().length}`);
+  if (process.env.PROBE_PINNED === '1') exitUsage('probe', `re-executed under taskset -c 1 but allowed CPUs are ${allowedCpus()}`);
+  if (cpus().length < 2) exitUsage('probe', `needs at least 2 cores (servers on core 0, the client on core 1), this machine has ${cpus().length}`);
   const child = spawn('taskset', ['-c', '1', process.execPath, ...process.execArgv, __filename, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, PROBE_PINNED: '1' },
   });
-  child.on('error', (error) => fail(`cannot run taskset (apt-get install -y util-linux): ${error.message}`));
+  child.on('error', (error) => exitUsage('probe', `cannot run taskset (apt-get install -y util-linux): ${error.message}`));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
   return true;
@@ -304,8 +282,6 @@ function row(r: Result): string {
   return `| ${r.label} | ${(r.served / (r.windowMs / 1000)).toFixed(1)} | ${r.attempts} | ${r.served} | ${breakdown(r.statuses)} | ${r.refused} | ${breakdown(r.reset)} | ${r.timedOut} | ${breakdown(r.errors)} | ${r.cut} | ${ms(percentile(r.servedMs, 50))} / ${ms(percentile(r.servedMs, 99))} / ${ms(max)} | ${ms(percentile(r.userMs, 50))} / ${ms(percentile(r.userMs, 99))} | ${r.userMs.length ? ((100 * over1s) / r.userMs.length).toFixed(1) : '–'} % | ${r.userServed} / ${r.userOpen} | ${(100 * r.clientCpu).toFixed(0)} % |`;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 let current: Server | undefined;
 
 /** Starts a server on core 0, measures it, kills it (by PID); notes if it died meanwhile. */
@@ -313,7 +289,7 @@ async function measureStarted(label: string, script: string, args: string[], o: 
   current = await startServer(script, args, { cpu: 0 });
   try {
     const result = await measure(`${label} (pid ${current.pid})`, current.port, o.clients, o.seconds);
-    if (current.child.exitCode !== null || current.child.signalCode !== null) {
+    if (hasExited(current.child)) {
       result.label += ` DIED (${current.child.exitCode ?? current.child.signalCode})`;
     }
     return result;
@@ -328,7 +304,7 @@ async function main(): Promise<void> {
   if (pinToCore1()) return;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (current && current.child.exitCode === null && current.child.signalCode === null) current.child.kill('SIGKILL');
+      if (current && !hasExited(current.child)) current.child.kill('SIGKILL');
       process.exit(130);
     });
   }

@@ -16,8 +16,8 @@
  *   npm run bench:shortage [-- --rounds N --warm-ms N --measure-ms N]
  */
 import { once } from 'node:events';
-import { parseArgs } from 'node:util';
-import { machine, median, startServer, stopServer } from './support/run';
+import { parseFlags } from './support/flags';
+import { machine, median, startServer, stopServer, within } from './support/run';
 
 const CASES = ['short', 'idle'] as const;
 type Case = (typeof CASES)[number];
@@ -31,25 +31,11 @@ interface Result {
   paused: string[];
 }
 
-let options: { rounds?: string; 'warm-ms'?: string; 'measure-ms'?: string };
-try {
-  options = parseArgs({ options: { rounds: { type: 'string' }, 'warm-ms': { type: 'string' }, 'measure-ms': { type: 'string' } } }).values;
-} catch (error) {
-  console.error(`shortage: ${(error as Error).message}`);
-  process.exit(2);
-}
-/** The option's integer value, at least `min`; exits 2 naming the option and the value otherwise. */
-function integer(name: keyof typeof options, fallback: number, min: number): number {
-  const value = Number(options[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`shortage: --${name} must be an integer >= ${min}, got ${JSON.stringify(options[name])}`);
-    process.exit(2);
-  }
-  return value;
-}
-const rounds = integer('rounds', 3, 1);
-const warmMs = integer('warm-ms', 12_000, 0);
-const measureMs = integer('measure-ms', 10_000, 1000);
+const { rounds, 'warm-ms': warmMs, 'measure-ms': measureMs } = parseFlags('shortage', {
+  rounds: { kind: 'integer', min: 1, default: 3 },
+  'warm-ms': { kind: 'integer', min: 0, default: 12_000 },
+  'measure-ms': { kind: 'integer', min: 1000, default: 10_000 },
+}).values;
 
 /** One process of `name`: its JSON line, once it has measured and exited. */
 async function run(name: Case): Promise<Result> {
@@ -58,11 +44,8 @@ async function run(name: Case): Promise<Result> {
   const server = await startServer('build/bench/servers/shortage.js', ['--case', name, '--warm-ms', `${warmMs}`, '--measure-ms', `${measureMs}`], { ulimit: 100 });
   try {
     // 'close': exited, and its output read to the end.
-    const closed = once(server.child, 'close');
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now()))));
-    const outcome = await Promise.race([closed, timedOut]);
-    clearTimeout(timer);
+    const closed = once(server.child, 'close').then(() => 'closed' as const);
+    const outcome = await within<'closed' | 'timeout'>(closed, Math.max(0, deadline - performance.now()), 'timeout');
     const line = server.stdout.find((l) => l.startsWith('{'));
     if (outcome === 'timeout' || line === undefined) {
       const why = outcome === 'timeout' ? `did not exit within ${timeoutMs} ms (killed)` : `exited (${server.child.exitCode ?? server.child.signalCode}) without a result`;

@@ -7,11 +7,11 @@
  *   npm run bench:stress [-- --rounds N]
  */
 import { get } from 'node:http';
-import { parseArgs } from 'node:util';
-import { cpuSeconds, machine, peakRssKiB, requireWrk, startServer, stopServer, wrk } from './support/run';
+import { parseFlags } from './support/flags';
+import { cpuSeconds, machine, peakRssKiB, requireWrk, sleep, startServer, stopServer, wrk } from './support/run';
 
 const HOLD_MS = 2000;
-const rounds = Number(parseArgs({ options: { rounds: { type: 'string' } } }).values.rounds ?? 2);
+const { rounds } = parseFlags('stress', { rounds: { kind: 'integer', min: 1, default: 2 } }).values;
 
 const servers = [
   { name: 'rxjs-listen demo, --limit 200', script: 'build/demo/server.js', args: ['--port', '0', '--limit', '200', '--hold-ms', `${HOLD_MS}`] },
@@ -45,7 +45,7 @@ async function measure(server: (typeof servers)[number]) {
     let served = false;
     while (!served && performance.now() - t1 < 30_000) {
       served = await fetchOnce(s.port);
-      if (!served) await new Promise((r) => setTimeout(r, 10));
+      if (!served) await sleep(10);
     }
     const recoveryMs = performance.now() - t1 - HOLD_MS;
     const shortage = s.stderr.filter((l) => /EMFILE|too many open files/i.test(l));
@@ -58,7 +58,7 @@ async function measure(server: (typeof servers)[number]) {
       hintLogged: shortage.some((l) => /ulimit -n/.test(l)),
       logLinesPerSecond: Number((logDuring.length / ((t1 - t0) / 1000)).toFixed(1)),
       peakRssMiB: Number((peakRssKiB(s.pid) / 1024).toFixed(1)),
-      wrkRequests: Number(/(\d+) requests in/.exec(load.output)?.[1] ?? NaN),
+      wrkRequests: load.requests,
       firstShortageLine: shortage.find((l) => !l.includes('Warning'))?.slice(0, 160),
     };
   } finally {

@@ -22,8 +22,7 @@ export async function startServer(
   args: string[],
   { ulimit, nodeArgs = [], cpu }: { ulimit?: number; nodeArgs?: string[]; cpu?: number } = {},
 ): Promise<Server> {
-  const pin = cpu === undefined ? [] : ['taskset', '-c', String(cpu)];
-  const command = [...pin, process.execPath, ...nodeArgs, join(root, script), ...args].map((a) => `'${a}'`).join(' ');
+  const command = pinned(cpu, [process.execPath, ...nodeArgs, join(root, script), ...args]).map((a) => `'${a}'`).join(' ');
   const child = spawn('bash', ['-c', `${ulimit ? `ulimit -n ${ulimit} && ` : ''}exec ${command}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   const stdout: string[] = [];
@@ -34,7 +33,7 @@ export async function startServer(
     const line = stdout.find((l) => l.startsWith('listening on'));
     if (line) return { child, pid: child.pid!, port: Number(/:(\d+)$/.exec(line)![1]), stderr, stdout };
     if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   child.kill('SIGKILL');
   throw new Error(`${script} did not start: ${stderr.join('\n')}`);
@@ -42,7 +41,7 @@ export async function startServer(
 
 export async function stopServer(server: Server): Promise<void> {
   // One killed by a signal has a signalCode and no exitCode: its 'exit' has come and gone.
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  if (hasExited(server.child)) return;
   server.child.kill('SIGKILL');
   await once(server.child, 'exit');
 }
@@ -51,6 +50,21 @@ export async function stopServer(server: Server): Promise<void> {
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/**
+ * A reader of `pid`'s CPU seconds that keeps its last reading once the process is gone (NaN
+ * before any): a server that dies during a run leaves no /proc entry to read at its end.
+ */
+export function cpuSecondsReader(pid: number): () => number {
+  let last = NaN;
+  return () => {
+    try {
+      return (last = cpuSeconds(pid));
+    } catch {
+      return last;
+    }
+  };
 }
 
 /** Peak resident set size in KiB (VmHWM). */
@@ -84,16 +98,81 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Runs wrk and returns its requests/s and its full output. */
-export async function wrk(args: string[], cpu?: number): Promise<{ rps: number; output: string }> {
-  const child = cpu === undefined ? spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('taskset', ['-c', String(cpu), 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `command` (its argv) under `taskset -c cpu`, or as it is without a cpu. */
+export function pinned(cpu: number | undefined, command: string[]): string[] {
+  return cpu === undefined ? command : ['taskset', '-c', String(cpu), ...command];
+}
+
+/** Runs wrk and returns its requests/s, the requests it completed and its full output. */
+export async function wrk(args: string[], cpu?: number): Promise<{ rps: number; requests: number; output: string }> {
+  const [command, ...rest] = pinned(cpu, ['wrk', ...args]);
+  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   await once(child, 'exit');
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? NaN);
-  return { rps, output };
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN);
+  return { rps, requests, output };
 }
+
+/**
+ * Runs `command` (an argv) pinned to `cpu`, collecting its output, until it has exited and its
+ * output is read; killed by its PID (SIGKILL) after `limitMs` if given. `onChild` sees the
+ * process as soon as it is spawned (e.g. to kill it on an interrupt).
+ */
+export async function runPinned(
+  cpu: number,
+  command: string[],
+  { limitMs, onChild }: { limitMs?: number; onChild?: (child: ChildProcess) => void } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
+  const [file, ...args] = pinned(cpu, command);
+  const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  onChild?.(child);
+  let [stdout, stderr, killed] = ['', '', false];
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = limitMs === undefined ? undefined : setTimeout(() => ((killed = true), child.kill('SIGKILL')), limitMs);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr, killed };
+}
+
+/** The last line of a child's output, parsed as JSON (NaN figures arrive as null). */
+export function lastJsonLine<T>(stdout: string): T {
+  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+}
+
+/** Whether `child` has exited (an exit code) or been killed (a signal). */
+export const hasExited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
+
+/** Waits for `child` to exit, at most `ms`; true if it did. */
+export function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  if (hasExited(child)) return Promise.resolve(true);
+  return within(once(child, 'exit').then(() => true), ms, false);
+}
+
+/** Stops a child by its PID: `signal`, then SIGKILL after `ms`. */
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals, ms = 5000): Promise<void> {
+  if (hasExited(child)) return;
+  child.kill(signal);
+  if (!(await exited(child, ms))) {
+    child.kill('SIGKILL');
+    await exited(child, ms);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `promise`'s value, or `fallback` after `ms`. */
+export function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** `value` rounded to `digits` decimals, as a number. */
+export const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
