@@ -2,7 +2,7 @@
  * What ordinary clients see at the connection limit, measured from the client. Every request
  * is timed from its start (connect included) to its last byte, every outcome is counted
  * (200, 503, another status, ECONNRESET, ECONNREFUSED, UND_ERR_SOCKET, timeout, ...) and
- * nothing is retried. Each scenario runs against the demo with `--queue 0` (the listener
+ * nothing is retried. Each scenario runs against the demo with `--queue-size 0` (the listener
  * closes at the limit) and with its default queue, side by side in one run.
  *
  *   npm run bench:limits [-- --demo build/demo/server.js]
@@ -28,7 +28,7 @@ interface Target {
 }
 
 const variants: Target[] = [
-  { server: 'demo --queue 0 (listener closes at the limit)', script: demo, flags: ['--queue', '0'] },
+  { server: 'demo --queue-size 0 (listener closes at the limit)', script: demo, flags: ['--queue-size', '0'] },
   { server: 'demo, default queue', script: demo, flags: [] },
 ];
 // For the bursts: plain Node without a limit answers every request after one hold, so its wall

@@ -28,7 +28,7 @@ const LOAD = ['-t2', '-c200', `-d${seconds}s`, '--timeout', '5s'];
 const backends = [
   { backends: 'plain Node', script: 'build/bench/servers/plain.js', flags: [] },
   { backends: 'demo --limit 200', script: 'build/demo/server.js', flags: ['--limit', '200'] },
-  { backends: 'demo --limit 200 --queue 0', script: 'build/demo/server.js', flags: ['--limit', '200', '--queue', '0'] },
+  { backends: 'demo --limit 200 --queue-size 0', script: 'build/demo/server.js', flags: ['--limit', '200', '--queue-size', '0'] },
 ];
 const upstreams = [
   { upstream: 'max_fails=1 (default)', serverFlags: '' },

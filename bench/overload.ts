@@ -8,7 +8,7 @@
  * Plain http.createServer and the demo, one after the other in one run; the server on core 0,
  * the clients in a child process on core 1 (this script again, with --client).
  *
- *   npm run bench:overload [-- --clients N --seconds N --busy-ms N --demo-flags "--limit 20 --queue 0"]
+ *   npm run bench:overload [-- --clients N --seconds N --busy-ms N --demo-flags "--limit 20 --queue-size 0"]
  *     [--alloc-kb N --hold-ms N --node-flags "--max-old-space-size=96"]
  *
  * --demo-flags: added to the demo's `--busy-ms N --limit 1000` (a later --limit wins).

@@ -37,8 +37,8 @@ export function fail(message: string): never {
   return process.exit(2);
 }
 
-/** An error of listenAndServe's, its option named as the flag: `--max-lag-ms must be ...`. */
-export const flagged = (message: string): string => message.replace(/^listenAndServe: options\.([a-zA-Z]+)/, (_, option: string) => flag(option));
+/** An error of listenAndServe's, its options named as the flags: `--max-lag-ms must be ...`. */
+export const flagged = (message: string): string => message.replace(/^listenAndServe: /, '').replace(/options\.([a-zA-Z]+)/g, (_, option: string) => flag(option));
 
 function value(option: string, kind: Kind, text: string | boolean): unknown {
   if (kind === 'boolean' || kind === 'string') return text;

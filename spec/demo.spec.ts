@@ -19,7 +19,7 @@ describe('the demo server', () => {
   });
 
   it('serves where node forbids code generation from strings (the socket records fall back to closures)', async () => {
-    demo = await startDemo(['--limit', '2', '--queue', '4', '--stats'], undefined, ['--disallow-code-generation-from-strings']);
+    demo = await startDemo(['--limit', '2', '--queue-size', '4', '--stats'], undefined, ['--disallow-code-generation-from-strings']);
     const bodies = await Promise.all(['/a', '/b', '/c', '/d'].map((path) => httpGet(demo!.port, path)));
     expect(bodies).toEqual(['/a', '/b', '/c', '/d'].map((path) => `hello from rxjs-listen, GET ${path}\n`));
     expect(await stopDemo(demo)).toBe(0);
@@ -77,7 +77,7 @@ describe('the demo server', () => {
     [['--port', '70000'], /--port must be an integer between 0 and 65535, got "70000"/],
     [['--pause-ms=-1'], /--pause-ms must be an integer/],
     [['--log', 'xml'], /--log must be text or json, got "xml"/],
-    [['--queue=-1'], /--queue must be an integer between 0 and/],
+    [['--queue-size=-1'], /--queue-size must be an integer between 0 and/],
     [['--queue-timeout-ms', '0'], /--queue-timeout-ms must be an integer between 1 and/],
     [['--max-elu', '1.5'], /--max-elu must be a number above 0 and at most 1, got "1.5"/],
     [['--busy-ms', '1.5'], /--busy-ms must be an integer between 0 and .*, got "1.5"/],
@@ -92,7 +92,7 @@ describe('the demo server', () => {
   });
 
   it('runs a cluster with --workers 2: both serve, each with its own limit, and the port refuses while both are paused', async () => {
-    demo = await startDemo(['--workers', '2', '--limit', '1', '--queue', '0', '--hold-ms', '800']);
+    demo = await startDemo(['--workers', '2', '--limit', '1', '--queue-size', '0', '--hold-ms', '800']);
     const port = demo.port;
     const first = httpGetWithWorker(port);
     await sleep(100);

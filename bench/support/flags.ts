@@ -5,7 +5,7 @@
  * with one line, `<script>: --name must be ..., got "value"`.
  *
  * A flag that takes a value takes the next argument whatever it starts with, so that
- * `--demo-flags "--limit 20 --queue 0"` needs no `=` (parseArgs alone takes a value that
+ * `--demo-flags "--limit 20 --queue-size 0"` needs no `=` (parseArgs alone takes a value that
  * starts with a dash only as `--demo-flags=...`). `--name=value` works too. A flag given twice,
  * an unknown flag and a bare argument are errors.
  */
@@ -53,7 +53,7 @@ export function exitUsage(script: string, message: string): never {
   return process.exit(2);
 }
 
-/** The words of a flag's value (`--demo-flags "--limit 20 --queue 0"`), split on white space, no quoting. */
+/** The words of a flag's value (`--demo-flags "--limit 20 --queue-size 0"`), split on white space, no quoting. */
 export function words(text: string | undefined): string[] {
   return (text ?? '').split(/\s+/).filter((word) => word !== '');
 }

@@ -98,7 +98,7 @@ describeWithHaproxy(title, () => {
     dir = mkdtempSync(join(tmpdir(), 'rxjs-listen-haproxy-spec-'));
     const adminSocket = join(dir, 'admin.sock');
     const agentPort = await freePort(); // fixed, so that HAProxy's configuration can name it
-    demo = await startDemo(['--limit', '2', '--queue', '0', '--hold-ms', String(HOLD_MS), '--agent-port', String(agentPort)]);
+    demo = await startDemo(['--limit', '2', '--queue-size', '0', '--hold-ms', String(HOLD_MS), '--agent-port', String(agentPort)]);
     plain = createServer((_, response) => response.setHeader('X-Served-By', 'plain').end('plain\n'));
     plain.listen(0, '127.0.0.1');
     await once(plain, 'listening');
@@ -139,7 +139,7 @@ backend be
     await waitFor(adminSocket, 'a', 'UP with its agent read', (r) => r.status === 'UP' && r.agent_status === 'L7OK', 5000);
     const demoPid = String(demo.child.pid);
 
-    // Two requests held 1.5 s fill the demo (--limit 2 --queue 0): its listener pauses, its agent says drain.
+    // Two requests held 1.5 s fill the demo (--limit 2 --queue-size 0): its listener pauses, its agent says drain.
     const sent = Date.now();
     const held = [ask(frontendPort, '/held-1'), ask(frontendPort, '/held-2')];
     const drained = await waitFor(adminSocket, 'a', 'DRAIN (agent)', (r) => r.status === 'DRAIN (agent)', HOLD_MS - 300);

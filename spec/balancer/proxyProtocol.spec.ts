@@ -1,7 +1,7 @@
 /*
  * The demo's --proxy-protocol behind real balancers, as a user would run them: HAProxy
  * (`send-proxy-v2`, mode http) and nginx's stream module (`proxy_protocol on`, v1) in front of
- * the demo with --per-peer 2 --queue 0. Clients on 127.0.0.2 and 127.0.0.3 (loopback source
+ * the demo with --per-peer 2 --queue-size 0. Clients on 127.0.0.2 and 127.0.0.3 (loopback source
  * addresses) go through the balancer, which reaches the demo from 127.0.0.1 (trusted): the app
  * sees each client's own address (X-Client-Address) and the per-peer limit counts it, not the
  * balancer. And the header is never believed otherwise: a client connecting directly from an
@@ -26,7 +26,7 @@ import { freePort, later } from '../support/net';
 
 const HOLD_MS = 600;
 /** One demo's flags for every part: the header read from 127.0.0.1 and ::1 (the default trusted proxies). */
-const DEMO_FLAGS = ['--proxy-protocol', '--per-peer', '2', '--queue', '0', '--hold-ms', String(HOLD_MS), '--limit', '100'];
+const DEMO_FLAGS = ['--proxy-protocol', '--per-peer', '2', '--queue-size', '0', '--hold-ms', String(HOLD_MS), '--limit', '100'];
 
 const onPath = (command: string, args: string[]): boolean => spawnSync(command, args, { stdio: 'ignore' }).error === undefined;
 
@@ -135,7 +135,7 @@ function expectThreePlusOne({ fromTwo, fromThree, threeSentAt }: Awaited<ReturnT
 }
 
 const haproxyTitle = haproxyOnPath
-  ? 'HAProxy (mode http, send-proxy-v2) in front of the demo with --proxy-protocol --per-peer 2 --queue 0'
+  ? 'HAProxy (mode http, send-proxy-v2) in front of the demo with --proxy-protocol --per-peer 2 --queue-size 0'
   : 'HAProxy in front of the demo with --proxy-protocol (skipped: haproxy is not on PATH; .ci/run installs it)';
 (haproxyOnPath ? describe : describe.skip)(haproxyTitle, () => {
   let dir: string | undefined;
@@ -191,7 +191,7 @@ backend be
 });
 
 const nginxTitle = stream.ok
-  ? "nginx's stream module (proxy_protocol on, v1) in front of the demo with --proxy-protocol --per-peer 2 --queue 0"
+  ? "nginx's stream module (proxy_protocol on, v1) in front of the demo with --proxy-protocol --per-peer 2 --queue-size 0"
   : `nginx's stream module in front of the demo with --proxy-protocol (skipped: ${stream.why})`;
 (stream.ok ? describe : describe.skip)(nginxTitle, () => {
   let dir: string | undefined;

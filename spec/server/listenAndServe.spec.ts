@@ -176,7 +176,7 @@ describe('listenAndServe', () => {
       ['maxElu above 1', () => listenAndServe(hello(), { port: 0, maxElu: 2 }), /^listenAndServe: options\.maxElu .*2/],
       ['maxLagMs a string', () => listenAndServe(hello(), { port: 0, maxLagMs: '100' as never }), /^listenAndServe: options\.maxLagMs .*"100"/],
       ['a logger of the wrong kind', () => listenAndServe(hello(), { port: 0, logger: 5 as never }), /^listenAndServe: options\.logger must be a function, a logger with info, warn and error methods \(pino\), or false, got 5/],
-      ['agentFullWeightAt without agentPort', () => listenAndServe(hello(), { port: 0, agentFullWeightAt: 100 }), /^listenAndServe: options\.agentFullWeightAt .*agentPort/],
+      ['agentFullWeightAt without agentPort', () => listenAndServe(hello(), { port: 0, agentFullWeightAt: 100 }), /^listenAndServe: options\.agentFullWeightAt .*options\.agentPort/],
       ['an untrusted proxy address', () => listenAndServe(hello(), { port: 0, proxyProtocol: true, trustedProxies: 'nope' }), /^listenAndServe: options\.trustedProxies .*"nope"/],
     ];
     it.each(rows)('%s', (_, call, message) => {

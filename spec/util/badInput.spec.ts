@@ -8,37 +8,12 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { of, queueScheduler } from 'rxjs';
 import { failed, fakeSocket, FakeListener } from '../marbles';
-import {
-  agentCheck,
-  agentReply,
-  backpressure,
-  classifyAcceptError,
-  classifyFailure,
-  drain,
-  errorHint,
-  fromServer,
-  handleErrors,
-  handTo,
-  healthCheck,
-  idleTimeout,
-  isAccepted,
-  Limiter,
-  listen,
-  ListenError,
-  logWarnings,
-  LoopStatus,
-  Metrics,
-  pauseUnderPressure,
-  proxyHeaderOf,
-  proxyPeerOf,
-  proxyProtocol,
-  readOpenFileLimit,
-  serve,
-  serviceUnavailable,
-  toPrometheus,
-  tokenOf,
-  type LoopState,
-} from '../../src';
+import { agentCheck, agentReply, drain, healthCheck, LoopStatus, type LoopState } from '../../src/balancer';
+import { backpressure, fromServer, handleErrors, handTo, idleTimeout, isAccepted, Limiter, listen, ListenError, logWarnings, serve, serviceUnavailable, tokenOf } from '../../src';
+import { classifyAcceptError, classifyFailure, errorHint, readOpenFileLimit } from '../../src/errors';
+import { Metrics, toPrometheus } from '../../src/metrics';
+import { pauseUnderPressure } from '../../src/overload';
+import { proxyHeaderOf, proxyPeerOf, proxyProtocol } from '../../src/proxy';
 import { checkKnownOptions } from '../../src/util/validate';
 
 /** Plain JavaScript: no types to stop anything. */
