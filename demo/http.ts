@@ -5,13 +5,13 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenAndServe, type LogFunction } from 'rxjs-listen';
+import { listenAndServe, type LogFunction, type Serving } from 'rxjs-listen';
 import type { AcceptStats } from 'rxjs-listen/metrics';
 import { fail, flagged, type Config } from './flags';
 
 const LEVELS = { info: 30, warn: 40, error: 50 };
 
-export function runHttpServer(config: Config, onListening: (address: AddressInfo | string) => void): void {
+export function runHttpServer(config: Config, onListening: (address: AddressInfo | string) => void): Serving {
   const { busyMs, allocKb, holdMs } = config;
   const http = createServer((request, response) => {
     // --busy-ms: a CPU-bound handler, the event loop blocked (a busy loop, not a timer).
@@ -31,7 +31,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
   if (config.keepAliveMs !== undefined) http.keepAliveTimeout = config.keepAliveMs;
 
   const json: LogFunction = (level, msg, fields) => console.error(JSON.stringify({ level: LEVELS[level], time: Date.now(), pid: process.pid, msg, ...fields }));
-  let server: ReturnType<typeof listenAndServe>;
+  let server: Serving;
   try {
     server = listenAndServe(http, { ...config.options, logger: config.log === 'json' ? json : undefined });
   } catch (error) {
@@ -55,6 +55,7 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     server.closed.then(stop, stop);
   }
   server.closed.catch(() => (process.exitCode = 1));
+  return server;
 }
 
 const statsLine = (s: AcceptStats): string =>

@@ -119,7 +119,7 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
   const drainQuietMs = optional('drainQuietMs', 1) ?? 1000;
   const graceMs = optional('graceMs', 0) ?? 10_000;
   const fullWeightAt = optional('agentFullWeightAt', 1);
-  if (fullWeightAt !== undefined && agentPort === undefined) throw new TypeError(`${name('agentFullWeightAt')} weighs the answers on the agent port: give ${name('agentPort')} too`);
+  if (fullWeightAt !== undefined && agentPort === undefined) throw new TypeError(`${name('agentFullWeightAt')} weighs the answers on the agent port: give options.agentPort too`);
   const backlog = optional('backlog', 1);
   const reusePort = options.reusePort === undefined ? undefined : checkBoolean(name('reusePort'), options.reusePort);
   const signals = options.signals === undefined ? true : checkBoolean(name('signals'), options.signals);
