@@ -28,19 +28,34 @@ describe('the npm package', () => {
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('ships the builds, the types, the error guide and the changelog, and nothing else', () => {
+  it('ships the builds, the types, the guides and the changelog, and nothing else', () => {
     const files = (sub: string) => readdirSync(join(dir, 'node_modules', 'rxjs-listen', sub));
     expect(files('.').sort()).toEqual(['CHANGELOG.md', 'README.md', 'dist', 'docs', 'package.json']);
     // The folders of src/, and nothing left over from an earlier layout (the build starts clean).
-    expect(files('dist/cjs').sort()).toEqual(['balancer', 'errors', 'index.d.ts', 'index.js', 'limit', 'metrics', 'operators', 'overload', 'protocol', 'source', 'util']);
+    expect(files('dist/cjs').sort()).toEqual(['balancer', 'errors', 'index.d.ts', 'index.js', 'limit', 'metrics', 'operators', 'overload', 'protocol', 'proxy', 'server', 'source', 'util']);
     expect(files('dist/cjs/source')).toEqual(expect.arrayContaining(['listen.js', 'listen.d.ts']));
-    expect(files('dist/esm')).toEqual(['index.mjs']);
-    expect(files('docs')).toEqual(['errors.md']);
+    expect(files('dist/esm').sort()).toEqual(['balancer.mjs', 'errors.mjs', 'index.mjs', 'metrics.mjs', 'overload.mjs', 'proxy.mjs']);
+    // The guides the README links, shipped with it.
+    expect(files('docs').sort()).toEqual(expect.arrayContaining(['deployment.md', 'errors.md', 'frameworks.md', 'options.md', 'overload.md', 'overload.svg', 'pipeline.md']));
   });
 
   it('loads from CommonJS', () => {
     writeFileSync(join(dir, 'consumer.cjs'), "const { listen, Limiter } = require('rxjs-listen'); console.log(typeof listen, new Limiter(2).limit);");
     expect(node(['consumer.cjs'], dir).trim()).toBe('function 2');
+  });
+
+  it('has a small root and its subpaths, each from CommonJS and from an ES module, sharing one copy of the code', () => {
+    const entries = ['rxjs-listen', 'rxjs-listen/overload', 'rxjs-listen/balancer', 'rxjs-listen/metrics', 'rxjs-listen/proxy', 'rxjs-listen/errors'];
+    writeFileSync(join(dir, 'entries.cjs'), `console.log(JSON.stringify(${JSON.stringify(entries)}.map((e) => Object.keys(require(e)).length)));`);
+    const counts = JSON.parse(node(['entries.cjs'], dir)) as number[];
+    expect(counts[0]).toBeLessThanOrEqual(20); // the root: the one call and the pipeline
+    expect(counts.every((n) => n > 0)).toBe(true);
+    writeFileSync(
+      join(dir, 'entries.mjs'),
+      "import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n" +
+        `const same = [];\nfor (const e of ${JSON.stringify(entries)}) { const esm = await import(e); const cjs = require(e); same.push(Object.keys(cjs).filter((k) => k !== '__esModule').every((k) => esm[k] === cjs[k])); }\nconsole.log(JSON.stringify(same));`,
+    );
+    expect(JSON.parse(node(['entries.mjs'], dir))).toEqual(entries.map(() => true));
   });
 
   it('loads from an ES module, sharing one copy of the code with CommonJS', () => {
@@ -56,7 +71,14 @@ describe('the npm package', () => {
     writeFileSync(
       join(dir, 'consumer.ts'),
       [
-        "import { backpressure, handleErrors, listen, serve, type Admitted, type AcceptWarning } from 'rxjs-listen';",
+        "import { backpressure, handleErrors, listen, listenAndServe, serve, type Admitted, type AcceptWarning } from 'rxjs-listen';",
+        "import { targetLimit } from 'rxjs-listen/overload';",
+        "import { LoopStatus } from 'rxjs-listen/balancer';",
+        "import { toPrometheus, type AcceptStats } from 'rxjs-listen/metrics';",
+        "import { proxyProtocol } from 'rxjs-listen/proxy';",
+        "import { errorHint } from 'rxjs-listen/errors';",
+        "void [targetLimit, LoopStatus, toPrometheus, proxyProtocol, errorHint, listenAndServe];",
+        "const text: string = toPrometheus({} as AcceptStats); void text;",
         "const log = (w: AcceptWarning): void => console.error(w.message, w.hint);",
         "listen({ port: 0 }).pipe(handleErrors(), backpressure(10), serve((c: Admitted) => void c.socket.end())).subscribe();",
         'void log;',
@@ -75,6 +97,8 @@ describe('the npm package', () => {
     // declarations name `node:net` and `NodeJS`, so they must reference @types/node themselves.
     const consumer = [
       "import { handleErrors, listen, ListenError, type AcceptResult } from 'rxjs-listen';",
+      "import { heapUsedMiB } from 'rxjs-listen/overload';",
+      'heapUsedMiB({ every: 100 }).subscribe((mib) => console.log(mib.toFixed(1)));',
       "const show = (r: AcceptResult): string => (r.type === 'error' ? `${r.error.code} ${r.error.syscall}` : `${r.socket.remoteAddress}`);",
       'listen({ port: 0 }).pipe(handleErrors()).subscribe({',
       '  next: (c) => {',
