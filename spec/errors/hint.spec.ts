@@ -28,6 +28,8 @@ describe('errorHint', () => {
   it('explains privileged ports for EACCES below 1024, and permissions otherwise', () => {
     expect(errorHint(error('EACCES', { port: 80 }))).toContain('CAP_NET_BIND_SERVICE');
     expect(errorHint(error('EACCES', { port: 8080 }))).toContain('permissions');
+    // A Unix socket in a missing or read-only folder (Node gives its path as address, port -1): not the ports' hint.
+    expect(errorHint(error('EACCES', { port: -1, address: '/run/missing/app.sock' }))).toMatch(/^The Unix socket's folder must exist and be writable/);
   });
 
   it.each(['EACCES', 'EPERM'])('explains %s when listening again after a pause: privileges dropped since the first listen', (code) => {

@@ -51,8 +51,12 @@ export function errorHint(error: AcceptError, during: During = 'accept'): string
   if (during === 'resume' && FATAL_RESUME_ERRORS.has(code)) return `${RESUME_REFUSED} See ${ERRORS_DOC}#${RESUME_REFUSED_DOC}`;
   const hint = HINTS[code];
   if (hint === undefined) return undefined;
-  const port = (error as { port?: number }).port;
-  if (code === 'EACCES' && !(port !== undefined && port < 1024)) {
+  // A Unix socket's error has its path as `address` and port -1 (Node 20-26).
+  const { port, address } = error as { port?: number; address?: unknown };
+  if (code === 'EACCES' && (port === undefined || port < 0) && typeof address === 'string' && address.includes('/')) {
+    return `The Unix socket's folder must exist and be writable by this process: create it (systemd: \`RuntimeDirectory=\`) or choose another path. See ${ERRORS_DOC}#eacces`;
+  }
+  if (code === 'EACCES' && !(port !== undefined && port >= 0 && port < 1024)) {
     return `Permission denied: check the socket path's directory permissions, or the port's privileges. See ${ERRORS_DOC}#eacces`;
   }
   return `${hint} See ${ERRORS_DOC}#${code.toLowerCase()}`;
