@@ -31,6 +31,10 @@ export class FakeListener implements ListenerControl {
     return this.#pauses.reasons;
   }
 
+  pauseTotals(): ReadonlyMap<string, { count: number; ms: number }> {
+    return this.#pauses.totals();
+  }
+
   readonly refused = 0;
 
   address(): string | null {

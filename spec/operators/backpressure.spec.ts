@@ -190,7 +190,7 @@ describe('backpressure', () => {
   it("errors the stream when a listener's pause throws", () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const boom = new Error('pause failed');
-      const listener = { pause: () => { throw boom; }, pauses: [], refused: 0, report: () => undefined, address: () => null };
+      const listener = { pause: () => { throw boom; }, pauses: [], pauseTotals: () => new Map(), refused: 0, report: () => undefined, address: () => null };
       expectObservable(cold('-a', { a: accepted(listener) }).pipe(backpressure(1, { queueSize: 0 }))).toBe('-#', {}, boom);
     });
   });

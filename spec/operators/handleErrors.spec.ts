@@ -129,7 +129,7 @@ describe('handleErrors', () => {
   it("errors the stream when a listener's pause throws", () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const boom = new Error('pause failed');
-      const listener = { pause: () => { throw boom; }, pauses: [], refused: 0, report: () => undefined, address: () => null };
+      const listener = { pause: () => { throw boom; }, pauses: [], pauseTotals: () => new Map(), refused: 0, report: () => undefined, address: () => null };
       expectObservable(cold('-r', { r: failed(listener, 'EMFILE') }).pipe(handleErrors())).toBe('-#', {}, boom);
     });
   });

@@ -29,6 +29,8 @@ export interface ListenerControl {
   pause(reason: string): () => void;
   /** The reasons currently holding the listener paused; empty while accepting. */
   readonly pauses: readonly string[];
+  /** Per reason ever held: how many pauses, and how long they lasted in all (ms), for metrics. */
+  pauseTotals(): ReadonlyMap<string, Readonly<{ count: number; ms: number }>>;
   /**
    * Connections answered by the listener's `refuse` while a pause emptied the accept queue
    * before closing (see `WatchOptions.refuse`); they never went downstream.

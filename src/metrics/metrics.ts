@@ -34,6 +34,10 @@ export interface AcceptStats extends LimiterCounts {
   readonly paused: boolean;
   /** The reasons holding the listeners paused (`'shortage'`, `'limit'`, `'pressure:NAME'`, ...), each once. */
   readonly pauses: readonly string[];
+  /** Per reason ever held: how many pauses, and how long they lasted in all, in seconds (listeners summed). */
+  readonly pauseTotals: Readonly<Record<string, { readonly count: number; readonly seconds: number }>>;
+  /** Connections a pause took from the accept queue and answered instead of serving ({@link ListenerControl.refused}, listeners summed). */
+  readonly refused: number;
 }
 
 /**
@@ -75,7 +79,17 @@ export class Metrics {
   /** The counters now. */
   snapshot(): AcceptStats {
     const pauses = new Set<string>();
-    for (const listener of this.#listeners) for (const reason of listener.pauses) pauses.add(reason);
+    const pauseTotals: Record<string, { count: number; seconds: number }> = {};
+    let refused = 0;
+    for (const listener of this.#listeners) {
+      for (const reason of listener.pauses) pauses.add(reason);
+      for (const [reason, { count, ms }] of listener.pauseTotals()) {
+        const total = (pauseTotals[reason] ??= { count: 0, seconds: 0 });
+        total.count += count;
+        total.seconds += ms / 1000;
+      }
+      refused += listener.refused;
+    }
     const limiter = this.limiter;
     return {
       accepted: this.#accepted,
@@ -91,6 +105,8 @@ export class Metrics {
       ...(limiter?.counts ?? NO_COUNTS),
       paused: pauses.size > 0,
       pauses: [...pauses],
+      pauseTotals,
+      refused,
     };
   }
 

@@ -152,6 +152,7 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
     get pauses() {
       return pauses.reasons;
     },
+    pauseTotals: () => pauses.totals(),
     get refused() {
       return queue?.refused ?? 0;
     },

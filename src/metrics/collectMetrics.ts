@@ -1,0 +1,80 @@
+import { checkKnownOptions, checkOptions, show } from '../util/validate';
+import { METRICS } from './catalog';
+import { Metrics } from './metrics';
+import { checkPrefix } from './prometheus';
+
+/** Whose metrics to export: a {@link Metrics}, or anything that has one (`listenAndServe`'s handle, an `acceptLoop`). */
+export type MetricsSource = Metrics | { readonly metrics: Metrics };
+
+/** A prom-client `Registry`, as far as this module uses it (prom-client's types stay optional). */
+export interface PromRegistry {
+  getSingleMetric(name: string): unknown;
+  registerMetric(metric: never): void;
+}
+
+/** Options of {@link collectMetrics}. */
+export interface CollectMetricsOptions {
+  /** The registry to add the metrics to. Default: prom-client's global `register`. */
+  register?: PromRegistry;
+  /** Metric name prefix. Default `rxjs_listen_`. */
+  prefix?: string;
+}
+
+/** The snapshot reader of a {@link MetricsSource}, checked. */
+export function snapshotOf(caller: string, source: MetricsSource): () => ReturnType<Metrics['snapshot']> {
+  const metrics = source instanceof Metrics ? source : (source as { metrics?: unknown } | null)?.metrics;
+  if (!(metrics instanceof Metrics)) throw new TypeError(`${caller}: source must be a Metrics, or have one as .metrics (listenAndServe's handle, an acceptLoop), got ${show(source)}`);
+  return () => metrics.snapshot();
+}
+
+/**
+ * Adds the loop's metrics to a prom-client registry, so that an application's own `/metrics`
+ * serves them beside its others: counters as counters, gauges as gauges, every value read
+ * at scrape time (nothing runs between scrapes). prom-client is an optional peer dependency:
+ * loaded only when this is called.
+ *
+ * @example
+ * const server = listenAndServe(app, { port: 8080 });
+ * collectMetrics(server); // then `await register.metrics()` in the application's /metrics
+ *
+ * @param source The loop's {@link Metrics}, or its holder.
+ * @param options The registry and the prefix.
+ * @throws {TypeError | RangeError} On a bad source or option, or when prom-client is not installed.
+ */
+export function collectMetrics(source: MetricsSource, options: CollectMetricsOptions = {}): void {
+  const snapshot = snapshotOf('collectMetrics', source);
+  const { register, prefix = 'rxjs_listen_' } = checkKnownOptions('collectMetrics: options', checkOptions('collectMetrics: options', options), ['register', 'prefix']);
+  checkPrefix('collectMetrics: options.prefix', prefix);
+  let client: typeof import('prom-client');
+  try {
+    client = require('prom-client') as typeof import('prom-client');
+  } catch {
+    throw new TypeError('collectMetrics: needs prom-client, an optional peer dependency: npm install prom-client');
+  }
+  const registers = [(register ?? client.register) as unknown as import('prom-client').Registry];
+  for (const family of METRICS) {
+    const name = `${prefix}${family.name}`;
+    if (family.type === 'counter') {
+      // prom-client's counters only go up: each scrape adds what the loop counted since the last.
+      const last = new Map<string, number>();
+      new client.Counter({
+        name, help: family.help, labelNames: family.labels, registers,
+        collect() {
+          for (const { labels = {}, value } of family.read(snapshot())) {
+            const key = JSON.stringify(labels);
+            this.inc(labels, value - (last.get(key) ?? 0)); // an increment of 0 makes the series exist
+            last.set(key, value);
+          }
+        },
+      });
+    } else {
+      new client.Gauge({
+        name, help: family.help, labelNames: family.labels, registers,
+        collect() {
+          if (family.labels.length > 0) this.reset(); // a pause reason, a protocol gone since the last scrape
+          for (const { labels = {}, value } of family.read(snapshot())) this.set(labels, value);
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import { METRICS } from './catalog';
+import { snapshotOf, type MetricsSource } from './collectMetrics';
+
+/** An OpenTelemetry instrument, as far as this module uses it. */
+type Observable = object;
+
+/** An OpenTelemetry `Meter` (`@opentelemetry/api`), as far as this module uses it: its types stay optional. */
+export interface OtelMeter {
+  createObservableCounter(name: string, options: { description: string; unit: string }): Observable;
+  createObservableGauge(name: string, options: { description: string; unit: string }): Observable;
+  addBatchObservableCallback(callback: (result: { observe(instrument: Observable, value: number, attributes?: Record<string, string>): void }) => void, instruments: Observable[]): void;
+  removeBatchObservableCallback(callback: (result: { observe(instrument: Observable, value: number, attributes?: Record<string, string>): void }) => void, instruments: Observable[]): void;
+}
+
+/**
+ * Reports the loop's metrics through an OpenTelemetry `Meter`: observable counters and gauges
+ * named `rxjs_listen.*` (`rxjs_listen.connections.accepted`, unit `{connection}`; times in
+ * `s`), all read from one snapshot per collection. `@opentelemetry/api` is an optional peer
+ * dependency: pass the meter (`metrics.getMeter('my-service')`).
+ *
+ * @example
+ * const server = listenAndServe(app, { port: 8080 });
+ * observeMetrics(server, metrics.getMeter('my-service'));
+ *
+ * @param source The loop's {@link Metrics}, or its holder.
+ * @param meter The meter.
+ * @returns A function that stops reporting.
+ * @throws {TypeError} On a bad source or meter.
+ */
+export function observeMetrics(source: MetricsSource, meter: OtelMeter): () => void {
+  const snapshot = snapshotOf('observeMetrics', source);
+  if (typeof (meter as Partial<OtelMeter> | null)?.addBatchObservableCallback !== 'function') {
+    throw new TypeError(`observeMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got ${String(meter)}`);
+  }
+  const instruments = METRICS.map((family) => {
+    const options = { description: family.help, unit: family.unit };
+    const name = `rxjs_listen.${family.otel}`;
+    return family.type === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableGauge(name, options);
+  });
+  const observe: Parameters<OtelMeter['addBatchObservableCallback']>[0] = (result) => {
+    const stats = snapshot();
+    METRICS.forEach((family, i) => {
+      for (const { labels, value } of family.read(stats)) result.observe(instruments[i]!, value, labels);
+    });
+  };
+  meter.addBatchObservableCallback(observe, instruments);
+  return () => meter.removeBatchObservableCallback(observe, instruments);
+}
