@@ -66,7 +66,9 @@ if (config.workers > 1 && cluster.isPrimary) {
 } else if (cluster.isWorker) {
   const server = runHttpServer({ ...config, options: { ...config.options, port: Number(process.env.RXJS_LISTEN_DEMO_PORT) } }, (address) => process.send!({ listening: address }));
   // The channel to the primary would keep a worker alive once its server has shut down.
-  const leave = (): void => cluster.worker!.disconnect();
+  const leave = (): void => {
+    cluster.worker!.disconnect();
+  };
   server.closed.then(leave, leave);
 } else {
   runHttpServer(config, (address) => console.log(`listening on ${url(address)}`));
