@@ -7,7 +7,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { type Admitted, backpressure, handleErrors, handTo, Limiter, listen, logWarnings, serve } from '../../src';
+import { type Admitted, backpressure, handleErrors, handTo, Limiter, listen, logWarnings, serve } from 'rxjs-listen';
 
 /** How long live connections may finish after SIGTERM, before they are destroyed. */
 export const GRACE_MS = 2000;

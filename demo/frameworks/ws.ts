@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { tokenOf } from '../../src';
+import { tokenOf } from 'rxjs-listen';
 import { reply, serveRecipe } from './common';
 
 const server = createServer((_request, response) => response.end('this server speaks WebSocket\n'));
