@@ -6,8 +6,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const src = join(__dirname, '..', 'src');
-/** Lowest first: shared helpers, what results are, the listener, the limit, overload, protocols, operators, metrics, what balancers see. */
-const LAYERS = ['util', 'errors', 'source', 'limit', 'overload', 'protocol', 'operators', 'metrics', 'balancer', 'index.ts'];
+/**
+ * Lowest first: shared helpers, what results are, the listener, the limit, overload, protocols,
+ * operators, the PROXY protocol's entry, metrics, what balancers see, the one call. A folder's
+ * index.ts is a package entry (`rxjs-listen/overload`, ...): it re-exports from any layer, at the top.
+ */
+const LAYERS = ['util', 'errors', 'source', 'limit', 'overload', 'protocol', 'operators', 'proxy', 'metrics', 'balancer', 'server', 'index.ts'];
 
 function modules(folder: string): string[] {
   return readdirSync(folder, { withFileTypes: true }).flatMap((entry) =>
@@ -15,7 +19,7 @@ function modules(folder: string): string[] {
   );
 }
 
-const layerOf = (file: string): number => LAYERS.indexOf(relative(src, file).split('/')[0]!);
+const layerOf = (file: string): number => (/^[a-z]+\/index\.ts$/.test(relative(src, file)) ? LAYERS.length : LAYERS.indexOf(relative(src, file).split('/')[0]!));
 
 describe('the layout of src/', () => {
   const files = modules(src);

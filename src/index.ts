@@ -25,7 +25,7 @@ export { acceptLoop, type AcceptLoop, type AcceptLoopOptions } from './server/ac
 export type { LevelLogger, LogFunction, LogLevel, Logger } from './server/log';
 export { listen, fromServer, type ListenOptions } from './source/listen';
 export type { KeepNewest, WatchOptions } from './source/watch';
-export { isAccepted, type Accepted, type AcceptError, type AcceptFailed, type AcceptResult, type During, type ListenerControl } from './errors/result';
+export { isAccepted, type Accepted, type AcceptError, type AcceptFailed, type AcceptResult, type During, type ListenerControl, type PauseTotal } from './errors/result';
 export { ListenError } from './errors/listenError';
 export { logWarnings, type AcceptWarning, type LogWarningsOptions } from './operators/logWarnings';
 export { handleErrors, type HandleErrorsOptions } from './operators/handleErrors';

@@ -24,7 +24,7 @@ const OPTIONS = optionNames<DrainOptions>({ maxMs: true, quietMs: true, schedule
  * connection and no completed exchange for `quietMs`: the balancers have taken the process
  * out), or after `maxMs`, then completes. Then abort `serve`'s signal: the listener closes,
  * every connection ends after its next exchange (`Connection: close`), and, as this sets
- * ({@link Limiter.closeIdleAfter}), an idle one is closed only once it has stayed unused for
+ * ({@link index!Limiter.closeIdleAfter}), an idle one is closed only once it has stayed unused for
  * `quietMs` more.
  *
  * Why no request is lost: a request is lost when it meets a close a proxy has not seen coming

@@ -22,7 +22,7 @@ export interface LoopState {
   readonly pauses: readonly string[];
   /** Live connections. */
   readonly live: number;
-  /** The connection limit in force (learned, with {@link targetLimit}); 0 without a limiter. */
+  /** The connection limit in force (learned, with {@link overload!targetLimit}); 0 without a limiter. */
   readonly limit: number;
   /** Connections waiting for a slot. */
   readonly waiting: number;
@@ -79,7 +79,7 @@ export class LoopStatus {
   /**
    * @param metrics Counts the loop's results (place `metrics.count()` right after the listener): where pauses are read.
    * @param limiter The loop's limiter, if any: where live connections, the limit and the queue are read.
-   * @throws {TypeError} When `metrics` is not a {@link Metrics}, or `limiter` is given and is not a {@link Limiter}.
+   * @throws {TypeError} When `metrics` is not a {@link metrics!Metrics}, or `limiter` is given and is not a {@link index!Limiter}.
    */
   constructor(
     readonly metrics: Metrics,

@@ -38,7 +38,7 @@ const RESUME_REFUSED_DOC = 'eacces-or-eperm-when-listening-again';
  * // Output: 'The process ran out of file descriptors. Raise its open-file limit (...). See rxjs-listen/docs/errors.md#emfile'
  *
  * @param error An error with a `code`.
- * @param during When it happened (an accept result's or a {@link ListenError}'s `during`).
+ * @param during When it happened (an accept result's or a {@link index!ListenError}'s `during`).
  *   Default `'accept'`. `'start'` and `'accept'` get the same hints; for `'resume'`, a failure
  *   to listen again after a pause, EACCES and EPERM mean the process lost the right to bind
  *   the address.

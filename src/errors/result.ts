@@ -30,7 +30,7 @@ export interface ListenerControl {
   /** The reasons currently holding the listener paused; empty while accepting. */
   readonly pauses: readonly string[];
   /** Per reason ever held: how many pauses, and how long they lasted in all (ms), for metrics. */
-  pauseTotals(): ReadonlyMap<string, Readonly<{ count: number; ms: number }>>;
+  pauseTotals(): ReadonlyMap<string, Readonly<PauseTotal>>;
   /**
    * Connections answered by the listener's `refuse` while a pause emptied the accept queue
    * before closing (see `WatchOptions.refuse`); they never went downstream.
@@ -46,6 +46,14 @@ export interface ListenerControl {
    * is classified, logged and paused on like one (as `during: 'accept'`).
    */
   report(error: AcceptError): void;
+}
+
+/** How many times a pause reason was held, and for how long in all. */
+export interface PauseTotal {
+  /** Holds begun. */
+  count: number;
+  /** Milliseconds held in all (holds that overlap each count; one under way, up to now). */
+  ms: number;
 }
 
 /** A connection the listener accepted. */

@@ -6,7 +6,7 @@ export interface LimiterCounts {
   readonly droppedPerPeer: number;
   /** Connections closed at once (or handed to `onExceeded`) because their address was over `perPeerRate`. */
   readonly droppedPerPeerRate: number;
-  /** Connections closed at once under overload because their address brought most of the new ones ({@link Limiter.shedHeaviest}). */
+  /** Connections closed at once under overload because their address brought most of the new ones ({@link index!Limiter.shedHeaviest}). */
   readonly droppedHeaviest: number;
   /** Connections that have had to wait for a slot. */
   readonly queued: number;
@@ -20,14 +20,14 @@ export interface LimiterCounts {
   readonly reclaimed: number;
   /**
    * Requests answered at once that the server is overloaded (HTTP `503` with `Retry-After`),
-   * their handler never run: exchanges in flight at {@link Limiter.exchangeLimit}, or the
+   * their handler never run: exchanges in flight at {@link index!Limiter.exchangeLimit}, or the
    * event loop past `maxWaitMs` in its turn. Their connections stay open.
    */
   readonly shedRequests: number;
   /**
    * Exchanges completed: a request answered on a connection whose handler marks them
-   * ({@link Token.idle}, as `handTo` does for HTTP), or a connection that ended while busy
-   * (every connection, where nothing marks them). What {@link serviceTimeMs} divides by.
+   * ({@link index!Token.idle}, as `handTo` does for HTTP), or a connection that ended while busy
+   * (every connection, where nothing marks them). What {@link overload!serviceTimeMs} divides by.
    */
   readonly completed: number;
 }

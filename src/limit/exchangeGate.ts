@@ -4,8 +4,8 @@
  * decisions per request, where its other decisions are per connection.
  *
  * Two bounds, both off until set:
- * - **Exchanges in flight** (`limit`, learned from CPU by {@link targetLimit}): requests begun
- *   and not yet answered ({@link Limiter.inFlight}). Idle keep-alive connections cost the
+ * - **Exchanges in flight** (`limit`, learned from CPU by {@link overload!targetLimit}): requests begun
+ *   and not yet answered ({@link index!Limiter.inFlight}). Idle keep-alive connections cost the
  *   event loop nothing and do not count: a limit learned from CPU that counted them would close
  *   them under their clients' next requests.
  * - **Time in the current turn** (`waitMs`): the event loop handles every request that is

@@ -81,7 +81,7 @@ export class IdlePool {
 
 /**
  * Releases a connection's slot (it goes to whoever waits for it now) and retires the
- * connection: in its protocol's way where it has one ({@link Token.retireWith}), else by
+ * connection: in its protocol's way where it has one ({@link index!Token.retireWith}), else by
  * closing its socket gracefully (`socket.destroySoon()`: what was written is flushed first,
  * an orderly close for the client).
  */

@@ -270,7 +270,7 @@ export class Limiter {
   /**
    * The most exchanges in flight: a request that would begin beyond it is answered at once
    * that the server is overloaded ({@link Token.tryBusy}). Idle keep-alive connections do not
-   * count, so a limit learned from CPU ({@link targetLimit}) never closes them. `Infinity`
+   * count, so a limit learned from CPU ({@link overload!targetLimit}) never closes them. `Infinity`
    * (the default): no bound.
    */
   get exchangeLimit(): number {
@@ -339,7 +339,7 @@ export class Limiter {
    * idle ones: a load balancer may be sending a request on one of them this very moment, and a
    * request that meets a close is lost (a proxy does not retry a POST it has sent). Each closes
    * after its next exchange, or when the operator that admitted it is unsubscribed. It cannot
-   * be undone. ({@link drain} does not use it: more new connections mean a longer accept queue
+   * be undone. ({@link balancer!drain} does not use it: more new connections mean a longer accept queue
    * to reset when the listener closes.)
    */
   retireAfterExchanges(): void {
@@ -350,7 +350,7 @@ export class Limiter {
    * From now on, when an operator is unsubscribed (`serve`'s shutdown), its
    * idle connections are not closed at once: each is closed once it has stayed idle, nothing
    * received, for `ms` (checked every `ms`); busy ones still end after their exchange
-   * (`Connection: close`). What {@link drain} sets behind a load balancer: under traffic a
+   * (`Connection: close`). What {@link balancer!drain} sets behind a load balancer: under traffic a
    * balancer keeps reusing its idle connections (and each then ends after its response), so one
    * left unused that long is one it no longer chooses, and closing it races no request.
    *
@@ -363,7 +363,7 @@ export class Limiter {
   /**
    * Records the remote address of every connection from now on, what
    * {@link Limiter.shedHeaviest} judges by (not by default: reading a socket's address costs a
-   * system call). Recording goes on while any caller watches; {@link pauseUnderPressure}'s
+   * system call). Recording goes on while any caller watches; {@link overload!pauseUnderPressure}'s
    * `shedHeaviest` option watches while it is subscribed.
    *
    * @returns The function that stops this caller's watch.

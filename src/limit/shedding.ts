@@ -6,7 +6,7 @@ const LOOK_MS = 30;
 const LOOK_EVERY_MS = 1000;
 
 /**
- * Which addresses a {@link Limiter} refuses under overload ({@link Limiter.shedHeaviest}): the
+ * Which addresses a {@link index!Limiter} refuses under overload ({@link index!Limiter.shedHeaviest}): the
  * arrivals it records while anyone watches, the addresses judged the heaviest, and the look.
  */
 export class Shedding {

@@ -7,8 +7,8 @@ export interface Sample {
 }
 
 /**
- * One metric, as every exporter writes it: Prometheus text ({@link toPrometheus}), prom-client
- * ({@link collectMetrics}) and OpenTelemetry ({@link observeMetrics}) read this one list.
+ * One metric, as every exporter writes it: Prometheus text ({@link metrics!toPrometheus}), prom-client
+ * ({@link metrics!collectMetrics}) and OpenTelemetry ({@link metrics!observeMetrics}) read this one list.
  */
 export interface MetricFamily {
   /** The Prometheus name, after the prefix: `accepted_total`. */

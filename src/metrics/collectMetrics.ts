@@ -4,11 +4,19 @@ import { Metrics } from './metrics';
 import { checkPrefix } from './prometheus';
 
 /** Whose metrics to export: a {@link Metrics}, or anything that has one (`listenAndServe`'s handle, an `acceptLoop`). */
-export type MetricsSource = Metrics | { readonly metrics: Metrics };
+export type MetricsSource = Metrics | MetricsHolder;
+
+/** Anything that has a {@link Metrics}: `listenAndServe`'s handle, an `acceptLoop`. */
+export interface MetricsHolder {
+  /** Its metrics. */
+  readonly metrics: Metrics;
+}
 
 /** A prom-client `Registry`, as far as this module uses it (prom-client's types stay optional). */
 export interface PromRegistry {
+  /** The metric registered under `name`, if any. */
   getSingleMetric(name: string): unknown;
+  /** Registers a metric (prom-client's constructors call it). */
   registerMetric(metric: never): void;
 }
 

@@ -5,7 +5,7 @@
  * @module metrics
  */
 /// <reference types="node" preserve="true" />
-export { Metrics, type AcceptStats } from './metrics';
+export { Metrics, type AcceptStats, type PauseSeconds } from './metrics';
 export { toPrometheus } from './prometheus';
-export { collectMetrics, type CollectMetricsOptions, type MetricsSource, type PromRegistry } from './collectMetrics';
-export { observeMetrics, type OtelMeter } from './observeMetrics';
+export { collectMetrics, type CollectMetricsOptions, type MetricsHolder, type MetricsSource, type PromRegistry } from './collectMetrics';
+export { observeMetrics, type BatchCallback, type BatchResult, type OtelMeter } from './observeMetrics';

@@ -5,7 +5,7 @@ import { Limiter } from '../limit/limiter';
 import type { AcceptResult, ListenerControl } from '../errors/result';
 import { checkInstance, checkInteger, checkScheduler } from '../util/validate';
 
-/** What {@link Metrics.snapshot} reports: the listener's counts, then the limiter's figures ({@link LimiterCounts}). */
+/** What {@link Metrics.snapshot} reports: the listener's counts, then the limiter's figures ({@link index!LimiterCounts}). */
 export interface AcceptStats extends LimiterCounts {
   /** Connections accepted by the listener. */
   readonly accepted: number;
@@ -19,15 +19,15 @@ export interface AcceptStats extends LimiterCounts {
   readonly limit: number;
   /** How many connections may wait. */
   readonly queueSize: number;
-  /** Exchanges in flight now ({@link Limiter.inFlight}). */
+  /** Exchanges in flight now ({@link index!Limiter.inFlight}). */
   readonly inFlight: number;
-  /** The most exchanges in flight (learned, with {@link targetLimit}); `Infinity`: no bound. */
+  /** The most exchanges in flight (learned, with {@link overload!targetLimit}); `Infinity`: no bound. */
   readonly exchangeLimit: number;
   /** Connections waiting for a slot now. */
   readonly waiting: number;
   /**
    * Live connections between exchanges now, by protocol (`{ 'http/1.1': 3, h2: 1 }`): what
-   * reclaim could retire for waiting clients ({@link Limiter.idleByProtocol}).
+   * reclaim could retire for waiting clients ({@link index!Limiter.idleByProtocol}).
    */
   readonly idleByProtocol: Readonly<Record<string, number>>;
   /** Whether a listener is paused (any of them, where several feed the loop). */
@@ -35,9 +35,17 @@ export interface AcceptStats extends LimiterCounts {
   /** The reasons holding the listeners paused (`'shortage'`, `'limit'`, `'pressure:NAME'`, ...), each once. */
   readonly pauses: readonly string[];
   /** Per reason ever held: how many pauses, and how long they lasted in all, in seconds (listeners summed). */
-  readonly pauseTotals: Readonly<Record<string, { readonly count: number; readonly seconds: number }>>;
-  /** Connections a pause took from the accept queue and answered instead of serving ({@link ListenerControl.refused}, listeners summed). */
+  readonly pauseTotals: Readonly<Record<string, PauseSeconds>>;
+  /** Connections a pause took from the accept queue and answered instead of serving ({@link index!ListenerControl.refused}, listeners summed). */
   readonly refused: number;
+}
+
+/** A pause reason's totals in {@link AcceptStats.pauseTotals}. */
+export interface PauseSeconds {
+  /** Pauses for this reason. */
+  readonly count: number;
+  /** How long they lasted in all, seconds. */
+  readonly seconds: number;
 }
 
 /**
@@ -60,7 +68,7 @@ export class Metrics {
 
   /**
    * @param limiter The limiter whose live count, queue and counts to report, if any.
-   * @throws {TypeError} When `limiter` is given and is not a {@link Limiter}.
+   * @throws {TypeError} When `limiter` is given and is not a {@link index!Limiter}.
    */
   constructor(private readonly limiter?: Limiter) {
     if (limiter !== undefined) checkInstance('Metrics: limiter', limiter, Limiter);

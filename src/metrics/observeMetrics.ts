@@ -6,11 +6,24 @@ type Observable = object;
 
 /** An OpenTelemetry `Meter` (`@opentelemetry/api`), as far as this module uses it: its types stay optional. */
 export interface OtelMeter {
+  /** Creates a counter read at each collection. */
   createObservableCounter(name: string, options: { description: string; unit: string }): Observable;
+  /** Creates a gauge read at each collection. */
   createObservableGauge(name: string, options: { description: string; unit: string }): Observable;
-  addBatchObservableCallback(callback: (result: { observe(instrument: Observable, value: number, attributes?: Record<string, string>): void }) => void, instruments: Observable[]): void;
-  removeBatchObservableCallback(callback: (result: { observe(instrument: Observable, value: number, attributes?: Record<string, string>): void }) => void, instruments: Observable[]): void;
+  /** Reads several instruments in one callback at each collection. */
+  addBatchObservableCallback(callback: BatchCallback, instruments: Observable[]): void;
+  /** Stops such a callback. */
+  removeBatchObservableCallback(callback: BatchCallback, instruments: Observable[]): void;
 }
+
+/** What a batch callback is given at each collection: where each instrument's values go. */
+export interface BatchResult {
+  /** Records a value of `instrument`, with its attributes. */
+  observe(instrument: Observable, value: number, attributes?: Record<string, string>): void;
+}
+
+/** A batch callback. */
+export type BatchCallback = (result: BatchResult) => void;
 
 /**
  * Reports the loop's metrics through an OpenTelemetry `Meter`: observable counters and gauges
@@ -37,7 +50,7 @@ export function observeMetrics(source: MetricsSource, meter: OtelMeter): () => v
     const name = `rxjs_listen.${family.otel}`;
     return family.type === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableGauge(name, options);
   });
-  const observe: Parameters<OtelMeter['addBatchObservableCallback']>[0] = (result) => {
+  const observe: BatchCallback = (result) => {
     const stats = snapshot();
     METRICS.forEach((family, i) => {
       for (const { labels, value } of family.read(stats)) result.observe(instruments[i]!, value, labels);

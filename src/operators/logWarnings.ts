@@ -17,7 +17,7 @@ export interface AcceptWarning {
   readonly syscall: string | undefined;
   /** Whether it came from accepting or from listening again after a pause. */
   readonly during: 'accept' | 'resume';
-  /** What to do about it (see {@link errorHint}). */
+  /** What to do about it (see {@link errors!errorHint}). */
   readonly hint: string | undefined;
   /** Shortages since the previous entry that were not logged, to keep a flood out of the log. */
   readonly suppressed: number;

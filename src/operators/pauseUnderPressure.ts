@@ -55,11 +55,11 @@ export interface PauseUnderPressureOptions {
    * Refuse the clients that cause the overload first: while a signal is over its threshold and
    * a few addresses brought most of the new connections of the last second, only theirs are
    * refused (closed at once by this limiter, counted in `droppedHeaviest`, see
-   * {@link Limiter.shedHeaviest}) and the listeners go on accepting everyone else; when no
+   * {@link index!Limiter.shedHeaviest}) and the listeners go on accepting everyone else; when no
    * address stands out (one client, or many alike), the listeners pause as without it. Judged
    * again at every reading. The limiter records each connection's address while this operator
    * is subscribed; place the operator where the address is the client's (after
-   * {@link proxyProtocol} behind a balancer that sends one). Default: none, every overload
+   * {@link proxy!proxyProtocol} behind a balancer that sends one). Default: none, every overload
    * pauses.
    */
   shedHeaviest?: Limiter;
@@ -82,7 +82,7 @@ const HINT =
  * value, the threshold and a hint, at most once per `logWindow` (pauses in between are counted).
  * With `shedHeaviest`, the addresses that bring most of the new connections are refused first
  * and the listeners pause only when none stands out. Results pass through unchanged. Place it
- * right after the listener (after {@link proxyProtocol} with `shedHeaviest` behind a balancer).
+ * right after the listener (after {@link proxy!proxyProtocol} with `shedHeaviest` behind a balancer).
  *
  * ```
  * lag (ms):  -1--150---90--60--40-|     above 100, below 80, minPause 3 frames

@@ -40,7 +40,7 @@ const OPTIONS = optionNames<ProxyProtocolOptions>({ trusted: true, untrusted: tr
  * `send-proxy-v2`, nginx's `proxy_protocol`, AWS NLB) that a load balancer sends first on each
  * connection, and emits the connection as the client's: `socket.remoteAddress`,
  * `remotePort` and `remoteFamily` say the client's address from then on, so the per-peer
- * limits and rates of {@link backpressure}, the metrics, the logs and the application (Express's
+ * limits and rates of {@link index!backpressure}, the metrics, the logs and the application (Express's
  * `req.ip`, Fastify's `request.ip`, Koa's `ctx.ip`, without trust-proxy settings) all see the
  * real client. The header's other fields are {@link proxyHeaderOf}.
  *
@@ -50,7 +50,7 @@ const OPTIONS = optionNames<ProxyProtocolOptions>({ trusted: true, untrusted: tr
  * keeps the connection's own address. The bytes after the header reach the protocol
  * untouched (put back on the socket), and nothing is read past the header before the whole of it
  * has arrived, however it is split. Connections wait here, not holding a slot, until their
- * header is read: place it before {@link backpressure}.
+ * header is read: place it before {@link index!backpressure}.
  *
  * ```
  * accepted: -a-b---|         a from a trusted proxy, its header split in two reads; b untrusted

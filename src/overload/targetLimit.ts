@@ -15,13 +15,13 @@ export interface TargetLimitOptions {
 }
 
 /**
- * Learns how many exchanges may be in flight ({@link Limiter.exchangeLimit}) from what an
+ * Learns how many exchanges may be in flight ({@link index!Limiter.exchangeLimit}) from what an
  * exchange costs.
  *
  * With `serviceTimeMs` ms of the event loop per exchange, the process finishes
  * `target / serviceTimeMs` exchanges within `target` ms (Little's law): that many may be in
  * flight; a request beyond them is answered at once that the server is overloaded (HTTP: `503`
- * with `Retry-After`, see {@link Token.tryBusy}), which costs it nothing, instead of waiting
+ * with `Retry-After`, see {@link index!Token.tryBusy}), which costs it nothing, instead of waiting
  * behind work it would time out in anyway. It bounds exchanges, not connections: an idle
  * keep-alive connection costs the loop nothing, and a limit learned from CPU that counted it
  * would close it under its client's next request. Unlike a limit learned from latency (AIMD,

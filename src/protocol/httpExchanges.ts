@@ -6,12 +6,12 @@ const SHED_HEADERS = { 'Retry-After': '1', 'Content-Type': 'text/plain', 'Conten
 
 /**
  * Marks each admitted HTTP/1 connection (HTTPS too: its requests come on the TLS socket, and
- * {@link tokenOf} finds the token through it) busy from a request to the end of its response
+ * {@link index!tokenOf} finds the token through it) busy from a request to the end of its response
  * (each request is one exchange: pipelined ones overlap), and idle in between (one that ends
  * with its response stays busy to its close); answers `Connection: close` while its token is
  * retiring.
  *
- * Each request is first judged ({@link Token.tryBusy}): one the limiter does not admit (the
+ * Each request is first judged ({@link index!Token.tryBusy}): one the limiter does not admit (the
  * process is overloaded) is answered `503` with `Retry-After: 1` at once, before the
  * application sees it, and the connection stays open unless it is retiring: overload is shed
  * per request, never by closing a connection a client may be sending on.

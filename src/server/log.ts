@@ -8,8 +8,11 @@ export type LogFunction = (level: LogLevel, message: string, fields: object) => 
 
 /** A logger with pino's (and bunyan's) shape: `logger.warn({ code }, 'message')`. */
 export interface LevelLogger {
+  /** Writes an information line (a drain, a shutdown). */
   info(fields: object, message: string): void;
+  /** Writes a warning (a shortage, an overload). */
   warn(fields: object, message: string): void;
+  /** Writes an error (a failure to listen). */
   error(fields: object, message: string): void;
 }
 

@@ -3,7 +3,7 @@ import { Subject } from 'rxjs';
 
 /**
  * How long the process's listeners have found a connection waiting in the kernel's accept
- * queue at every event-loop turn, without a break: what {@link acceptQueueMs} reads.
+ * queue at every event-loop turn, without a break: what {@link overload!acceptQueueMs} reads.
  *
  * Node takes one connection from a listening socket per turn (measured), so a turn that takes
  * none found the queue empty when the loop polled. A streak of turns that each took one began
@@ -12,9 +12,9 @@ import { Subject } from 'rxjs';
  * Unlike the event loop's busy time, it does not grow while the loop works on requests over
  * connections it already holds (keep-alive), where no new client waits.
  *
- * Kept only while watched ({@link acceptQueueMs} subscribed, a listener with `keepNewest`): then
+ * Kept only while watched ({@link overload!acceptQueueMs} subscribed, a listener with `keepNewest`): then
  * it costs a flag per connection and one `setImmediate` per turn that took one (and, while
- * {@link acceptQueueMs} is subscribed, a reading emitted there); else one comparison.
+ * {@link overload!acceptQueueMs} is subscribed, a reading emitted there); else one comparison.
  */
 class AcceptStreak {
   /** The streak's length at the end of every turn that took a connection (only while observed). */

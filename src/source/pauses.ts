@@ -1,3 +1,5 @@
+import type { PauseTotal } from '../errors/result';
+
 /**
  * The reasons holding a listener paused. Accepting stops when the first reason arrives and
  * starts again only when the last one is released, so that independent operators (shortage,
@@ -50,12 +52,4 @@ export class Pauses {
     for (const { reason, since } of this.#held.values()) totals.get(reason)!.ms += now - since;
     return totals;
   }
-}
-
-/** How many times a pause reason was held, and for how long in all. */
-export interface PauseTotal {
-  /** Holds begun. */
-  count: number;
-  /** Milliseconds held, in all (holds that overlap each count). */
-  ms: number;
 }

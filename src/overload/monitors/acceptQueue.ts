@@ -13,9 +13,9 @@ import { sampleEvery } from './sample';
  * arrive faster than the loop turns (a CPU-bound handler under a flood of new connections) they
  * queue in the kernel, where no event-loop measure sees them (the loop's delay stays at one
  * handler's run). This reads how long every turn has found one waiting (see `acceptStreak`):
- * 0 after a turn that found none. It counts the connections of every {@link listen} and
- * {@link fromServer} in the process. Requests over connections already accepted (keep-alive) do
- * not raise it: they wait in the loop, and {@link LimiterOptions.maxWaitMs} sheds them. A pause
+ * 0 after a turn that found none. It counts the connections of every {@link index!listen} and
+ * {@link index!fromServer} in the process. Requests over connections already accepted (keep-alive) do
+ * not raise it: they wait in the loop, and {@link index!LimiterOptions.maxWaitMs} sheds them. A pause
  * on it ({@link pauseUnderPressure}) with the listener's `refuse` option empties the queue with
  * `503`s before the listening socket closes. Periods are `every` ms while it reads above 0,
  * doubling up to `idleEvery` ms while it reads 0.

@@ -11,7 +11,7 @@ import { heapUsedAs, rssAs } from './memory';
 import { serviceTimeAs } from './serviceTime';
 
 /**
- * Event-loop delay in ms: the old name and parameters of {@link eventLoopDelayMs}.
+ * Event-loop delay in ms: the old name and parameters of {@link overload!eventLoopDelayMs}.
  *
  * @deprecated Use eventLoopDelayMs({ every, scheduler, idleEvery }) instead; removed in 0.3.
  *
@@ -30,7 +30,7 @@ export function eventLoopDelay(every?: number, scheduler?: SchedulerLike, idleEv
 /**
  * Event-loop time busy without waiting, in ms: the old name and parameters of eventLoopBusyMs.
  *
- * It forwards to {@link eventLoopBusyMs}.
+ * It forwards to {@link overload!eventLoopBusyMs}.
  *
  * @deprecated Use eventLoopBusyMs({ every, scheduler, idleEvery }) instead; removed in 0.3.
  *
@@ -47,7 +47,7 @@ export function eventLoopBusy(every?: number, scheduler?: SchedulerLike, idleEve
 }
 
 /**
- * V8 heap in use, in MiB: the old name and parameters of {@link heapUsedMiB}.
+ * V8 heap in use, in MiB: the old name and parameters of {@link overload!heapUsedMiB}.
  *
  * @deprecated Use heapUsedMiB({ every, scheduler, collectAbove }) instead; removed in 0.3.
  *
@@ -64,7 +64,7 @@ export function heapUsed(every?: number, scheduler?: SchedulerLike, collectAbove
 }
 
 /**
- * Resident memory of the process, in MiB: the old name and parameters of {@link rssMiB}.
+ * Resident memory of the process, in MiB: the old name and parameters of {@link overload!rssMiB}.
  *
  * @deprecated Use rssMiB({ every, scheduler, collectAbove }) instead; removed in 0.3.
  *
@@ -83,7 +83,7 @@ export function rss(every?: number, scheduler?: SchedulerLike, collectAbove?: nu
 /**
  * What one exchange costs the event loop, in ms: the old name and parameters of serviceTimeMs.
  *
- * It forwards to {@link serviceTimeMs}.
+ * It forwards to {@link overload!serviceTimeMs}.
  *
  * @deprecated Use serviceTimeMs(limiter, { every, scheduler, idleEvery }) instead; removed in 0.3.
  *

@@ -17,7 +17,7 @@ const DEFAULTS = { every: 1000 }; // and no stretching unless idleEvery says so
  * The period stretches with what a count costs, so that counting `/proc/self/fd` (a few µs,
  * or about 1 µs a descriptor before Linux 6.2) takes at most 0.1% of a core; with `idleEvery`
  * above `every`, it also doubles up to `idleEvery` while the count holds still. The same count
- * {@link listen} keeps to pause before Node drops connections silently at the limit, as a
+ * {@link index!listen} keeps to pause before Node drops connections silently at the limit, as a
  * signal for {@link pauseUnderPressure}: to stop accepting earlier, while descriptors are still
  * left for the handlers' own files and outgoing connections. Completes at once where the limit
  * cannot be read (not Linux).

@@ -8,7 +8,7 @@ import { sampleLoop } from './sample';
  * What one exchange costs the event loop, in ms, each window: busy time per completed exchange.
  *
  * It is the loop's busy time in the window over the exchanges the limiter saw complete in it
- * (`counts.completed` of the {@link Limiter}). A window in which none completed reads its busy
+ * (`counts.completed` of the {@link index!Limiter}). A window in which none completed reads its busy
  * time (an exchange under way costs at least that) only if the loop was more than half busy,
  * and nothing otherwise: an idle process would read the cost of its timers as the cost of an
  * exchange and teach {@link targetLimit} that exchanges are nearly free, so that the next
