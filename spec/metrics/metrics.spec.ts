@@ -38,6 +38,8 @@ describe('Metrics', () => {
       shedRequests: 0,
       paused: true,
       pauses: ['shortage'],
+      pauseTotals: { shortage: { count: 1, seconds: expect.any(Number) } },
+      refused: 0,
     });
     resume();
     waiting.destroy();
