@@ -11,6 +11,8 @@ export interface Demo {
   child: ChildProcess;
   port: number;
   stderr(): string;
+  /** Everything it printed on stdout so far (the ready line, then `health on ...`, ...). */
+  stdout(): string;
 }
 
 /** Starts the demo on a free port with `args`, optionally under `ulimit -n` and with flags for node itself. */
@@ -29,10 +31,12 @@ export async function startScript(script: string, args: string[], ulimit?: numbe
   const command = [process.execPath, ...nodeFlags, script, ...args].map((a) => `'${a}'`).join(' ');
   const child = spawn('bash', ['-c', `${ulimit ? `ulimit -n ${ulimit} && ` : ''}exec ${command}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const deadline = new Promise<[string]>((resolve) => setTimeout(() => resolve(['timeout']), 10_000).unref());
   const [line] = (await Promise.race([once(child.stdout!, 'data'), deadline])) as [Buffer | string];
-  return { child, line: line.toString().trim(), stderr: () => stderr };
+  return { child, line: line.toString().split('\n')[0]!.trim(), stderr: () => stderr, stdout: () => stdout };
 }
 
 /** Stops the demo gracefully and resolves with its exit code. */

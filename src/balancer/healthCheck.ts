@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { toPrometheus } from '../metrics/prometheus';
+import { renderPrometheus } from '../metrics/prometheus';
 import { checkBoolean, checkInstance, checkKnownOptions, optionNames } from '../util/validate';
 import { LoopStatus, type LoopState } from './loopStatus';
 
@@ -45,7 +45,7 @@ export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}
   return (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, 405, 'text/plain', 'method not allowed\n', { Allow: 'GET, HEAD' });
-    if (path === '/metrics') return answer(response, 200, 'text/plain; version=0.0.4', toPrometheus(status.metrics.snapshot()));
+    if (path === '/metrics') return answer(response, 200, 'text/plain; version=0.0.4', renderPrometheus({ stats: status.metrics.snapshot(), state: status.state }));
     if (path !== '/live' && path !== '/ready') return answer(response, 404, 'text/plain', 'not found: /live, /ready, /metrics\n');
     const state = status.state;
     const ok = path === '/live' || ready(state);

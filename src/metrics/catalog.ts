@@ -1,5 +1,21 @@
 import type { AcceptStats } from './metrics';
 
+/** What the balancer side knows of the loop (`LoopStatus.state`), as far as metrics read it. */
+export interface StateReading {
+  /** `accepting`, `paused`, `draining` or `stopped`. */
+  readonly phase: string;
+  /** The event loop's busy share, 0 to 1, over the last window. */
+  readonly busy: number;
+  /** The share of capacity free, 0 to 1 (0 unless accepting). */
+  readonly headroom: number;
+}
+
+/** One reading of the loop: its counts, and its state where a `LoopStatus` is at hand. */
+export interface Reading {
+  readonly stats: AcceptStats;
+  readonly state?: StateReading;
+}
+
 /** One value of a metric, with its labels. */
 export interface Sample {
   readonly labels?: Readonly<Record<string, string>>;
@@ -21,8 +37,8 @@ export interface MetricFamily {
   readonly help: string;
   /** The label names its samples carry (empty: one unlabelled sample). */
   readonly labels: readonly string[];
-  /** Its samples in a snapshot; a labelled metric's known series are there from the start, at 0. */
-  read(stats: AcceptStats): readonly Sample[];
+  /** Its samples in a reading; a labelled metric's known series are there from the start, at 0. */
+  read(reading: Reading): readonly Sample[];
 }
 
 const one = (value: number): Sample[] => [{ value }];
@@ -30,6 +46,7 @@ const one = (value: number): Sample[] => [{ value }];
 const DROPPED = { limit: 'dropped', per_peer: 'droppedPerPeer', per_peer_rate: 'droppedPerPeerRate', shed: 'droppedHeaviest' } as const;
 /** Pause reasons present from the start (others, `pressure:NAME`, `batch`, ..., once they happen). */
 const KNOWN_PAUSES = ['shortage', 'limit'];
+const PHASES = ['accepting', 'paused', 'draining', 'stopped'];
 const pauseSamples = (stats: AcceptStats, read: (total: { count: number; seconds: number }) => number): Sample[] => {
   const reasons = new Set([...KNOWN_PAUSES, ...Object.keys(stats.pauseTotals)]);
   return [...reasons].map((reason) => ({ labels: { reason }, value: read(stats.pauseTotals[reason] ?? { count: 0, seconds: 0 }) }));
@@ -37,34 +54,38 @@ const pauseSamples = (stats: AcceptStats, read: (total: { count: number; seconds
 
 /** Every metric of the loop. */
 export const METRICS: readonly MetricFamily[] = [
-  { name: 'accepted_total', otel: 'connections.accepted', type: 'counter', unit: '{connection}', help: 'Connections accepted.', labels: [], read: (s) => one(s.accepted) },
-  { name: 'connection_errors_total', otel: 'accept.errors', type: 'counter', unit: '{error}', help: 'Per-connection accept errors skipped.', labels: [], read: (s) => one(s.connectionErrors) },
-  { name: 'shortages_total', otel: 'accept.shortages', type: 'counter', unit: '{error}', help: 'Resource shortages (EMFILE, ENFILE, ENOBUFS, ENOMEM, failed resumes).', labels: [], read: (s) => one(s.shortages) },
+  { name: 'accepted_total', otel: 'connections.accepted', type: 'counter', unit: '{connection}', help: 'Connections accepted.', labels: [], read: ({ stats: s }) => one(s.accepted) },
+  { name: 'connection_errors_total', otel: 'accept.errors', type: 'counter', unit: '{error}', help: 'Per-connection accept errors skipped.', labels: [], read: ({ stats: s }) => one(s.connectionErrors) },
+  { name: 'shortages_total', otel: 'accept.shortages', type: 'counter', unit: '{error}', help: 'Resource shortages (EMFILE, ENFILE, ENOBUFS, ENOMEM, failed resumes).', labels: [], read: ({ stats: s }) => one(s.shortages) },
   {
     name: 'dropped_total', otel: 'connections.dropped', type: 'counter', unit: '{connection}', labels: ['reason'],
     help: 'Connections refused at once, by reason: limit (the limit and the queue full), per_peer, per_peer_rate, shed (their address brought most of the new ones under overload).',
-    read: (s) => Object.entries(DROPPED).map(([reason, count]) => ({ labels: { reason }, value: s[count] })),
+    read: ({ stats: s }) => Object.entries(DROPPED).map(([reason, count]) => ({ labels: { reason }, value: s[count] })),
   },
-  { name: 'refused_total', otel: 'connections.refused', type: 'counter', unit: '{connection}', help: 'Connections a pause took from the accept queue and answered (503) instead of serving.', labels: [], read: (s) => one(s.refused) },
-  { name: 'shed_requests_total', otel: 'requests.shed', type: 'counter', unit: '{request}', help: 'Requests answered 503 at once because the process was overloaded (the connection kept).', labels: [], read: (s) => one(s.shedRequests) },
-  { name: 'queued_total', otel: 'connections.queued', type: 'counter', unit: '{connection}', help: 'Connections that had to wait for a slot.', labels: [], read: (s) => one(s.queued) },
-  { name: 'admitted_from_queue_total', otel: 'connections.admitted_from_queue', type: 'counter', unit: '{connection}', help: 'Connections admitted after waiting.', labels: [], read: (s) => one(s.admittedFromQueue) },
-  { name: 'queue_timeouts_total', otel: 'connections.queue_timeouts', type: 'counter', unit: '{connection}', help: 'Connections that waited too long and were answered 503.', labels: [], read: (s) => one(s.queueTimeouts) },
-  { name: 'queue_gave_up_total', otel: 'connections.queue_gave_up', type: 'counter', unit: '{connection}', help: 'Connections whose client gave up while waiting.', labels: [], read: (s) => one(s.gaveUp) },
-  { name: 'reclaimed_total', otel: 'connections.reclaimed', type: 'counter', unit: '{connection}', help: 'Idle keep-alive connections closed to admit a waiting one.', labels: [], read: (s) => one(s.reclaimed) },
-  { name: 'completed_total', otel: 'exchanges.completed', type: 'counter', unit: '{exchange}', help: 'Exchanges completed.', labels: [], read: (s) => one(s.completed) },
-  { name: 'pauses_total', otel: 'pauses', type: 'counter', unit: '{pause}', help: 'Pauses of accepting, by reason (shortage, limit, pressure:NAME, batch, retry).', labels: ['reason'], read: (s) => pauseSamples(s, (t) => t.count) },
-  { name: 'paused_seconds_total', otel: 'paused.time', type: 'counter', unit: 's', help: 'Time accepting was paused, by reason (reasons that overlap each count).', labels: ['reason'], read: (s) => pauseSamples(s, (t) => t.seconds) },
-  { name: 'waiting_connections', otel: 'connections.waiting', type: 'gauge', unit: '{connection}', help: 'Connections waiting for a slot.', labels: [], read: (s) => one(s.waiting) },
-  { name: 'live_connections', otel: 'connections.live', type: 'gauge', unit: '{connection}', help: 'Live connections.', labels: [], read: (s) => one(s.live) },
-  { name: 'connection_limit', otel: 'connections.limit', type: 'gauge', unit: '{connection}', help: 'The connection limit in force.', labels: [], read: (s) => one(s.limit) },
-  { name: 'queue_size', otel: 'connections.queue_size', type: 'gauge', unit: '{connection}', help: 'How many connections may wait.', labels: [], read: (s) => one(s.queueSize) },
-  { name: 'exchanges_in_flight', otel: 'exchanges.in_flight', type: 'gauge', unit: '{exchange}', help: 'Exchanges in flight: requests begun and not yet answered.', labels: [], read: (s) => one(s.inFlight) },
-  { name: 'exchange_limit', otel: 'exchanges.limit', type: 'gauge', unit: '{exchange}', help: 'The most exchanges in flight (learned from CPU); +Inf: none.', labels: [], read: (s) => one(s.exchangeLimit) },
-  { name: 'paused', otel: 'paused', type: 'gauge', unit: '1', help: '1 while accepting is paused.', labels: [], read: (s) => one(s.paused ? 1 : 0) },
-  { name: 'paused_by', otel: 'paused.by', type: 'gauge', unit: '1', help: '1 for each reason holding the listener paused now.', labels: ['reason'], read: (s) => [...new Set(s.pauses)].map((reason) => ({ labels: { reason }, value: 1 })) },
+  { name: 'refused_total', otel: 'connections.refused', type: 'counter', unit: '{connection}', help: 'Connections a pause took from the accept queue and answered (503) instead of serving.', labels: [], read: ({ stats: s }) => one(s.refused) },
+  { name: 'shed_requests_total', otel: 'requests.shed', type: 'counter', unit: '{request}', help: 'Requests answered 503 at once because the process was overloaded (the connection kept).', labels: [], read: ({ stats: s }) => one(s.shedRequests) },
+  { name: 'queued_total', otel: 'connections.queued', type: 'counter', unit: '{connection}', help: 'Connections that had to wait for a slot.', labels: [], read: ({ stats: s }) => one(s.queued) },
+  { name: 'admitted_from_queue_total', otel: 'connections.admitted_from_queue', type: 'counter', unit: '{connection}', help: 'Connections admitted after waiting.', labels: [], read: ({ stats: s }) => one(s.admittedFromQueue) },
+  { name: 'queue_timeouts_total', otel: 'connections.queue_timeouts', type: 'counter', unit: '{connection}', help: 'Connections that waited too long and were answered 503.', labels: [], read: ({ stats: s }) => one(s.queueTimeouts) },
+  { name: 'queue_gave_up_total', otel: 'connections.queue_gave_up', type: 'counter', unit: '{connection}', help: 'Connections whose client gave up while waiting.', labels: [], read: ({ stats: s }) => one(s.gaveUp) },
+  { name: 'reclaimed_total', otel: 'connections.reclaimed', type: 'counter', unit: '{connection}', help: 'Idle keep-alive connections closed to admit a waiting one.', labels: [], read: ({ stats: s }) => one(s.reclaimed) },
+  { name: 'completed_total', otel: 'exchanges.completed', type: 'counter', unit: '{exchange}', help: 'Exchanges completed.', labels: [], read: ({ stats: s }) => one(s.completed) },
+  { name: 'pauses_total', otel: 'pauses', type: 'counter', unit: '{pause}', help: 'Pauses of accepting, by reason (shortage, limit, pressure:NAME, batch, retry).', labels: ['reason'], read: ({ stats: s }) => pauseSamples(s, (t) => t.count) },
+  { name: 'paused_seconds_total', otel: 'paused.time', type: 'counter', unit: 's', help: 'Time accepting was paused, by reason (reasons that overlap each count).', labels: ['reason'], read: ({ stats: s }) => pauseSamples(s, (t) => t.seconds) },
+  { name: 'waiting_connections', otel: 'connections.waiting', type: 'gauge', unit: '{connection}', help: 'Connections waiting for a slot.', labels: [], read: ({ stats: s }) => one(s.waiting) },
+  { name: 'live_connections', otel: 'connections.live', type: 'gauge', unit: '{connection}', help: 'Live connections.', labels: [], read: ({ stats: s }) => one(s.live) },
+  { name: 'connection_limit', otel: 'connections.limit', type: 'gauge', unit: '{connection}', help: 'The connection limit in force.', labels: [], read: ({ stats: s }) => one(s.limit) },
+  { name: 'queue_size', otel: 'connections.queue_size', type: 'gauge', unit: '{connection}', help: 'How many connections may wait.', labels: [], read: ({ stats: s }) => one(s.queueSize) },
+  { name: 'exchanges_in_flight', otel: 'exchanges.in_flight', type: 'gauge', unit: '{exchange}', help: 'Exchanges in flight: requests begun and not yet answered.', labels: [], read: ({ stats: s }) => one(s.inFlight) },
+  { name: 'exchange_limit', otel: 'exchanges.limit', type: 'gauge', unit: '{exchange}', help: 'The most exchanges in flight (learned from CPU); +Inf: none.', labels: [], read: ({ stats: s }) => one(s.exchangeLimit) },
+  { name: 'paused', otel: 'paused', type: 'gauge', unit: '1', help: '1 while accepting is paused.', labels: [], read: ({ stats: s }) => one(s.paused ? 1 : 0) },
+  { name: 'paused_by', otel: 'paused.by', type: 'gauge', unit: '1', help: '1 for each reason holding the listener paused now.', labels: ['reason'], read: ({ stats: s }) => [...new Set(s.pauses)].map((reason) => ({ labels: { reason }, value: 1 })) },
   {
     name: 'idle_connections', otel: 'connections.idle', type: 'gauge', unit: '{connection}', help: 'Live connections between exchanges, by protocol.', labels: ['protocol'],
-    read: (s) => Object.entries(s.idleByProtocol).map(([protocol, value]) => ({ labels: { protocol }, value })),
+    read: ({ stats: s }) => Object.entries(s.idleByProtocol).map(([protocol, value]) => ({ labels: { protocol }, value })),
   },
+  // From the loop's state, where a LoopStatus is at hand (the health port, listenAndServe's handle).
+  { name: 'phase', otel: 'phase', type: 'gauge', unit: '1', help: '1 for the phase the loop is in (accepting, paused, draining, stopped), 0 for the others.', labels: ['phase'], read: ({ state }) => (state === undefined ? [] : PHASES.map((phase) => ({ labels: { phase }, value: state.phase === phase ? 1 : 0 }))) },
+  { name: 'event_loop_busy_ratio', otel: 'event_loop.busy', type: 'gauge', unit: '1', help: 'The share of time the event loop was busy, over the last window (about a second).', labels: [], read: ({ state }) => (state === undefined ? [] : one(state.busy)) },
+  { name: 'headroom_ratio', otel: 'headroom', type: 'gauge', unit: '1', help: 'The share of capacity free (connection and exchange limits, event loop), 0 unless accepting: what the agent check weighs.', labels: [], read: ({ state }) => (state === undefined ? [] : one(state.headroom)) },
 ];

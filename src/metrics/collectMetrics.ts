@@ -1,15 +1,17 @@
 import { checkKnownOptions, checkOptions, show } from '../util/validate';
-import { METRICS } from './catalog';
+import { METRICS, type Reading, type StateReading } from './catalog';
 import { Metrics } from './metrics';
 import { checkPrefix } from './prometheus';
 
 /** Whose metrics to export: a {@link Metrics}, or anything that has one (`listenAndServe`'s handle, an `acceptLoop`). */
 export type MetricsSource = Metrics | MetricsHolder;
 
-/** Anything that has a {@link Metrics}: `listenAndServe`'s handle, an `acceptLoop`. */
+/** Anything that has a {@link Metrics}, and maybe a `LoopStatus`: `listenAndServe`'s handle, an `acceptLoop`. */
 export interface MetricsHolder {
   /** Its metrics. */
   readonly metrics: Metrics;
+  /** Its state (`LoopStatus`): with it, the phase, the event loop's busy share and the headroom are exported too. */
+  readonly status?: StateHolder;
 }
 
 /** A prom-client `Registry`, as far as this module uses it (prom-client's types stay optional). */
@@ -20,6 +22,12 @@ export interface PromRegistry {
   registerMetric(metric: never): void;
 }
 
+/** What has a loop state: a `LoopStatus`. */
+export interface StateHolder {
+  /** The state now. */
+  readonly state: StateReading;
+}
+
 /** Options of {@link collectMetrics}. */
 export interface CollectMetricsOptions {
   /** The registry to add the metrics to. Default: prom-client's global `register`. */
@@ -28,11 +36,18 @@ export interface CollectMetricsOptions {
   prefix?: string;
 }
 
-/** The snapshot reader of a {@link MetricsSource}, checked. */
-export function snapshotOf(caller: string, source: MetricsSource): () => ReturnType<Metrics['snapshot']> {
+/**
+ * The reader of a {@link MetricsSource}, checked.
+ *
+ * @param caller The function, as errors name it.
+ * @param source The source.
+ * @returns A function that takes one reading now.
+ */
+export function readerOf(caller: string, source: MetricsSource): () => Reading {
   const metrics = source instanceof Metrics ? source : (source as { metrics?: unknown } | null)?.metrics;
   if (!(metrics instanceof Metrics)) throw new TypeError(`${caller}: source must be a Metrics, or have one as .metrics (listenAndServe's handle, an acceptLoop), got ${show(source)}`);
-  return () => metrics.snapshot();
+  const status = source instanceof Metrics ? undefined : source.status;
+  return () => ({ stats: metrics.snapshot(), state: status?.state });
 }
 
 /**
@@ -50,7 +65,7 @@ export function snapshotOf(caller: string, source: MetricsSource): () => ReturnT
  * @throws {TypeError | RangeError} On a bad source or option, or when prom-client is not installed.
  */
 export function collectMetrics(source: MetricsSource, options: CollectMetricsOptions = {}): void {
-  const snapshot = snapshotOf('collectMetrics', source);
+  const read = readerOf('collectMetrics', source);
   const { register, prefix = 'rxjs_listen_' } = checkKnownOptions('collectMetrics: options', checkOptions('collectMetrics: options', options), ['register', 'prefix']);
   checkPrefix('collectMetrics: options.prefix', prefix);
   let client: typeof import('prom-client');
@@ -68,7 +83,7 @@ export function collectMetrics(source: MetricsSource, options: CollectMetricsOpt
       new client.Counter({
         name, help: family.help, labelNames: family.labels, registers,
         collect() {
-          for (const { labels = {}, value } of family.read(snapshot())) {
+          for (const { labels = {}, value } of family.read(read())) {
             const key = JSON.stringify(labels);
             this.inc(labels, value - (last.get(key) ?? 0)); // an increment of 0 makes the series exist
             last.set(key, value);
@@ -80,7 +95,7 @@ export function collectMetrics(source: MetricsSource, options: CollectMetricsOpt
         name, help: family.help, labelNames: family.labels, registers,
         collect() {
           if (family.labels.length > 0) this.reset(); // a pause reason, a protocol gone since the last scrape
-          for (const { labels = {}, value } of family.read(snapshot())) this.set(labels, value);
+          for (const { labels = {}, value } of family.read(read())) this.set(labels, value);
         },
       });
     }

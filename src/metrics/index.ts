@@ -7,5 +7,6 @@
 /// <reference types="node" preserve="true" />
 export { Metrics, type AcceptStats, type PauseSeconds } from './metrics';
 export { toPrometheus } from './prometheus';
-export { collectMetrics, type CollectMetricsOptions, type MetricsHolder, type MetricsSource, type PromRegistry } from './collectMetrics';
+export { collectMetrics, type CollectMetricsOptions, type MetricsHolder, type MetricsSource, type PromRegistry, type StateHolder } from './collectMetrics';
 export { observeMetrics, type BatchCallback, type BatchResult, type OtelMeter } from './observeMetrics';
+export type { StateReading } from './catalog';

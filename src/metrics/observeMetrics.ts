@@ -1,5 +1,5 @@
 import { METRICS } from './catalog';
-import { snapshotOf, type MetricsSource } from './collectMetrics';
+import { readerOf, type MetricsSource } from './collectMetrics';
 
 /** An OpenTelemetry instrument, as far as this module uses it. */
 type Observable = object;
@@ -41,7 +41,7 @@ export type BatchCallback = (result: BatchResult) => void;
  * @throws {TypeError} On a bad source or meter.
  */
 export function observeMetrics(source: MetricsSource, meter: OtelMeter): () => void {
-  const snapshot = snapshotOf('observeMetrics', source);
+  const read = readerOf('observeMetrics', source);
   if (typeof (meter as Partial<OtelMeter> | null)?.addBatchObservableCallback !== 'function') {
     throw new TypeError(`observeMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got ${String(meter)}`);
   }
@@ -51,9 +51,9 @@ export function observeMetrics(source: MetricsSource, meter: OtelMeter): () => v
     return family.type === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableGauge(name, options);
   });
   const observe: BatchCallback = (result) => {
-    const stats = snapshot();
+    const reading = read();
     METRICS.forEach((family, i) => {
-      for (const { labels, value } of family.read(stats)) result.observe(instruments[i]!, value, labels);
+      for (const { labels, value } of family.read(reading)) result.observe(instruments[i]!, value, labels);
     });
   };
   meter.addBatchObservableCallback(observe, instruments);

@@ -1,5 +1,5 @@
 import { show } from '../util/validate';
-import { METRICS } from './catalog';
+import { METRICS, type Reading } from './catalog';
 import type { AcceptStats } from './metrics';
 
 /** What Prometheus allows a metric name to be made of (its data model): so a prefix too, or empty. */
@@ -16,9 +16,20 @@ const METRIC_NAME_PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
 export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): string {
   if (typeof (stats as Partial<AcceptStats> | null)?.accepted !== 'number') throw new TypeError(`toPrometheus: stats must be a snapshot (metrics.snapshot()), got ${show(stats)}`);
   checkPrefix('toPrometheus: prefix', prefix);
+  return renderPrometheus({ stats }, prefix);
+}
+
+/**
+ * A reading in Prometheus' text format (the state's metrics too, where it has one).
+ *
+ * @param reading The counts, and the state if known.
+ * @param prefix Metric name prefix, checked by the caller.
+ * @returns The text.
+ */
+export function renderPrometheus(reading: Reading, prefix = 'rxjs_listen_'): string {
   const lines: string[] = [];
   for (const family of METRICS) {
-    const samples = family.read(stats);
+    const samples = family.read(reading);
     if (samples.length === 0) continue; // a labelled metric with no series now (no idle connection, no pause)
     const name = `${prefix}${family.name}`;
     lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`);
