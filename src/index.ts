@@ -44,7 +44,6 @@ export { eventLoopUtilization } from './overload/monitors/eventLoopUtilization';
 export { cgroupMemory, heapLimitMiB, heapUsedMiB, rssMiB, type CgroupMemoryOptions, type MemoryOptions } from './overload/monitors/memory';
 export { openFiles, type OpenFilesOptions } from './overload/monitors/openFiles';
 export { serviceTimeMs } from './overload/monitors/serviceTime';
-export { eventLoopBusy, eventLoopDelay, heapUsed, rss, serviceTime } from './overload/monitors/deprecated';
 export { Metrics, type AcceptStats } from './metrics/metrics';
 export { toPrometheus } from './metrics/prometheus';
 export { LoopStatus, type LoopState, type Phase } from './balancer/loopStatus';

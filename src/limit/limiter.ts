@@ -4,7 +4,6 @@ import { ipv6Prefix } from '../util/addresses';
 import { endSocket } from '../util/endSocket';
 import { checkFunction, checkInteger, checkKnownOptions, checkNumber, checkOptions } from '../util/validate';
 import { Counts, type LimiterCounts } from './counts';
-import { defineDeprecatedMembers, type DeprecatedLimiterMembers } from './deprecated';
 import { ExchangeGate } from './exchangeGate';
 import { IdlePool, retire } from './idlePool';
 import { PeerCounts } from './peerCounts';
@@ -73,8 +72,6 @@ export interface LimiterOptions {
    * the limit.
    */
   queueSize?: number;
-  /** @deprecated Renamed `queueSize` (as the getter and `setQueueSize`); removed in 0.3. */
-  queue?: number;
   /**
    * How long a connection may wait for a slot, in ms; then it is handed to `onQueueTimeout`.
    * Default 10 000: a queue that has not moved for that long is overload, not a burst, and the
@@ -215,12 +212,10 @@ export class Limiter {
    */
   constructor(limit: number, options: LimiterOptions = {}) {
     this.#limit = checkInteger('Limiter: limit', limit, 1);
-    checkKnownOptions('Limiter: options', options, ['perPeer', 'perPeerRate', 'queueSize', 'queue', 'queueTimeout', 'onQueueTimeout', 'maxWaitMs', 'refuse', 'scheduler']);
-    const { perPeer, queue, queueTimeout = 10_000, onQueueTimeout = destroy, scheduler = asyncScheduler } = options;
-    if (queue !== undefined && options.queueSize !== undefined) throw new TypeError('Limiter: options.queue is the old name of options.queueSize: give one');
-    const queueSize = options.queueSize ?? queue ?? 511;
+    checkKnownOptions('Limiter: options', options, ['perPeer', 'perPeerRate', 'queueSize', 'queueTimeout', 'onQueueTimeout', 'maxWaitMs', 'refuse', 'scheduler']);
+    const { perPeer, queueSize = 511, queueTimeout = 10_000, onQueueTimeout = destroy, scheduler = asyncScheduler } = options;
     this.#peers = perPeer === undefined ? undefined : new PeerCounts(checkInteger('Limiter: options.perPeer', perPeer, 1));
-    this.#queueSize = checkInteger(`Limiter: options.${queue === undefined ? 'queueSize' : 'queue'}`, queueSize, 0);
+    this.#queueSize = checkInteger('Limiter: options.queueSize', queueSize, 0);
     if (queueTimeout !== Infinity) checkInteger('Limiter: options.queueTimeout', queueTimeout, 1);
     this.#onQueueTimeout = checkFunction('Limiter: options.onQueueTimeout', onQueueTimeout);
     this.#refuse = checkFunction('Limiter: options.refuse', options.refuse ?? destroy);
@@ -553,10 +548,6 @@ export class Limiter {
     this.#changes.next();
   }
 }
-
-// The names of 0.1, for one minor version (see deprecated.ts).
-export interface Limiter extends DeprecatedLimiterMembers {}
-defineDeprecatedMembers(Limiter.prototype);
 
 function destroy(socket: Socket): void {
   socket.destroy();

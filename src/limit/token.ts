@@ -49,8 +49,6 @@ export interface Token {
    * (as {@link handTo} does), which ends the connection without the keep-alive race.
    */
   readonly retiring: boolean;
-  /** @deprecated Renamed {@link Token.retiring} (it never meant lock contention); removed in 0.3. */
-  readonly contended: boolean;
   /**
    * Sets how to retire this connection in its own protocol's way, instead of closing its
    * socket: HTTP/2 sends GOAWAY (`session.close()`), a WebSocket a close frame 1001, TLS a
@@ -160,10 +158,6 @@ export class SlotToken implements Token, Links<SlotToken> {
     return this.#host !== undefined && this.#host.retiring(this);
   }
 
-  get contended(): boolean {
-    return this.retiring;
-  }
-
   /** Between exchanges. */
   get isIdle(): boolean {
     return this.exchanges < 0;
@@ -225,6 +219,6 @@ export class SlotToken implements Token, Links<SlotToken> {
 export const tokens = new SocketRecords<Token>('token', { close: (token) => token.release() });
 
 /** The token of a socket closed before admission: no slot, nothing to release. */
-export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, tryBusy: () => true, retireWith: noop, released: true, retiring: false, contended: false, protocol: 'tcp' });
+export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, tryBusy: () => true, retireWith: noop, released: true, retiring: false, protocol: 'tcp' });
 
 function noop(): void {}

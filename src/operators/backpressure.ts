@@ -36,7 +36,7 @@ class AdmittedConnection implements Admitted {
  * `queueTimeout` is ended (`onQueueTimeout`). Only when the queue is full too does the
  * listener pause (it closes, so the kernel refuses new clients at no cost to the process),
  * until a place frees. A connection that still arrives then is closed at once and counted in
- * {@link Limiter.dropped}. When idle keep-alive connections hold the slots, the one idle
+ * `counts.dropped` ({@link Limiter.counts}). When idle keep-alive connections hold the slots, the one idle
  * the longest is closed to admit a waiting connection (see {@link Token.idle}).
  *
  * Unsubscribing ends the connections waiting here and lets the admitted ones finish their
