@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Observable, OperatorFunction, Subscriber } from 'rxjs';
 import { warnIfLimitExceedsFiles } from '../source/fileLimit';
-import { Limiter, type Admissions, type LimiterOptions } from '../limit/limiter';
+import type { Admissions } from '../limit/admissions';
+import { Limiter, type LimiterOptions } from '../limit/limiter';
 import type { Token } from '../limit/token';
 import type { Accepted, ListenerControl } from '../errors/result';
 import { ListenerPauses } from './internal/listenerPauses';
