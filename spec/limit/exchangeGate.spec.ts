@@ -1,13 +1,14 @@
 /* The limiter's per-request gate: exchanges in flight, and how far into a loop turn a new one
  * may begin. Turns end by hand here (the afterTurn the gate is given), and the clock is a
  * variable, so every case is exact. */
+import { Counts } from '../../src/limit/counts';
 import { ExchangeGate } from '../../src/limit/exchangeGate';
 
 /** A gate on a hand-set clock, whose turn ends run only when the test says so. */
 function gate(): { gate: ExchangeGate; at: (ms: number) => void; turnEnds: (() => void)[] } {
   let now = 0;
   const turnEnds: (() => void)[] = [];
-  return { gate: new ExchangeGate(() => now, (end) => void turnEnds.push(end)), at: (ms) => void (now = ms), turnEnds };
+  return { gate: new ExchangeGate(() => now, new Counts(), (end) => void turnEnds.push(end)), at: (ms) => void (now = ms), turnEnds };
 }
 
 describe('ExchangeGate', () => {
@@ -96,7 +97,7 @@ describe('ExchangeGate', () => {
 
   it('uses setImmediate by default: a turn ends in the check phase, and the next immediate begins a fresh turn', async () => {
     let now = 0;
-    const real = new ExchangeGate(() => now);
+    const real = new ExchangeGate(() => now, new Counts());
     real.waitMs = 1;
     expect(real.admits(0)).toBe(true);
     now = 100;

@@ -230,28 +230,11 @@ describe('Limiter queue', () => {
 
   it.each([
     [{ queueSize: -1 }, /Limiter: options.queueSize must be an integer >= 0, got -1/],
-    [{ queue: -1 }, /Limiter: options.queue must be an integer >= 0, got -1/],
-    [{ queue: 1, queueSize: 1 }, /Limiter: options.queue is the old name of options.queueSize: give one/],
     [{ queueTimeout: 0 }, /Limiter: options.queueTimeout must be an integer >= 1, got 0/],
     [{ queueTimeout: NaN }, /Limiter: options.queueTimeout must be a number, got NaN/],
     [{ onQueueTimeout: 'close' }, /Limiter: options.onQueueTimeout must be a function, got "close"/],
   ])('rejects %p, naming the option and the value', (options, message) => {
     expect(() => new Limiter(1, options as LimiterOptions)).toThrow(message);
-  });
-
-  it('keeps the names of 0.1 for one minor version, reading the new ones', () => {
-    const limiter = new Limiter(2, { queue: 0, perPeer: 1 }); // `queue`: the old name of queueSize
-    const socket = fakeSocket('10.0.0.1');
-    const token = limiter.admit(socket)!;
-    limiter.admit(fakeSocket('10.0.0.1')); // over perPeer
-    limiter.admit(fakeSocket('10.0.0.2'));
-    limiter.admit(fakeSocket('10.0.0.3')); // over the limit
-    expect(limiter.queueSize).toBe(0);
-    expect([limiter.active, limiter.activeFrom('10.0.0.1'), limiter.dropped, limiter.droppedPerPeer]).toEqual([2, 1, 1, 1]);
-    expect(token.contended).toBe(token.retiring);
-    socket.destroy();
-    const { queued, admittedFromQueue, queueTimeouts, gaveUp, reclaimed, completed } = limiter;
-    expect({ queued, admittedFromQueue, queueTimeouts, gaveUp, reclaimed, completed }).toEqual({ ...limiter.counts, dropped: undefined, droppedPerPeer: undefined, droppedPerPeerRate: undefined, droppedHeaviest: undefined, shedRequests: undefined });
   });
 
   it('reports its counts as a copy taken when read', () => {

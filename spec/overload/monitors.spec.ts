@@ -1,4 +1,4 @@
-/* The pressure monitors on the real process and in virtual time (their options, the deprecated forms), and the listener they pause: bounded waits, loopback only. */
+/* The pressure monitors on the real process and in virtual time (their options), and the listener they pause: bounded waits, loopback only. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
@@ -11,7 +11,6 @@ import { fakeEventLoop } from '../support/eventLoop';
 import { connectOutcome, sleep } from '../support/net';
 import { fakeSocket, testScheduler } from '../marbles';
 import { cgroupMemory, eventLoopBusyMs, eventLoopDelayMs, eventLoopUtilization, heapLimitMiB, heapUsedMiB, openFiles, pauseUnderPressure, type Pressure, type PressureWarning, rssMiB, serviceTimeMs } from '../../src/overload';
-import { eventLoopBusy, eventLoopDelay, heapUsed, rss, serviceTime } from '../../src/overload/monitors/deprecated';
 import { handleErrors, Limiter, listen } from '../../src';
 
 function busy(ms: number): void {
@@ -95,7 +94,7 @@ describe('monitors', () => {
     const cost = await reading;
     expect(cost).toBeGreaterThanOrEqual(19);
     expect(cost).toBeLessThan(30);
-    expect(limiter.completed).toBe(4);
+    expect(limiter.counts.completed).toBe(4);
   });
 
   it('serviceTimeMs reads nothing from a quiet window in which no exchange completed, and the busy time from a busy one', async () => {
@@ -122,17 +121,13 @@ describe('monitors', () => {
     expect(resident).toBeGreaterThan(heap!);
   });
 
-  // The deprecated alias with its positional collectAbove, too: its behaviour is unchanged.
-  it.each([
-    ['heapUsedMiB', () => heapUsedMiB({ every: 20, collectAbove: 0 })],
-    ['the deprecated heapUsed', () => heapUsed(20, undefined, 0)],
-  ])('%s above collectAbove and still is read again after a full collection: garbage is not pressure', async (_, monitor) => {
+  it('heapUsedMiB above collectAbove and still is read again after a full collection: garbage is not pressure', async () => {
     const read = (): number => getHeapStatistics().used_heap_size / 2 ** 20;
     let garbage: number[][] | undefined = Array.from({ length: 40 }, () => new Array<number>(128 * 1024).fill(1.5)); // 40 MiB
     const held = read();
     expect(garbage.length).toBe(40);
     garbage = undefined; // dead, but counted until V8 collects, and nothing here allocates
-    const readings = await firstValueFrom(monitor().pipe(take(3), toArray()));
+    const readings = await firstValueFrom(heapUsedMiB({ every: 20, collectAbove: 0 }).pipe(take(3), toArray()));
     expect(Math.min(...readings)).toBeLessThan(held - 30);
   });
 
@@ -242,6 +237,16 @@ describe('monitor options', () => {
     }
   });
 
+  it('times its periods on the scheduler it is given', () => {
+    const scheduler = testScheduler(); // not in run(): only the scheduler given runs in virtual time (up to 750 frames)
+    const delays: number[] = [];
+    const files: number[] = [];
+    eventLoopDelayMs({ every: 100, idleEvery: 100, scheduler }).pipe(take(2)).subscribe(() => delays.push(scheduler.now()));
+    openFiles({ every: 300, scheduler, limit: 100_000 }).pipe(take(2)).subscribe(() => files.push(scheduler.now()));
+    scheduler.flush();
+    expect([delays, files]).toEqual([[100, 200], [300, 600]]);
+  });
+
   it.each<[string, () => unknown, string]>([
     ['every', () => eventLoopDelayMs({ every: 0 }), 'eventLoopDelayMs: options.every must be an integer >= 1, got 0'],
     ['every', () => heapUsedMiB({ every: 2.5 }), 'heapUsedMiB: options.every must be an integer >= 1, got 2.5'],
@@ -263,61 +268,6 @@ describe('monitor options', () => {
     ['options', () => heapUsedMiB('fast' as never), 'heapUsedMiB: options must be an object, got "fast"'],
     ['limiter', () => serviceTimeMs(undefined as never), 'serviceTimeMs: limiter must be an object, got undefined'],
   ])('rejects a bad %s at call time, naming the function, the option and the value: %#', (_, call, message) => {
-    expect(call).toThrow(message);
-  });
-});
-
-describe('the deprecated monitors and positional forms', () => {
-  it.each<[string, () => Observable<number>, () => Observable<number>]>([
-    ['eventLoopDelay', () => eventLoopDelay(100, undefined, 400), () => eventLoopDelayMs({ every: 100, idleEvery: 400 })],
-    ['eventLoopDelay with its defaults', () => eventLoopDelay(), () => eventLoopDelayMs()],
-    ['eventLoopBusy', () => eventLoopBusy(30, undefined, 300), () => eventLoopBusyMs({ every: 30, idleEvery: 300 })],
-    ['eventLoopUtilization(every, scheduler, idleEvery)', () => eventLoopUtilization(30, undefined, 300), () => eventLoopUtilization({ every: 30, idleEvery: 300 })],
-    ['heapUsed', () => heapUsed(30, undefined, Infinity), () => heapUsedMiB({ every: 30 })],
-    ['rss', () => rss(30), () => rssMiB({ every: 30 })],
-    ['serviceTime', () => serviceTime(new Limiter(1), 30, undefined, 300), () => serviceTimeMs(new Limiter(1), { every: 30, idleEvery: 300 })],
-    ['openFiles(every, scheduler, limit)', () => openFiles(1000, undefined, 100_000), () => openFiles({ every: 1000, limit: 100_000 })],
-  ])('%s reads at the times of its replacement, in virtual time', (_, old, replacement) => {
-    const readings = inVirtualTime(old, 4);
-    expect(readings).toHaveLength(4);
-    expect(times(inVirtualTime(replacement, 4))).toEqual(times(readings));
-  });
-
-  it('eventLoopDelay reads as eventLoopDelayMs, values too', () => {
-    expect(inVirtualTime(() => eventLoopDelay(100, undefined, 400), 4)).toEqual(inVirtualTime(() => eventLoopDelayMs({ every: 100, idleEvery: 400 }), 4));
-  });
-
-  it('cgroupMemory(every, scheduler, root) reads its root as cgroupMemory({ every, root })', () => {
-    const root = fakeCgroup(2 ** 28);
-    try {
-      const expected = [[10, 0.25], [20, 0.25], [30, 0.25]];
-      expect(inVirtualTime(() => cgroupMemory(10, undefined, root), 3)).toEqual(expected);
-      expect(inVirtualTime(() => cgroupMemory({ every: 10, root }), 3)).toEqual(expected);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
-  });
-
-  it('takes the scheduler it is given in second place', () => {
-    const scheduler = testScheduler(); // not in run(): only the scheduler given runs in virtual time (up to 750 frames)
-    const delays: number[] = [];
-    const files: number[] = [];
-    eventLoopDelay(100, scheduler, 100).pipe(take(2)).subscribe(() => delays.push(scheduler.now()));
-    openFiles(300, scheduler, 100_000).pipe(take(2)).subscribe(() => files.push(scheduler.now()));
-    scheduler.flush();
-    expect([delays, files]).toEqual([[100, 200], [300, 600]]);
-  });
-
-  it.each<[() => unknown, string]>([
-    [() => eventLoopDelay(0), 'eventLoopDelay: every must be an integer >= 1, got 0'],
-    [() => eventLoopBusy(20, undefined, 10), 'eventLoopBusy: idleEvery must be an integer >= 20, got 10'],
-    [() => heapUsed(100, undefined, -1), 'heapUsed: collectAbove must be a number >= 0, got -1'],
-    [() => rss(100, undefined, NaN), 'rss: collectAbove must be a number >= 0, got NaN'],
-    [() => serviceTime(new Limiter(1), 1.5), 'serviceTime: every must be an integer >= 1, got 1.5'],
-    [() => eventLoopUtilization(100, undefined, 50), 'eventLoopUtilization: idleEvery must be an integer >= 100, got 50'],
-    [() => cgroupMemory(1000, undefined, ''), 'cgroupMemory: root must be a non-empty string, got ""'],
-    [() => openFiles(10, undefined, 0), 'openFiles: limit must be an integer >= 1, got 0'],
-  ])('names the old function and parameter in its errors: %#', (call, message) => {
     expect(call).toThrow(message);
   });
 });

@@ -46,3 +46,6 @@ export class Counts implements LimiterCounts {
   shedRequests = 0;
   completed = 0;
 }
+
+/** The counters of connections refused at once, each with its reason. */
+export type Refusal = 'dropped' | 'droppedPerPeer' | 'droppedPerPeerRate' | 'droppedHeaviest';

@@ -1,3 +1,6 @@
+import type { Counts } from './counts';
+import type { SlotToken } from './token';
+
 /**
  * Whether an admitted connection may begin a new exchange (an HTTP request) now, or should be
  * answered at once that the server is overloaded (`503` with `Retry-After`): the limiter's
@@ -21,6 +24,8 @@ export class ExchangeGate {
   limit = Infinity;
   /** How long into a turn new exchanges still begin, ms; `Infinity`: no bound. */
   waitMs = Infinity;
+  /** Connections with an exchange begun ({@link index!Token.busy}) and not ended: what `limit` bounds. */
+  inFlight = 0;
   // When the current turn's first request was judged (scheduler time); -1 between turns.
   #turnStart = -1;
   readonly #endTurn = (): void => {
@@ -29,13 +34,33 @@ export class ExchangeGate {
 
   /**
    * @param now The clock, ms.
+   * @param counts Where exchanges completed and refused are counted.
    * @param afterTurn Runs a function once the loop's current turn has handled what was ready
    *   (`setImmediate`, the check phase); tests pass their own.
    */
   constructor(
     private readonly now: () => number,
+    private readonly counts: Pick<Counts, 'completed' | 'shedRequests'>,
     private readonly afterTurn: (end: () => void) => void = setImmediate,
   ) {}
+
+  /**
+   * Judges a new exchange on `token`'s connection ({@link index!Token.tryBusy}); one refused is
+   * counted in `shedRequests`.
+   *
+   * @returns Whether it may begin.
+   */
+  admitsOn(token: SlotToken): boolean {
+    if (this.admits(this.inFlight - (token.exchanges > 0 ? 1 : 0))) return true;
+    this.counts.shedRequests++;
+    return false;
+  }
+
+  /** `token`'s exchanges have ended (it went idle, or was released): completed, none in flight. */
+  ended(token: SlotToken): void {
+    if (!token.isIdle) this.counts.completed++; // ended during an exchange (or fresh)
+    if (token.exchanges > 0) this.inFlight--;
+  }
 
   /**
    * Judges one new exchange.

@@ -51,6 +51,12 @@ export class Shedding {
    * Judges again which addresses to refuse, and refuses them until {@link stop}: the heaviest,
    * or, with a single address seen, that one for a 30 ms look (at most once a second; calls
    * within a look say the same). Returns them; none: refuse everyone (pause).
+   *
+   * Why a look: a pause refuses in the kernel, unseen, and resets the clients waiting in its
+   * accept queue, so a client queued behind a flood would never be seen; the look takes the
+   * queue's connections instead, the flood's closed, the others' admitted and recorded, and the
+   * next call judges again. It costs what the pause would have reset plus 30 ms a second of new
+   * connections closed rather than refused.
    */
   judge(): readonly string[] {
     const now = this.now();

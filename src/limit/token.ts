@@ -49,8 +49,6 @@ export interface Token {
    * (as {@link handTo} does), which ends the connection without the keep-alive race.
    */
   readonly retiring: boolean;
-  /** @deprecated Renamed {@link Token.retiring} (it never meant lock contention); removed in 0.3. */
-  readonly contended: boolean;
   /**
    * Sets how to retire this connection in its own protocol's way, instead of closing its
    * socket: HTTP/2 sends GOAWAY (`session.close()`), a WebSocket a close frame 1001, TLS a
@@ -160,10 +158,6 @@ export class SlotToken implements Token, Links<SlotToken> {
     return this.#host !== undefined && this.#host.retiring(this);
   }
 
-  get contended(): boolean {
-    return this.retiring;
-  }
-
   /** Between exchanges. */
   get isIdle(): boolean {
     return this.exchanges < 0;
@@ -224,7 +218,26 @@ export class SlotToken implements Token, Links<SlotToken> {
  */
 export const tokens = new SocketRecords<Token>('token', { close: (token) => token.release() });
 
+/**
+ * A new token for an admitted socket, released when the socket closes.
+ *
+ * @param host The limiter that issues it.
+ * @param socket The connection's socket.
+ * @param peer Its remote address where a per-peer limit counts it.
+ * @param owner Who admitted it.
+ * @returns The token.
+ */
+export function issueToken(host: TokenHost, socket: Socket, peer: string | undefined, owner: object): SlotToken {
+  const token = new SlotToken(host, socket, peer, owner);
+  // A socket carries one token; one admitted again after a release carries its new one.
+  // Admitted by a second limiter too (rare): that one's token gets a listener of its own.
+  const carried = tokens.get(socket);
+  if (carried === undefined || carried.released) tokens.attach(socket, token);
+  else socket.on('close', () => token.release());
+  return token;
+}
+
 /** The token of a socket closed before admission: no slot, nothing to release. */
-export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, tryBusy: () => true, retireWith: noop, released: true, retiring: false, contended: false, protocol: 'tcp' });
+export const GONE: Token = Object.freeze({ release: noop, idle: noop, busy: noop, tryBusy: () => true, retireWith: noop, released: true, retiring: false, protocol: 'tcp' });
 
 function noop(): void {}

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { SchedulerLike, Subscription } from 'rxjs';
 import { LinkedList, type Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
+import type { Counts } from './counts';
 
 /** One connection waiting for a slot, with what it needs to be admitted or ended later. */
 export interface Waiting<C extends { readonly socket: Socket } = { readonly socket: Socket }, O = unknown> {
@@ -15,6 +16,18 @@ export interface Waiting<C extends { readonly socket: Socket } = { readonly sock
 /** Why a connection left the queue without being admitted. */
 export type Departure = 'gone' | 'expired' | 'withdrawn';
 
+/** Who queues a connection: told if its `onQueueTimeout` hook throws. */
+export interface QueueOwner {
+  /** An `onQueueTimeout` hook threw while ending one of this owner's waiting connections. */
+  failed(error: unknown): void;
+}
+
+/** Where the per-peer counts of waiting connections are given back ({@link PeerPolicy}). */
+export interface PeerLeaving {
+  /** A connection counted under `peer` has gone. */
+  leave(peer: string): void;
+}
+
 /**
  * The connections accepted while every slot is taken, first in first out: the backlog a
  * listening socket would hold, kept in the process so that the listener need not close
@@ -23,22 +36,29 @@ export type Departure = 'gone' | 'expired' | 'withdrawn';
  * handed to later reads the buffered request as if it had just arrived.
  *
  * A client that gives up while waiting (a reset, or a close before sending anything) leaves
- * the queue at once, and one that waits longer than `timeout` ms is handed to `onDepart`
- * with `'expired'`, so that the protocol can say why (an HTTP 503) instead of a bare close.
+ * the queue at once, and one that waits longer than `timeout` ms is handed to `onTimeout`,
+ * so that the protocol can say why (an HTTP 503) instead of a bare close. Every other one that
+ * leaves without a slot is destroyed. Each departure is counted (`queueTimeouts`, `gaveUp`).
  */
-export class WaitQueue<C extends { readonly socket: Socket }, O> {
+export class WaitQueue<C extends { readonly socket: Socket }, O extends QueueOwner> {
   // The first entry is the one that has waited longest; a client leaving from the middle costs O(1).
   readonly #entries = new LinkedList<Entry<C, O>>();
 
   /**
    * @param timeout How long one may wait, in ms (`Infinity`: no limit).
    * @param scheduler Where timeouts are timed.
-   * @param onDepart Called for every connection that leaves without a slot.
+   * @param onTimeout Ends a connection that waited `timeout` ms.
+   * @param counts Where departures are counted.
+   * @param peers Where a departing connection's per-peer count is given back, first.
+   * @param departed Called last for every connection that leaves without a slot.
    */
   constructor(
     private readonly timeout: number,
     private readonly scheduler: SchedulerLike,
-    private readonly onDepart: (waiting: Waiting<C, O>, why: Departure) => void,
+    private readonly onTimeout: (socket: Socket) => void,
+    private readonly counts: Counts,
+    private readonly peers: PeerLeaving,
+    private readonly departed: () => void,
   ) {}
 
   get size(): number {
@@ -69,9 +89,24 @@ export class WaitQueue<C extends { readonly socket: Socket }, O> {
     this.#depart(entry, 'gone');
   }
 
+  /** A connection leaves without a slot: its per-peer count given back, ended, counted. */
   #depart(entry: Entry<C, O>, why: Departure): void {
     if (!this.#remove(entry)) return;
-    this.onDepart(entry, why);
+    if (entry.peer !== undefined) this.peers.leave(entry.peer);
+    const { socket } = entry.connection;
+    if (why === 'expired') {
+      this.counts.queueTimeouts++;
+      try {
+        this.onTimeout(socket);
+      } catch (error) {
+        socket.destroy();
+        entry.owner.failed(error);
+      }
+    } else {
+      if (why === 'gone') this.counts.gaveUp++;
+      socket.destroy();
+    }
+    this.departed();
   }
 
   #remove(entry: Entry<C, O>): boolean {
@@ -83,7 +118,7 @@ export class WaitQueue<C extends { readonly socket: Socket }, O> {
 }
 
 /** A queued connection: watches its socket for the client giving up. */
-class Entry<C extends { readonly socket: Socket }, O> implements Waiting<C, O>, Links<Entry<C, O>> {
+class Entry<C extends { readonly socket: Socket }, O extends QueueOwner> implements Waiting<C, O>, Links<Entry<C, O>> {
   timer: Subscription | undefined;
   prev: Entry<C, O> | undefined = undefined;
   next: Entry<C, O> | undefined = undefined;
@@ -103,7 +138,7 @@ class Entry<C extends { readonly socket: Socket }, O> implements Waiting<C, O>, 
   }
 }
 
-type AnyEntry = Entry<{ readonly socket: Socket }, unknown>;
+type AnyEntry = Entry<{ readonly socket: Socket }, QueueOwner>;
 
 /**
  * A waiting socket's entry, told of the client giving up: 'close'; or 'end', which a stream

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Observable, OperatorFunction, Subscriber } from 'rxjs';
 import { warnIfLimitExceedsFiles } from '../source/fileLimit';
-import { Limiter, type Admissions, type LimiterOptions } from '../limit/limiter';
+import type { Admissions } from '../limit/admissions';
+import { Limiter, type LimiterOptions } from '../limit/limiter';
 import type { Token } from '../limit/token';
 import type { Accepted, ListenerControl } from '../errors/result';
 import { ListenerPauses } from './internal/listenerPauses';
@@ -37,7 +38,7 @@ class AdmittedConnection implements Admitted {
  * `queueTimeout` is ended (`onQueueTimeout`). Only when the queue is full too does the
  * listener pause (it closes, so the kernel refuses new clients at no cost to the process),
  * until a place frees. A connection that still arrives then is closed at once and counted in
- * {@link Limiter.dropped}. When idle keep-alive connections hold the slots, the one idle
+ * `counts.dropped` ({@link Limiter.counts}). When idle keep-alive connections hold the slots, the one idle
  * the longest is closed to admit a waiting connection (see {@link Token.idle}).
  *
  * Unsubscribing ends the connections waiting here and lets the admitted ones finish their

@@ -31,7 +31,7 @@ import { sampleEvery } from './sample';
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function acceptQueueMs(options?: number | MonitorOptions): Observable<number> {
-  const settled = settleOptions({ name: 'acceptQueueMs' }, options, { every: 10, idleEvery: 100 });
+  const settled = settleOptions('acceptQueueMs', options, { every: 10, idleEvery: 100 });
   // Each turn that took a connection reads at once, so a streak is seen the turn it passes a
   // threshold, however long the period has stretched; the periods read the 0s (a paused
   // listener takes nothing, and a pause ends on a reading).

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Observable } from 'rxjs';
-import { settleOptions, type Caller, type MonitorOptions } from './options';
+import { settleOptions, type MonitorOptions } from './options';
 import { sampleLoop } from './sample';
 
 /** Idle time below this in a window is the poll returning at once, not the loop waiting. */
@@ -29,21 +29,7 @@ const WAITED_MS = 0.1;
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function eventLoopBusyMs(options?: number | MonitorOptions): Observable<number> {
-  return eventLoopBusyAs({ name: 'eventLoopBusyMs' }, options);
-}
-
-/**
- * {@link eventLoopBusyMs}, its errors naming `caller`: for the deprecated `eventLoopBusy` too.
- *
- * @example
- * eventLoopBusyAs({ name: 'eventLoopBusy', positional: true }, { every: 10 });
- *
- * @param caller The function called, and whether its options came positionally.
- * @param options As {@link eventLoopBusyMs} takes them.
- * @returns As {@link eventLoopBusyMs}.
- */
-export function eventLoopBusyAs(caller: Caller, options: number | MonitorOptions | undefined): Observable<number> {
-  return sampleLoop(settleOptions(caller, options, { every: 20, idleEvery: 500 }), () => {
+  return sampleLoop(settleOptions('eventLoopBusyMs', options, { every: 20, idleEvery: 500 }), () => {
     let since = performance.now(); // the last moment it is known to have waited
     return (window) => {
       const at = performance.now();

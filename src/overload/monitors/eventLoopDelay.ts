@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import { settleOptions, type Caller, type MonitorOptions } from './options';
+import { settleOptions, type MonitorOptions } from './options';
 import { sampleEvery } from './sample';
 
 /** A window with a delay at most this (ms) is calm: the next window is longer. */
@@ -28,21 +28,7 @@ const CALM_MS = 10;
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function eventLoopDelayMs(options?: number | MonitorOptions): Observable<number> {
-  return eventLoopDelayAs({ name: 'eventLoopDelayMs' }, options);
-}
-
-/**
- * {@link eventLoopDelayMs}, its errors naming `caller`: for the deprecated `eventLoopDelay` too.
- *
- * @example
- * eventLoopDelayAs({ name: 'eventLoopDelay', positional: true }, { every: 0 }); // RangeError: eventLoopDelay: every must be ...
- *
- * @param caller The function called, and whether its options came positionally.
- * @param options As {@link eventLoopDelayMs} takes them.
- * @returns As {@link eventLoopDelayMs}.
- */
-export function eventLoopDelayAs(caller: Caller, options: number | MonitorOptions | undefined): Observable<number> {
-  const settled = settleOptions(caller, options, { every: 100, idleEvery: 500 });
+  const settled = settleOptions('eventLoopDelayMs', options, { every: 100, idleEvery: 500 });
   return sampleEvery({ ...settled, calm: (late) => late <= CALM_MS }, () => {
     let last = performance.now();
     return (waited) => {

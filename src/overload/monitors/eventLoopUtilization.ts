@@ -1,4 +1,4 @@
-import type { Observable, SchedulerLike } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { settleOptions, type MonitorOptions } from './options';
 import { sampleLoop } from './sample';
 
@@ -23,25 +23,6 @@ const DEFAULTS = { every: 20, idleEvery: 500 };
  * @returns Cold: it runs only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
-export function eventLoopUtilization(options?: number | MonitorOptions): Observable<number>;
-/**
- * Event-loop utilization over each window, a share, 0 to 1: the positional form.
- *
- * @deprecated Use eventLoopUtilization({ every, scheduler, idleEvery }) instead; removed in 0.3.
- *
- * @example
- * eventLoopUtilization(20, undefined, 1000); // now: eventLoopUtilization({ every: 20, idleEvery: 1000 })
- *
- * @param every The window while the loop is more than half busy, ms. Default 20.
- * @param scheduler Where windows are timed. Default `asyncScheduler`.
- * @param idleEvery The longest window while it is at most half busy, ms. Default 500, or `every` if longer.
- * @returns Cold: it runs only while subscribed.
- */
-export function eventLoopUtilization(every: number | undefined, scheduler: SchedulerLike | undefined, idleEvery?: number): Observable<number>;
-export function eventLoopUtilization(options?: number | MonitorOptions, ...positional: [scheduler?: SchedulerLike, idleEvery?: number]): Observable<number> {
-  const settled =
-    positional.length > 0
-      ? settleOptions({ name: 'eventLoopUtilization', positional: true }, { every: options as number | undefined, scheduler: positional[0], idleEvery: positional[1] }, DEFAULTS)
-      : settleOptions({ name: 'eventLoopUtilization' }, options, DEFAULTS);
-  return sampleLoop(settled, () => (window) => window.utilization);
+export function eventLoopUtilization(options?: number | MonitorOptions): Observable<number> {
+  return sampleLoop(settleOptions('eventLoopUtilization', options, DEFAULTS), () => (window) => window.utilization);
 }

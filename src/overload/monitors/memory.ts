@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { defer, EMPTY, type Observable, type SchedulerLike } from 'rxjs';
+import { defer, EMPTY, type Observable } from 'rxjs';
 import { checkNumber, checkString } from '../../util/validate';
-import { settleOptions, type Caller, type MonitorOptions, type Settled } from './options';
+import { settleOptions, type MonitorOptions, type Settled } from './options';
 import { sampleEvery } from './sample';
 
 const MiB = 1024 * 1024;
@@ -118,14 +118,14 @@ function stillSamples(settled: Settled<MonitorOptions>, within: number, start: (
  * What {@link heapUsedMiB} and {@link rssMiB} share: their options, checked, and the samples.
  *
  * @example
- * memoryMiB({ name: 'rssMiB' }, { every: 1000, collectAbove: 1600 }, () => process.memoryUsage.rss() / MiB);
+ * memoryMiB('rssMiB', { every: 1000, collectAbove: 1600 }, () => process.memoryUsage.rss() / MiB);
  *
- * @param caller The function called, and whether its options came positionally.
+ * @param caller The function called, for errors to name.
  * @param options As {@link heapUsedMiB} takes them.
  * @param read Reads memory in use, MiB.
  * @returns Cold: it runs only while subscribed.
  */
-function memoryMiB(caller: Caller, options: number | MemoryOptions | undefined, read: () => number): Observable<number> {
+function memoryMiB(caller: string, options: number | MemoryOptions | undefined, read: () => number): Observable<number> {
   const settled = settleOptions(caller, options, DEFAULTS);
   const collectAbove = checkNumber(settled.name('collectAbove'), settled.collectAbove === undefined ? Infinity : settled.collectAbove, { min: 0, max: Infinity });
   return stillSamples(settled, STILL_MIB, () => liveReader(read, collectAbove));
@@ -153,21 +153,7 @@ function memoryMiB(caller: Caller, options: number | MemoryOptions | undefined, 
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function heapUsedMiB(options?: number | MemoryOptions): Observable<number> {
-  return heapUsedAs({ name: 'heapUsedMiB' }, options);
-}
-
-/**
- * {@link heapUsedMiB}, its errors naming `caller`: for the deprecated `heapUsed` too.
- *
- * @example
- * heapUsedAs({ name: 'heapUsed', positional: true }, { every: 100, collectAbove: 800 });
- *
- * @param caller The function called, and whether its options came positionally.
- * @param options As {@link heapUsedMiB} takes them.
- * @returns As {@link heapUsedMiB}.
- */
-export function heapUsedAs(caller: Caller, options: number | MemoryOptions | undefined): Observable<number> {
-  return memoryMiB(caller, options, () => getHeapStatistics().used_heap_size / MiB);
+  return memoryMiB('heapUsedMiB', options, () => getHeapStatistics().used_heap_size / MiB);
 }
 
 /**
@@ -203,21 +189,7 @@ export function heapLimitMiB(): number {
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function rssMiB(options?: number | MemoryOptions): Observable<number> {
-  return rssAs({ name: 'rssMiB' }, options);
-}
-
-/**
- * {@link rssMiB}, its errors naming `caller`: for the deprecated `rss` too.
- *
- * @example
- * rssAs({ name: 'rss', positional: true }, { every: 1000, collectAbove: 1600 });
- *
- * @param caller The function called, and whether its options came positionally.
- * @param options As {@link rssMiB} takes them.
- * @returns As {@link rssMiB}.
- */
-export function rssAs(caller: Caller, options: number | MemoryOptions | undefined): Observable<number> {
-  return memoryMiB(caller, options, () => process.memoryUsage.rss() / MiB);
+  return memoryMiB('rssMiB', options, () => process.memoryUsage.rss() / MiB);
 }
 
 /**
@@ -241,26 +213,8 @@ export function rssAs(caller: Caller, options: number | MemoryOptions | undefine
  * @returns Cold: it runs only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
-export function cgroupMemory(options?: number | CgroupMemoryOptions): Observable<number>;
-/**
- * The container's memory in use over its limit, a share, 0 to 1: the positional form.
- *
- * @deprecated Use cgroupMemory({ every, scheduler, root }) instead; removed in 0.3.
- *
- * @example
- * cgroupMemory(1000, undefined, '/sys/fs/cgroup'); // now: cgroupMemory({ every: 1000, root: '/sys/fs/cgroup' })
- *
- * @param every The period, ms. Default 1000.
- * @param scheduler Where periods are timed. Default `asyncScheduler`.
- * @param root Where cgroup v2 is mounted for this process. Default `/sys/fs/cgroup`.
- * @returns Cold: it runs only while subscribed.
- */
-export function cgroupMemory(every: number | undefined, scheduler: SchedulerLike | undefined, root?: string): Observable<number>;
-export function cgroupMemory(options?: number | CgroupMemoryOptions, ...positional: [scheduler?: SchedulerLike, root?: string]): Observable<number> {
-  const settled =
-    positional.length > 0
-      ? settleOptions<CgroupMemoryOptions>({ name: 'cgroupMemory', positional: true }, { every: options as number | undefined, scheduler: positional[0], root: positional[1] }, DEFAULTS)
-      : settleOptions({ name: 'cgroupMemory' }, options, DEFAULTS);
+export function cgroupMemory(options?: number | CgroupMemoryOptions): Observable<number> {
+  const settled = settleOptions('cgroupMemory', options, DEFAULTS);
   const root = checkString(settled.name('root'), settled.root === undefined ? '/sys/fs/cgroup' : settled.root);
   const read = (file: string): string | undefined => {
     try {

@@ -1,4 +1,4 @@
-import { EMPTY, map, type Observable, type SchedulerLike } from 'rxjs';
+import { EMPTY, map, type Observable } from 'rxjs';
 import { openFilesEvery, readOpenFileLimit } from '../../source/fileLimit';
 import { checkInteger } from '../../util/validate';
 import { settleOptions, type MonitorOptions } from './options';
@@ -34,26 +34,8 @@ const DEFAULTS = { every: 1000 }; // and no stretching unless idleEvery says so
  * @returns Cold: it counts only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
-export function openFiles(options?: number | OpenFilesOptions): Observable<number>;
-/**
- * The process's open files over its open-file limit, a share, 0 to 1: the positional form.
- *
- * @deprecated Use openFiles({ every, scheduler, limit }) instead; removed in 0.3.
- *
- * @example
- * openFiles(1000, undefined, 4096); // now: openFiles({ every: 1000, limit: 4096 })
- *
- * @param every The shortest period, ms. Default 1000.
- * @param scheduler Where periods are timed. Default `asyncScheduler`.
- * @param limit The open-file limit. Default: the process's soft limit (`/proc/self/limits`).
- * @returns Cold: it counts only while subscribed.
- */
-export function openFiles(every: number | undefined, scheduler: SchedulerLike | undefined, limit?: number): Observable<number>;
-export function openFiles(options?: number | OpenFilesOptions, ...positional: [scheduler?: SchedulerLike, limit?: number]): Observable<number> {
-  const settled =
-    positional.length > 0
-      ? settleOptions<OpenFilesOptions>({ name: 'openFiles', positional: true }, { every: options as number | undefined, scheduler: positional[0], limit: positional[1] }, DEFAULTS)
-      : settleOptions({ name: 'openFiles' }, options, DEFAULTS);
+export function openFiles(options?: number | OpenFilesOptions): Observable<number> {
+  const settled = settleOptions('openFiles', options, DEFAULTS);
   const { every, idleEvery, scheduler, limit = readOpenFileLimit() } = settled;
   if (limit === undefined) return EMPTY;
   checkInteger(settled.name('limit'), limit, 1);

@@ -19,14 +19,6 @@ export interface MonitorOptions {
   scheduler?: SchedulerLike;
 }
 
-/** Who checks the options, for errors to name the function and the option as its caller wrote them. */
-export interface Caller {
-  /** The function called, e.g. `eventLoopDelayMs`. */
-  name: string;
-  /** The options came as positional parameters (the deprecated forms): `every`, not `options.every`. */
-  positional?: boolean;
-}
-
 /** A monitor's periods when it is given none: `idleEvery` absent means the period never stretches. */
 export interface MonitorDefaults {
   /** The period, ms, when `every` is not given. */
@@ -53,18 +45,18 @@ export type Settled<T extends MonitorOptions> = Omit<T, keyof MonitorOptions> & 
  * a `RangeError` naming the function, the option and the value.
  *
  * @example
- * settleOptions({ name: 'eventLoopDelayMs' }, 1000, { every: 100, idleEvery: 500 }); // every 1000, idleEvery 1000
- * settleOptions({ name: 'eventLoopDelayMs' }, { every: 0 }, { every: 100 });
+ * settleOptions('eventLoopDelayMs', 1000, { every: 100, idleEvery: 500 }); // every 1000, idleEvery 1000
+ * settleOptions('eventLoopDelayMs', { every: 0 }, { every: 100 });
  * // RangeError: eventLoopDelayMs: options.every must be an integer >= 1, got 0
  *
- * @param caller The function called, and whether its options came positionally.
+ * @param caller The function called, for errors to name: `eventLoopDelayMs`.
  * @param options As given: a number (`every`), an object, or `undefined`.
  * @param defaults The monitor's periods.
  * @returns The options with the shared ones filled in (the monitor checks its own).
  */
-export function settleOptions<T extends MonitorOptions>(caller: Caller, options: number | T | undefined, defaults: MonitorDefaults): Settled<T> {
-  const name = (option: string): string => `${caller.name}: ${caller.positional === true ? '' : 'options.'}${option}`;
-  const given: T = options === undefined ? ({} as T) : typeof options === 'number' ? ({ every: options } as T) : checkOptions(`${caller.name}: options`, options);
+export function settleOptions<T extends MonitorOptions>(caller: string, options: number | T | undefined, defaults: MonitorDefaults): Settled<T> {
+  const name = (option: string): string => `${caller}: options.${option}`;
+  const given: T = options === undefined ? ({} as T) : typeof options === 'number' ? ({ every: options } as T) : checkOptions(`${caller}: options`, options);
   const every = checkInteger(name('every'), given.every === undefined ? defaults.every : given.every, 1);
   const idleDefault = defaults.idleEvery === undefined ? every : Math.max(defaults.idleEvery, every);
   const idleEvery = checkInteger(name('idleEvery'), given.idleEvery === undefined ? idleDefault : given.idleEvery, every);

@@ -1,7 +1,7 @@
 import { filter, type Observable } from 'rxjs';
 import type { Limiter } from '../../limit/limiter';
 import { checkOptions } from '../../util/validate';
-import { settleOptions, type Caller, type MonitorOptions } from './options';
+import { settleOptions, type MonitorOptions } from './options';
 import { sampleLoop } from './sample';
 
 /**
@@ -35,23 +35,8 @@ import { sampleLoop } from './sample';
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function serviceTimeMs(limiter: Limiter, options?: number | MonitorOptions): Observable<number> {
-  return serviceTimeAs({ name: 'serviceTimeMs' }, limiter, options);
-}
-
-/**
- * {@link serviceTimeMs}, its errors naming `caller`: for the deprecated `serviceTime` too.
- *
- * @example
- * serviceTimeAs({ name: 'serviceTime', positional: true }, limiter, { every: 100 });
- *
- * @param caller The function called, and whether its options came positionally.
- * @param limiter Whose completed exchanges to count.
- * @param options As {@link serviceTimeMs} takes them.
- * @returns As {@link serviceTimeMs}.
- */
-export function serviceTimeAs(caller: Caller, limiter: Limiter, options: number | MonitorOptions | undefined): Observable<number> {
-  checkOptions(`${caller.name}: limiter`, limiter);
-  return sampleLoop(settleOptions(caller, options, { every: 100, idleEvery: 500 }), () => {
+  checkOptions('serviceTimeMs: limiter', limiter);
+  return sampleLoop(settleOptions('serviceTimeMs', options, { every: 100, idleEvery: 500 }), () => {
     let completed = limiter.counts.completed;
     return (window) => {
       const exchanges = limiter.counts.completed - completed;
