@@ -32,6 +32,7 @@ export { handleErrors, type HandleErrorsOptions } from './operators/handleErrors
 export { backpressure, type Admitted } from './operators/backpressure';
 export { Limiter, type LimiterOptions, type PerPeerRate } from './limit/limiter';
 export type { LimiterCounts } from './limit/counts';
+export type { HistogramData } from './util/histogram';
 export type { Token } from './limit/token';
 export { serve, type ServeOptions } from './operators/serve';
 export { idleTimeout } from './operators/idleTimeout';

@@ -3,10 +3,13 @@
  * labelled series present from the start at 0, pauses counted and timed. */
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
-import { concat, NEVER, of } from 'rxjs';
+import { concat, NEVER, of, VirtualTimeScheduler } from 'rxjs';
 import { accepted, fakeSocket, FakeListener } from '../marbles';
 import { backpressure, handleErrors, Limiter, type AcceptResult } from '../../src';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { collectMetrics, Metrics, observeMetrics, toPrometheus } from '../../src/metrics';
+import { METRICS } from '../../src/metrics/catalog';
 
 /** A loop with one connection admitted, one refused at the limit, and a pause of 'limit' held and released. */
 function loop() {
@@ -33,6 +36,31 @@ describe('toPrometheus', () => {
     expect(text).toContain('rxjs_listen_paused_by{reason="limit"} 1\n');
     // Every line is a comment or `name{labels} value`.
     for (const line of text.trimEnd().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|[a-z_:]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (\d+(\.\d+)?(e-?\d+)?|\+Inf))$/);
+  });
+});
+
+describe('the queue wait histogram', () => {
+  it('counts how long each connection admitted from the queue waited, in seconds, written as Prometheus buckets by both exporters', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const limiter = new Limiter(1, { scheduler, queueTimeout: Infinity });
+    const metrics = new Metrics(limiter);
+    const listener = new FakeListener(() => scheduler.now());
+    const [first, second] = [fakeSocket(), fakeSocket()];
+    concat(of<AcceptResult[]>(accepted(listener, first), accepted(listener, second)), NEVER).pipe(metrics.count(), handleErrors(), backpressure(limiter)).subscribe();
+    scheduler.schedule(() => first.destroy(), 300); // the second waited 300 ms for the first's slot
+    scheduler.flush();
+    const { queueWait } = metrics.snapshot();
+    expect(queueWait).toMatchObject({ count: 1, sum: 0.3 });
+    expect(queueWait.buckets[queueWait.bounds.indexOf(0.25)]).toBe(0);
+    expect(queueWait.buckets[queueWait.bounds.indexOf(0.5)]).toBe(1);
+    const text = toPrometheus(metrics.snapshot());
+    expect(text).toContain('# TYPE rxjs_listen_queue_wait_seconds histogram\n');
+    expect(text).toContain('rxjs_listen_queue_wait_seconds_bucket{le="0.25"} 0\nrxjs_listen_queue_wait_seconds_bucket{le="0.5"} 1\n');
+    expect(text).toContain('rxjs_listen_queue_wait_seconds_bucket{le="+Inf"} 1\nrxjs_listen_queue_wait_seconds_sum 0.3\nrxjs_listen_queue_wait_seconds_count 1\n');
+    const register = new Registry();
+    collectMetrics(metrics, { register });
+    expect(await register.metrics()).toContain('# TYPE rxjs_listen_queue_wait_seconds histogram\nrxjs_listen_queue_wait_seconds_bucket{le="0.005"} 0');
+    expect(await register.metrics()).toContain('rxjs_listen_queue_wait_seconds_count 1');
   });
 });
 
@@ -96,4 +124,10 @@ describe('observeMetrics (OpenTelemetry)', () => {
   it('refuses what is not a Meter', () => {
     expect(() => observeMetrics(new Metrics(), {} as never)).toThrow(/^observeMetrics: meter must be an OpenTelemetry Meter/);
   });
+});
+
+it('documents every metric in docs/metrics.md, by both its names', () => {
+  const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'metrics.md'), 'utf8');
+  const missing = METRICS.filter((m) => !doc.includes(`\`${m.name}\``) || (m.histogram === undefined && !doc.includes(`\`${m.otel}\``))).map((m) => m.name);
+  expect(missing).toEqual([]);
 });

@@ -40,6 +40,7 @@ describe('Metrics', () => {
       pauses: ['shortage'],
       pauseTotals: { shortage: { count: 1, seconds: expect.any(Number) } },
       refused: 0,
+      queueWait: { bounds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], buckets: new Array(11).fill(0), sum: 0, count: 0 },
     });
     resume();
     waiting.destroy();

@@ -1,3 +1,5 @@
+import { Histogram, type HistogramData } from '../util/histogram';
+
 /** What a {@link Limiter} has counted since it was made; every figure only grows. */
 export interface LimiterCounts {
   /** Connections closed at once: every slot taken and the queue full (or no waiting allowed). */
@@ -30,6 +32,8 @@ export interface LimiterCounts {
    * (every connection, where nothing marks them). What {@link overload!serviceTimeMs} divides by.
    */
   readonly completed: number;
+  /** How long the connections admitted from the queue waited there, in seconds. */
+  readonly queueWait: HistogramData;
 }
 
 /** The limiter's own, writable counters: a class, so every limiter's have one shape. */
@@ -45,6 +49,7 @@ export class Counts implements LimiterCounts {
   reclaimed = 0;
   shedRequests = 0;
   completed = 0;
+  readonly queueWait = new Histogram();
 }
 
 /** The counters of connections refused at once, each with its reason. */

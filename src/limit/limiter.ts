@@ -316,6 +316,7 @@ export class Limiter {
         const next = this.#waiting.shift();
         if (next === undefined) break;
         this.#counts.admittedFromQueue++;
+        this.#counts.queueWait.record((this.#waiting.now() - next.since) / 1000);
         next.owner.admitted(next.connection as never, this.#issue(next.connection.socket, next.peer, next.owner));
       }
     } finally {

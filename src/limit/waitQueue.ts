@@ -11,6 +11,8 @@ export interface Waiting<C extends { readonly socket: Socket } = { readonly sock
   readonly owner: O;
   /** Its remote address when a per-peer limit counts it; released with it. */
   readonly peer: string | undefined;
+  /** When it was queued, on the queue's scheduler (ms). */
+  readonly since: number;
 }
 
 /** Why a connection left the queue without being admitted. */
@@ -65,9 +67,14 @@ export class WaitQueue<C extends { readonly socket: Socket }, O extends QueueOwn
     return this.#entries.size;
   }
 
+  /** The time on the queue's scheduler (what `since` is read on), ms. */
+  now(): number {
+    return this.scheduler.now();
+  }
+
   /** Queues a connection at the back. */
   push(connection: C, owner: O, peer: string | undefined): void {
-    const entry = new Entry(connection, owner, peer, this);
+    const entry = new Entry(connection, owner, peer, this, this.scheduler.now());
     this.#entries.push(entry);
     if (this.timeout !== Infinity) entry.timer = this.scheduler.schedule(() => this.#depart(entry, 'expired'), this.timeout);
   }
@@ -128,6 +135,7 @@ class Entry<C extends { readonly socket: Socket }, O extends QueueOwner> impleme
     readonly owner: O,
     readonly peer: string | undefined,
     readonly queue: WaitQueue<C, O>,
+    readonly since: number,
   ) {
     waiting.attach(connection.socket, this as AnyEntry);
   }

@@ -1,3 +1,4 @@
+import type { HistogramData } from '../util/histogram';
 import type { AcceptStats } from './metrics';
 
 /** What the balancer side knows of the loop (`LoopStatus.state`), as far as metrics read it. */
@@ -31,14 +32,26 @@ export interface MetricFamily {
   readonly name: string;
   /** The OpenTelemetry instrument name, after `rxjs_listen.`: `connections.accepted`. */
   readonly otel: string;
-  readonly type: 'counter' | 'gauge';
+  readonly type: 'counter' | 'gauge' | 'histogram';
   /** The unit, UCUM as OpenTelemetry writes it: `{connection}`, `s`, `1`. */
   readonly unit: string;
   readonly help: string;
   /** The label names its samples carry (empty: one unlabelled sample). */
   readonly labels: readonly string[];
-  /** Its samples in a reading; a labelled metric's known series are there from the start, at 0. */
+  /** Its samples in a reading; a labelled metric's known series are there from the start, at 0. None for a histogram. */
   read(reading: Reading): readonly Sample[];
+  /** A histogram's figures in a reading. */
+  histogram?(reading: Reading): HistogramData;
+}
+
+/** A histogram's samples as Prometheus names them: `_bucket{le}` (cumulative, `+Inf` last), `_sum`, `_count`. */
+export function histogramSamples(name: string, { bounds, buckets, sum, count }: HistogramData): { metricName: string; labels: Record<string, string>; value: number }[] {
+  return [
+    ...bounds.map((bound, i) => ({ metricName: `${name}_bucket`, labels: { le: String(bound) }, value: buckets[i]! })),
+    { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count },
+    { metricName: `${name}_sum`, labels: {}, value: sum },
+    { metricName: `${name}_count`, labels: {}, value: count },
+  ];
 }
 
 const one = (value: number): Sample[] => [{ value }];
@@ -72,6 +85,10 @@ export const METRICS: readonly MetricFamily[] = [
   { name: 'completed_total', otel: 'exchanges.completed', type: 'counter', unit: '{exchange}', help: 'Exchanges completed.', labels: [], read: ({ stats: s }) => one(s.completed) },
   { name: 'pauses_total', otel: 'pauses', type: 'counter', unit: '{pause}', help: 'Pauses of accepting, by reason (shortage, limit, pressure:NAME, batch, retry).', labels: ['reason'], read: ({ stats: s }) => pauseSamples(s, (t) => t.count) },
   { name: 'paused_seconds_total', otel: 'paused.time', type: 'counter', unit: 's', help: 'Time accepting was paused, by reason (reasons that overlap each count).', labels: ['reason'], read: ({ stats: s }) => pauseSamples(s, (t) => t.seconds) },
+  {
+    name: 'queue_wait_seconds', otel: 'queue.wait', type: 'histogram', unit: 's', help: 'How long the connections admitted from the queue waited there.', labels: [],
+    read: () => [], histogram: ({ stats: s }) => s.queueWait,
+  },
   { name: 'waiting_connections', otel: 'connections.waiting', type: 'gauge', unit: '{connection}', help: 'Connections waiting for a slot.', labels: [], read: ({ stats: s }) => one(s.waiting) },
   { name: 'live_connections', otel: 'connections.live', type: 'gauge', unit: '{connection}', help: 'Live connections.', labels: [], read: ({ stats: s }) => one(s.live) },
   { name: 'connection_limit', otel: 'connections.limit', type: 'gauge', unit: '{connection}', help: 'The connection limit in force.', labels: [], read: ({ stats: s }) => one(s.limit) },

@@ -1,5 +1,5 @@
 import { checkKnownOptions, checkOptions, show } from '../util/validate';
-import { METRICS, type Reading, type StateReading } from './catalog';
+import { histogramSamples, METRICS, type Reading, type StateReading } from './catalog';
 import { Metrics } from './metrics';
 import { checkPrefix } from './prometheus';
 
@@ -77,7 +77,17 @@ export function collectMetrics(source: MetricsSource, options: CollectMetricsOpt
   const registers = [(register ?? client.register) as unknown as import('prom-client').Registry];
   for (const family of METRICS) {
     const name = `${prefix}${family.name}`;
-    if (family.type === 'counter') {
+    if (family.histogram !== undefined) {
+      // prom-client's Histogram only observes values one by one: the loop's buckets are read as
+      // they are, through prom-client's own interface for a metric (what its registry calls).
+      const histogram = family.histogram;
+      const metric = {
+        name, help: family.help, type: 'histogram', aggregator: 'sum',
+        get: () => ({ name, help: family.help, type: 'histogram', aggregator: 'sum', values: histogramSamples(name, histogram(read())) }),
+        reset: () => undefined,
+      };
+      registers[0]!.registerMetric(metric as never);
+    } else if (family.type === 'counter') {
       // prom-client's counters only go up: each scrape adds what the loop counted since the last.
       const last = new Map<string, number>();
       new client.Counter({

@@ -3,6 +3,7 @@ import { classifyFailure } from '../errors/classify';
 import { Counts, type LimiterCounts } from '../limit/counts';
 import { Limiter } from '../limit/limiter';
 import type { AcceptResult, ListenerControl } from '../errors/result';
+import { copyOf, Histogram } from '../util/histogram';
 import { checkInstance, checkInteger, checkScheduler } from '../util/validate';
 
 /** What {@link Metrics.snapshot} reports: the listener's counts, then the limiter's figures ({@link index!LimiterCounts}). */
@@ -111,6 +112,7 @@ export class Metrics {
       waiting: limiter?.waiting ?? 0,
       idleByProtocol: limiter?.idleByProtocol ?? {},
       ...(limiter?.counts ?? NO_COUNTS),
+      queueWait: copyOf(limiter?.counts.queueWait ?? NO_WAITS),
       paused: pauses.size > 0,
       pauses: [...pauses],
       pauseTotals,
@@ -137,3 +139,4 @@ export class Metrics {
 
 /** A loop without a limiter counts none of these. */
 const NO_COUNTS: LimiterCounts = Object.freeze(new Counts());
+const NO_WAITS = new Histogram();

@@ -28,8 +28,9 @@ export type BatchCallback = (result: BatchResult) => void;
 /**
  * Reports the loop's metrics through an OpenTelemetry `Meter`: observable counters and gauges
  * named `rxjs_listen.*` (`rxjs_listen.connections.accepted`, unit `{connection}`; times in
- * `s`), all read from one snapshot per collection. `@opentelemetry/api` is an optional peer
- * dependency: pass the meter (`metrics.getMeter('my-service')`).
+ * `s`), all read from one snapshot per collection (all but the queue wait histogram, which
+ * only the Prometheus exporters have). `@opentelemetry/api` is an optional peer dependency:
+ * pass the meter (`metrics.getMeter('my-service')`).
  *
  * @example
  * const server = listenAndServe(app, { port: 8080 });
@@ -45,14 +46,17 @@ export function observeMetrics(source: MetricsSource, meter: OtelMeter): () => v
   if (typeof (meter as Partial<OtelMeter> | null)?.addBatchObservableCallback !== 'function') {
     throw new TypeError(`observeMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got ${String(meter)}`);
   }
-  const instruments = METRICS.map((family) => {
+  // OpenTelemetry's histograms are recorded value by value, as they happen; the queue wait's
+  // buckets, counted in the limiter, have no observable form: Prometheus and prom-client have it.
+  const families = METRICS.filter((family) => family.histogram === undefined);
+  const instruments = families.map((family) => {
     const options = { description: family.help, unit: family.unit };
     const name = `rxjs_listen.${family.otel}`;
     return family.type === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableGauge(name, options);
   });
   const observe: BatchCallback = (result) => {
     const reading = read();
-    METRICS.forEach((family, i) => {
+    families.forEach((family, i) => {
       for (const { labels, value } of family.read(reading)) result.observe(instruments[i]!, value, labels);
     });
   };

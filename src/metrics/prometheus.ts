@@ -1,5 +1,5 @@
 import { show } from '../util/validate';
-import { METRICS, type Reading } from './catalog';
+import { histogramSamples, METRICS, type Reading } from './catalog';
 import type { AcceptStats } from './metrics';
 
 /** What Prometheus allows a metric name to be made of (its data model): so a prefix too, or empty. */
@@ -29,9 +29,14 @@ export function toPrometheus(stats: AcceptStats, prefix = 'rxjs_listen_'): strin
 export function renderPrometheus(reading: Reading, prefix = 'rxjs_listen_'): string {
   const lines: string[] = [];
   for (const family of METRICS) {
+    const name = `${prefix}${family.name}`;
+    if (family.histogram !== undefined) {
+      lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} histogram`);
+      for (const { metricName, labels, value } of histogramSamples(name, family.histogram(reading))) lines.push(`${metricName}${labels.le === undefined ? '' : `{le="${labels.le}"}`} ${value}`);
+      continue;
+    }
     const samples = family.read(reading);
     if (samples.length === 0) continue; // a labelled metric with no series now (no idle connection, no pause)
-    const name = `${prefix}${family.name}`;
     lines.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`);
     for (const { labels, value } of samples) {
       const pairs = labels === undefined ? '' : `{${Object.entries(labels).map(([key, text]) => `${key}="${label(text)}"`).join(',')}}`;
