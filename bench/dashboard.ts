@@ -52,29 +52,29 @@ async function range(api: string, expr: string, legend: string, start: number, e
   const answer = await getJson<{ status: string; error?: string; data: { result: { metric: Record<string, string>; values: [number, string][] }[] } }>(url);
   if (answer.status !== 'success') throw new Error(`${promql}: ${answer.error}`);
   return answer.data.result.map(({ metric, values }) => ({
-    name: legend.replace(/\{\{(\w+)\}\}/g, (_, key: string) => metric[key] ?? ''),
+    // One instance here: its address would only crowd the legend.
+    name: legend.replace(/\{\{(\w+)\}\}/g, (_, key: string) => (key === 'instance' ? '' : (metric[key] ?? ''))).trim(),
     points: values.map(([t, v]): [number, number] => [t, Number(v)]).filter(([, v]) => Number.isFinite(v)),
   }));
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
 /** The charts: two columns, the phases shaded in each. */
-function draw(panels: { panel: Panel; series: Series[] }[], start: number, bands: { from: number; to: number; label: string }[], title: string): string {
-  const [cw, ch, pad, top] = [400, 150, 46, 56];
+function draw(panels: { panel: Panel; series: Series[] }[], start: number, end: number, bands: { from: number; to: number; label: string }[], title: string): string {
+  const [cw, ch, pad, top, gap] = [400, 150, 46, 56, 74];
   const rows = Math.ceil(panels.length / 2);
-  const [W, H] = [2 * cw + 30, top + rows * (ch + 62)];
+  const [W, H] = [2 * cw + 30, top + rows * (ch + gap)];
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="10">`, `<rect width="${W}" height="${H}" fill="white"/>`];
   out.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`);
   out.push(`<text x="${W / 2}" y="38" text-anchor="middle">${esc(`${machine()}; Prometheus every 1 s; rates over 5 s; x: seconds into the run`)}</text>`);
-  const end = Math.max(...bands.map((b) => b.to));
   panels.forEach(({ panel, series }, i) => {
     const x0 = 15 + (i % 2) * (cw + 10) + pad;
-    const y0 = top + Math.floor(i / 2) * (ch + 62) + 16;
+    const y0 = top + Math.floor(i / 2) * (ch + gap) + 16;
     const [w, h] = [cw - pad - 10, ch - 20];
     const values = series.flatMap((s) => s.points.map(([, v]) => v));
-    const hi = Math.max(1e-9, ...values) * 1.1;
+    const hi = (values.some((v) => v > 0) ? Math.max(...values) : 1) * 1.1; // all zero: a scale of 1
     const x = (t: number): number => x0 + ((t - start) / (end - start)) * w;
     const y = (v: number): number => y0 + h - (v / hi) * h;
     for (const band of bands) {
@@ -86,16 +86,17 @@ function draw(panels: { panel: Panel; series: Series[] }[], start: number, bands
     const unit = panel.unit === 'percentunit' ? '%' : panel.unit === 's' ? ' s' : panel.unit === 'reqps' ? '/s' : '';
     for (const f of [0, 0.5, 1]) {
       const v = (hi / 1.1) * f;
-      const text = unit === '%' ? `${(v * 100).toPrecision(2)}%` : `${Number(v.toPrecision(3))}${unit}`;
+      const text = unit === '%' ? `${Math.round(v * 100)}%` : `${Number(v.toPrecision(3))}${unit}`;
       out.push(`<text x="${x0 - 4}" y="${(y(v) + 3).toFixed(1)}" text-anchor="end">${esc(text)}</text>`);
     }
     for (let t = 0; t <= end - start; t += 10) out.push(`<text x="${x(start + t).toFixed(1)}" y="${y0 + h + 11}" text-anchor="middle" fill="#666">${t}</text>`);
     series.slice(0, COLORS.length).forEach((s, k) => {
       const d = s.points.map(([t, v], j) => `${j === 0 ? 'M' : 'L'}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
       if (d !== '') out.push(`<path d="${d}" fill="none" stroke="${COLORS[k]}" stroke-width="1.5"/>`);
-      out.push(`<rect x="${x0 + k * 92}" y="${y0 + h + 17}" width="10" height="6" fill="${COLORS[k]}"/><text x="${x0 + k * 92 + 13}" y="${y0 + h + 23}">${esc(s.name.slice(0, 14))}</text>`);
+      const [lx, ly] = [x0 + (k % 4) * 86, y0 + h + 17 + Math.floor(k / 4) * 11];
+      out.push(`<rect x="${lx}" y="${ly}" width="10" height="6" fill="${COLORS[k]}"/><text x="${lx + 13}" y="${ly + 6}">${esc(s.name.slice(0, 15))}</text>`);
     });
-    if (series.length === 0) out.push(`<text x="${x0 + w / 2}" y="${y0 + h / 2}" text-anchor="middle" fill="#999">no data</text>`);
+    if (values.length === 0) out.push(`<text x="${x0 + w / 2}" y="${y0 + h / 2}" text-anchor="middle" fill="#999">no value in this run</text>`);
   });
   out.push('</svg>');
   return out.join('\n');
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
       drawn.push({ panel: { ...panel, unit: panel.fieldConfig?.defaults?.unit }, series });
     }
     const title = `The dashboard under open-loop load: ${busyMs} ms CPU a response, capacity ~${capacity}/s, demo ${flags.values['demo-flags']}`;
-    writeFileSync(join(root, flags.values.svg), draw(drawn, start, bands, title));
+    writeFileSync(join(root, flags.values.svg), draw(drawn, start, end, bands, title));
     console.log(`wrote ${flags.values.svg}: ${drawn.length} panels, ${drawn.filter((p) => p.series.length > 0).length} with data`);
   } finally {
     await stopChild(prometheus, 'SIGTERM');
