@@ -58,6 +58,30 @@ describe('the npm package', () => {
     expect(JSON.parse(node(['entries.mjs'], dir))).toEqual(entries.map(() => true));
   });
 
+  it("serves the loop's metrics on an application's own /metrics with prom-client, beside its others", () => {
+    symlinkSync(join(root, 'node_modules', 'prom-client'), join(dir, 'node_modules', 'prom-client'), 'dir');
+    writeFileSync(
+      join(dir, 'prom.cjs'),
+      [
+        "const http = require('node:http');",
+        "const { collectDefaultMetrics, register } = require('prom-client');",
+        "const { listenAndServe } = require('rxjs-listen');",
+        "const { collectMetrics } = require('rxjs-listen/metrics');",
+        'collectDefaultMetrics();',
+        "const app = http.createServer(async (q, r) => (q.url === '/metrics' ? r.end(await register.metrics()) : r.end('hi')));",
+        "const server = listenAndServe(app, { port: 0, host: '127.0.0.1', signals: false, drainMs: 0, logger: false });",
+        'collectMetrics(server);',
+        'server.ready.then(({ address }) => http.get({ host: "127.0.0.1", port: address.port, path: "/metrics", agent: false }, (res) => {',
+        "  let text = ''; res.on('data', (c) => (text += c)); res.on('end', () => {",
+        "    console.log(['process_cpu_user_seconds_total', 'rxjs_listen_accepted_total 1', 'rxjs_listen_dropped_total{reason=\"limit\"} 0', 'rxjs_listen_queue_wait_seconds_count 0', 'rxjs_listen_phase{phase=\"accepting\"} 1'].filter((n) => !text.includes(n)).join(',') || 'all');",
+        '    void server.close();',
+        '  });',
+        '}));',
+      ].join('\n'),
+    );
+    expect(node(['prom.cjs'], dir).trim()).toBe('all'); // and it exited by itself after close()
+  });
+
   it('loads from an ES module, sharing one copy of the code with CommonJS', () => {
     writeFileSync(
       join(dir, 'consumer.mjs'),

@@ -19,10 +19,10 @@ const onPath = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).error
 const describeWithPrometheus = onPath ? describe : describe.skip;
 const title = onPath ? 'a real Prometheus scraping the demo' : 'a real Prometheus scraping the demo (skipped: prometheus is not on PATH; .ci/run installs it)';
 
-/** GET a URL on loopback: its status and body (3 s at most). */
-function fetchText(url: string): Promise<{ status: number; body: string }> {
+/** GET a URL on loopback: its status and body (`ms` at most). */
+function fetchText(url: string, ms = 3000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = get(url, { agent: false, timeout: 3000 }, (response) => {
+    const request = get(url, { agent: false, timeout: ms }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
       response.on('end', () => resolve({ status: response.statusCode!, body }));
@@ -32,13 +32,14 @@ function fetchText(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-/** One request on a new connection: 'served', '503', or the error's code ('ECONNREFUSED'). */
-async function outcome(port: number): Promise<string> {
+/** One request on a new connection: 'served', '503', or the error's code ('ECONNREFUSED'); and how long it took. */
+async function outcome(port: number): Promise<{ outcome: string; ms: number }> {
+  const start = performance.now();
   try {
-    const { status } = await fetchText(`http://127.0.0.1:${port}/`);
-    return status === 200 ? 'served' : String(status);
+    const { status } = await fetchText(`http://127.0.0.1:${port}/`, 10_000); // the last of 20 in the queue waits ~3 s
+    return { outcome: status === 200 ? 'served' : String(status), ms: performance.now() - start };
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? 'error';
+    return { outcome: (error as NodeJS.ErrnoException).code ?? 'error', ms: performance.now() - start };
   }
 }
 
@@ -67,7 +68,7 @@ describeWithPrometheus(title, () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rxjs-listen-prometheus-'));
-    demo = await startDemo(['--limit', '2', '--queue-size', '0', '--hold-ms', '300', '--health-port', '0', '--drain-ms', '0']);
+    demo = await startDemo(['--limit', '2', '--queue-size', '20', '--hold-ms', '300', '--health-port', '0', '--drain-ms', '0']);
     // The health port's line follows the ready line.
     for (let i = 0; i < 100 && !/health on http:\/\/127\.0\.0\.1:\d+/.test(demo.stdout()); i++) await sleep(20);
     const healthPort = Number(/health on http:\/\/127\.0\.0\.1:(\d+)/.exec(demo.stdout())![1]);
@@ -98,17 +99,19 @@ describeWithPrometheus(title, () => {
   });
 
   it('counts what the clients saw, and serves every dashboard query and alert rule', async () => {
-    // Three waves of six at once against a limit of 2 without a queue: 2 served a wave, the
-    // rest answered 503 or refused by the kernel while the listener is paused at the limit.
-    const seen: string[] = [];
-    for (let wave = 0; wave < 3; wave++) {
-      seen.push(...(await Promise.all(Array.from({ length: 6 }, () => outcome(demo!.port)))));
-      await sleep(400);
-    }
+    // 30 clients at once against a limit of 2 and a queue of 20, each answer 300 ms late: most
+    // wait their turn in the queue; then a flood of 60 at once fills it, and the rest are
+    // answered 503 or refused by the kernel while the listener is paused at the limit.
+    const results = await Promise.all(Array.from({ length: 30 }, () => outcome(demo!.port)));
+    results.push(...(await Promise.all(Array.from({ length: 60 }, () => outcome(demo!.port)))));
+    const seen = results.map((r) => r.outcome);
     const served = seen.filter((o) => o === 'served').length;
     const answered503 = seen.filter((o) => o === '503').length;
-    expect(served).toBeGreaterThanOrEqual(6);
-    expect(seen.every((o) => ['served', '503', 'ECONNREFUSED'].includes(o))).toBe(true); // never reset
+    // Served at once: about 300 ms; served after a wait in the queue: 600 ms or more.
+    const waited = results.filter((r) => r.outcome === 'served' && r.ms > 450).length;
+    expect(served).toBeGreaterThanOrEqual(30);
+    expect(waited).toBeGreaterThanOrEqual(20);
+    expect(seen.filter((o) => !['served', '503', 'ECONNREFUSED'].includes(o))).toEqual([]); // never reset, never left waiting
     // Scraped after the last wave (1 s interval): the counters as the clients counted.
     let completed = NaN;
     for (let i = 0; i < 80 && completed !== served; i++) {
@@ -120,6 +123,8 @@ describeWithPrometheus(title, () => {
     expect(await single('rxjs_listen_accepted_total + rxjs_listen_refused_total')).toBe(served + answered503);
     expect(await single('sum(rxjs_listen_dropped_total) + sum(rxjs_listen_refused_total) + sum(rxjs_listen_queue_timeouts_total)')).toBe(answered503);
     expect((await query('rxjs_listen_dropped_total')).map((r) => r.metric.reason).sort()).toEqual(['limit', 'per_peer', 'per_peer_rate', 'shed']);
+    expect(await single('rxjs_listen_queue_wait_seconds_count')).toBe(waited);
+    expect(await single('rxjs_listen_queue_wait_seconds_sum')).toBeGreaterThan(waited * 0.25); // each waited one hold at least
     expect(await single('rxjs_listen_pauses_total{reason="limit"}')).toBeGreaterThanOrEqual(1);
     expect(await single('rxjs_listen_paused_seconds_total{reason="limit"}')).toBeGreaterThan(0);
     expect(await single('rxjs_listen_phase{phase="accepting"}')).toBe(1);
@@ -142,5 +147,5 @@ describeWithPrometheus(title, () => {
     expect(check.status).toBe(0);
     const rules = JSON.parse((await fetchText(`${api}/api/v1/rules`)).body) as { data: { groups: { rules: { name: string; health: string }[] }[] } };
     expect(rules.data.groups.flatMap((g) => g.rules.map((r) => `${r.name} ${r.health}`))).toEqual(['RxjsListenPausedLong ok', 'RxjsListenShortage ok', 'RxjsListenQueueTimeouts ok', 'RxjsListenShedding ok']);
-  }, 40_000);
+  }, 60_000);
 });
