@@ -23,7 +23,7 @@
  * became (an open load: a closed loop of clients saturates the whole service, so that its
  * latency measures the total capacity, not where HAProxy sends), each a fresh connect() with
  * `Connection: close`, timed from connect() to the last byte, given up after 5 s. Without, then
- * with agent-check on the server lines, then with it and --drain-before-pause-ms 400 on the
+ * with agent-check on the server lines, then with it and --announce-pause-ms 400 on the
  * backends (a pause announced to the agent before the listener closes), fresh backends for each. Every 100 ms this script asks
  * the busy backend's agent (in both cases), reads its kernel accept queue (`ss -ltn`), and reads
  * HAProxy's view of both servers from its stats socket.

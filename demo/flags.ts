@@ -13,7 +13,7 @@ type Kind = 'integer' | 'number' | 'string' | 'list' | 'boolean';
 const OPTIONS: Record<string, Kind> = {
   port: 'integer', host: 'string', path: 'string', backlog: 'integer', reusePort: 'boolean', limit: 'integer', queueSize: 'integer', queueTimeoutMs: 'integer',
   perPeer: 'integer', perPeerRate: 'integer', idleMs: 'integer', maxLagMs: 'integer', maxElu: 'number', maxHeapMb: 'integer', maxRssMb: 'integer', pauseMs: 'integer',
-  proxyProtocol: 'boolean', trustedProxies: 'list', shedHeaviest: 'boolean', drainBeforePauseMs: 'integer', drainMs: 'integer', drainQuietMs: 'integer', graceMs: 'integer',
+  proxyProtocol: 'boolean', trustedProxies: 'list', shedHeaviest: 'boolean', announcePauseMs: 'integer', drainMs: 'integer', drainQuietMs: 'integer', graceMs: 'integer',
   healthPort: 'integer', agentPort: 'integer', agentFullWeightAt: 'integer',
 };
 /** The demo's own: what each request costs (--busy-ms of CPU, --alloc-kb of heap held, --hold-ms late), keep-alive, logs, workers. */

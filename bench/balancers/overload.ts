@@ -209,7 +209,7 @@ export async function overloadPart(options: BalancerOptions): Promise<void> {
   // 1000, about what the fast one finishes per second of running): without it the busy one,
   // ten times slower, said the same as the fast one whenever it had room (section 16).
   const weighed = ['--agent-full-weight-at', '1000'];
-  for (const [withAgent, extraFlags] of [[false, []], [true, weighed], [true, [...weighed, '--drain-before-pause-ms', '400']]] as [boolean, string[]][]) {
+  for (const [withAgent, extraFlags] of [[false, []], [true, weighed], [true, [...weighed, '--announce-pause-ms', '400']]] as [boolean, string[]][]) {
     const row = await overloadRow(withAgent, extraFlags, options.rate ?? OVERLOAD_RATE, options.seconds ?? 10);
     if (row) rows.push(row);
   }

@@ -32,9 +32,9 @@ export class Retirement {
   // accept path keeps none).
   readonly #graceful = new Set<SlotToken>();
   // Owners whose operator has ended: their connections retire (close as they go idle).
-  readonly #draining = new WeakSet<object>();
-  // Whether any owner drains: spares the WeakSet lookup on every idle() and header decision.
-  #drainingAny = false;
+  readonly #withdrawn = new WeakSet<object>();
+  // Whether any owner is withdrawn: spares the WeakSet lookup on every idle() and header decision.
+  #withdrawnAny = false;
   // Every connection retires after its exchange, idle ones left open (see retireAfterExchanges).
   #retiringAll = false;
   /**
@@ -58,7 +58,7 @@ export class Retirement {
 
   /** Whether `token`'s connection should end after its exchange: every one does, or its owner was withdrawn. */
   retiring(token: SlotToken): boolean {
-    return this.#retiringAll || this.#drains(token);
+    return this.#retiringAll || this.#withdraws(token);
   }
 
   /**
@@ -69,7 +69,7 @@ export class Retirement {
    */
   wentIdle(token: SlotToken): boolean {
     this.#idle.add(token);
-    if (!this.#drains(token)) return false;
+    if (!this.#withdraws(token)) return false;
     if (this.idleGraceMs === 0) this.#idle.close(token);
     else this.#sweepIdle(); // closed once it has stayed idle
     return true;
@@ -88,7 +88,7 @@ export class Retirement {
 
   /** The connection may be retired at any time ({@link index!Token.retireWith}): at once if its owner was withdrawn. */
   retiresGracefully(token: SlotToken): void {
-    if (this.#drains(token)) retire(token);
+    if (this.#withdraws(token)) retire(token);
     else this.#graceful.add(token);
   }
 
@@ -97,8 +97,8 @@ export class Retirement {
    * once unused, see closeIdleAfter) and so do graceful ones, busy ones as they go idle.
    */
   withdraw(owner: object, queue: Queue): void {
-    this.#draining.add(owner);
-    this.#drainingAny = true;
+    this.#withdrawn.add(owner);
+    this.#withdrawnAny = true;
     // Its waiting connections end first: a slot its idle ones free must not admit one of them.
     queue.withdraw(owner);
     if (this.idleGraceMs === 0) for (const token of this.#idle.ownedBy(owner)) this.#idle.close(token);
@@ -132,12 +132,12 @@ export class Retirement {
   }
 
   /** Whether `token`'s owner was withdrawn. */
-  #drains(token: SlotToken): boolean {
-    return this.#drainingAny && this.#draining.has(token.owner);
+  #withdraws(token: SlotToken): boolean {
+    return this.#withdrawnAny && this.#withdrawn.has(token.owner);
   }
 
-  /** Closes draining owners' idle connections once unused for `idleGraceMs` (see closeIdleAfter). */
+  /** Closes withdrawn owners' idle connections once unused for `idleGraceMs` (see closeIdleAfter). */
   #sweepIdle(): void {
-    this.#idle.sweep(this.#draining, this.idleGraceMs, this.scheduler);
+    this.#idle.sweep(this.#withdrawn, this.idleGraceMs, this.scheduler);
   }
 }

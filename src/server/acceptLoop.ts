@@ -62,7 +62,7 @@ export interface AcceptLoopOptions {
    * Behind a balancer that reads the loop's state: announce a pause this long (the agent says
    * `drain`) before the listening socket closes, ms. Default 0.
    */
-  drainBeforePauseMs?: number;
+  announcePauseMs?: number;
   /** Where shortages and overload are logged: a pino logger, a function, or false. Default: a line on stderr. */
   logger?: Logger;
 }
@@ -79,13 +79,13 @@ export interface AcceptLoop extends OperatorFunction<AcceptResult, Admitted> {
   /** The loop's state for load balancers (`healthCheck`, `agentCheck`, `drain`). */
   readonly status: LoopStatus;
   /** Spread into `listen`'s options: how a pause empties the accept queue without resetting anyone. */
-  readonly listenOptions: Pick<WatchOptions, 'refuse' | 'keepNewest' | 'drainBeforePause'>;
+  readonly listenOptions: Pick<WatchOptions, 'refuse' | 'keepNewest' | 'announcePause'>;
 }
 
 /** The option names {@link acceptLoop} takes (listenAndServe takes these and its own). */
 export const ACCEPT_LOOP_OPTIONS = [
   'limit', 'queueSize', 'queueTimeoutMs', 'perPeer', 'perPeerRate', 'idleMs', 'maxLagMs', 'maxElu', 'maxHeapMb', 'maxRssMb',
-  'pauseMs', 'proxyProtocol', 'trustedProxies', 'shedHeaviest', 'drainBeforePauseMs', 'logger',
+  'pauseMs', 'proxyProtocol', 'trustedProxies', 'shedHeaviest', 'announcePauseMs', 'logger',
 ] as const;
 
 /**
@@ -138,7 +138,7 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
   const pauseMs = optional('pauseMs', (n, v) => checkInteger(n, v, 0));
   const useProxyProtocol = optional('proxyProtocol', checkBoolean) ?? false;
   const shedHeaviest = optional('shedHeaviest', checkBoolean) ?? true;
-  const drainBeforePause = optional('drainBeforePauseMs', (n, v) => checkInteger(n, v, 0)) ?? 0;
+  const announcePause = optional('announcePauseMs', (n, v) => checkInteger(n, v, 0)) ?? 0;
   const log = logFunction(options.logger, name('logger'));
   // Checked here, not at the first connection: proxyProtocol checks its addresses as it is called.
   const readProxyHeader = useProxyProtocol ? named(() => proxyProtocol({ trusted: options.trustedProxies ?? ['127.0.0.1', '::1'] }), 'proxyProtocol: options.trusted', name('trustedProxies')) : identity;
@@ -186,7 +186,7 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
     limiter,
     metrics,
     status,
-    listenOptions: { refuse, keepNewest: policy.keepNewest, drainBeforePause },
+    listenOptions: { refuse, keepNewest: policy.keepNewest, announcePause },
   });
 }
 

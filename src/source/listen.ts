@@ -36,7 +36,7 @@ const WATCH_OPTIONS = optionNames<WatchOptions>({
   headroom: true,
   retryDelay: true,
   checkInterval: true,
-  drainBeforePause: true,
+  announcePause: true,
   refuse: true,
   keepNewest: true,
   onListening: true,
@@ -133,7 +133,7 @@ function checkAddress(options: ListenOptions): Where {
 function checkWatchOptions(caller: string, options: WatchOptions): void {
   if (options.headroom !== undefined) checkInteger(`${caller}: options.headroom`, options.headroom, 0);
   if (options.retryDelay !== undefined) checkDelay(`${caller}: options.retryDelay`, options.retryDelay);
-  if (options.drainBeforePause !== undefined) checkDelay(`${caller}: options.drainBeforePause`, options.drainBeforePause);
+  if (options.announcePause !== undefined) checkDelay(`${caller}: options.announcePause`, options.announcePause);
   if (options.checkInterval !== undefined) checkInteger(`${caller}: options.checkInterval`, options.checkInterval, 0);
   if (options.onListening !== undefined) checkFunction(`${caller}: options.onListening`, options.onListening);
   if (options.refuse !== undefined) checkFunction(`${caller}: options.refuse`, options.refuse);

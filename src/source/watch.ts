@@ -6,7 +6,7 @@ import type { AcceptError, Accepted, AcceptResult, During, ListenerControl } fro
 import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { Pauses } from './pauses';
 import { acceptStreak } from './acceptStreak';
-import { QueueDrain, type Keep } from './queueDrain';
+import { QueueFlush, type Keep } from './queueFlush';
 import { ReliefCounter } from './reliefCounter';
 import { Relistener, type ListenAgain, type Where } from './relistener';
 
@@ -41,7 +41,7 @@ export interface WatchOptions {
    * connection limit with no wait queue, `backpressure` closes them: give it a queue). A pause
    * released within the delay never closes the socket. Default 0: close at once.
    */
-  drainBeforePause?: number;
+  announcePause?: number;
   /**
    * Answers a connection that the listener takes from the kernel's accept queue after a pause
    * began: with it, a pause first empties the queue (Node takes one connection a turn; each is
@@ -71,7 +71,7 @@ export interface WatchOptions {
   scheduler?: SchedulerLike;
 }
 
-/** {@link WatchOptions.keepNewest}: how many of the connections a pause's drain takes to keep, and for how long. */
+/** {@link WatchOptions.keepNewest}: how many of the connections a pause's flush takes to keep, and for how long. */
 export interface KeepNewest {
   /** Keep as many as the loop took in this many ms before the pause (at one connection a turn): an integer >= 1. */
   ms: number;
@@ -128,21 +128,21 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
   const relief = fileLimit === undefined ? undefined : new ReliefCounter(server, ceiling - headroom, scheduler);
   let closed = false;
 
-  const drainBeforePause = config.drainBeforePause ?? 0;
+  const announcePause = config.announcePause ?? 0;
   // With `refuse`: the accept queue emptied before the socket closes.
-  const queue = config.refuse === undefined ? undefined : new QueueDrain(config.refuse, () => relistener.stop(), setImmediate, keeper(config.keepNewest));
+  const queue = config.refuse === undefined ? undefined : new QueueFlush(config.refuse, () => relistener.stop(), setImmediate, keeper(config.keepNewest));
   const close = (): void => (queue === undefined ? relistener.stop() : queue.start());
   // The close a pause has announced, while the balancers are given time to see it.
   let closing: Subscription | undefined;
   const stop = (): void => {
-    if (drainBeforePause === 0) return close();
+    if (announcePause === 0) return close();
     closing = scheduler.schedule(() => {
       closing = undefined;
       if (pauses.paused) close();
-    }, drainBeforePause);
+    }, announcePause);
   };
   const pauses = new Pauses(stop, () => {
-    if (queue?.draining) return queue.cancel(); // released before the socket closed: it never did
+    if (queue?.flushing) return queue.cancel(); // released before the socket closed: it never did
     if (closing === undefined) return resume();
     closing.unsubscribe();
     closing = undefined;
@@ -180,7 +180,7 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
     relistener.resume();
   }
 
-  /** What a drain keeps, and where the kept connections go: downstream, the listener held closed while they last. */
+  /** What a flush keeps, and where the kept connections go: downstream, the listener held closed while they last. */
   function keeper(keepNewest: WatchOptions['keepNewest']): Keep | undefined {
     if (keepNewest === undefined) return undefined;
     const { ms, holdMs = 100 } = keepNewest;
@@ -210,7 +210,7 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
 
   function onConnection(socket: Socket): void {
     acceptStreak.took();
-    if (queue?.draining) return queue.take(socket);
+    if (queue?.flushing) return queue.take(socket);
     subscriber.next(new Connection(socket, listener));
     // Linux gives out the lowest free number: descriptor N means N are open below it.
     const fd = socketFd(socket);

@@ -1,17 +1,17 @@
-/* A pause announced before the listening socket closes (drainBeforePause), with real sockets. */
+/* A pause announced before the listening socket closes (announcePause), with real sockets. */
 import type { AddressInfo } from 'node:net';
 import { filter, ReplaySubject, type Subscription } from 'rxjs';
 import { connect, connectOutcome, first, sleep } from '../support/net';
 import { listen, type Accepted, type AcceptResult } from '../../src';
 
-describe('listen({ drainBeforePause })', () => {
+describe('listen({ announcePause })', () => {
   let subscription: Subscription | undefined;
   afterEach(() => subscription?.unsubscribe());
 
-  async function started(drainBeforePause: number) {
+  async function started(announcePause: number) {
     const results = new ReplaySubject<AcceptResult>();
     const address = new ReplaySubject<AddressInfo>(1);
-    subscription = listen({ host: '127.0.0.1', port: 0, drainBeforePause, onListening: (a) => address.next(a as AddressInfo) }).subscribe(results);
+    subscription = listen({ host: '127.0.0.1', port: 0, announcePause, onListening: (a) => address.next(a as AddressInfo) }).subscribe(results);
     const { port } = await first(address);
     const client = await connect(port); // a first connection, for the listener's control
     const { listener } = await first(results.pipe(filter((r): r is Accepted => r.type === 'connection')));
@@ -38,6 +38,6 @@ describe('listen({ drainBeforePause })', () => {
   });
 
   it('rejects a bad delay, naming it', () => {
-    expect(() => listen({ port: 0, drainBeforePause: -1 })).toThrow('listen: options.drainBeforePause must be a finite number of milliseconds >= 0, got -1');
+    expect(() => listen({ port: 0, announcePause: -1 })).toThrow('listen: options.announcePause must be a finite number of milliseconds >= 0, got -1');
   });
 });
