@@ -128,6 +128,18 @@ describe('listenAndServe', () => {
     taken.close();
   });
 
+  it('rejects ready with a ListenError when a side port is taken, and closes the main one', async () => {
+    const taken = createNetServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const server = listenAndServe(hello(), { port: 0, host: '127.0.0.1', agentPort: (taken.address() as AddressInfo).port, signals: false, logger: false });
+    const failure = await server.ready.catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ListenError);
+    expect(failure).toMatchObject({ code: 'EADDRINUSE' });
+    await expect(server.closed).rejects.toBe(failure);
+    expect(server.status.state.phase).toBe('stopped');
+    taken.close();
+  });
+
   it('handles SIGTERM (the drain) and SIGINT (no drain) while it runs, and removes its handlers when closed; signals: false adds none', async () => {
     const counts = (): number[] => [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')];
     const before = counts();

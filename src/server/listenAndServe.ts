@@ -138,7 +138,11 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
   const sidesListening = Promise.all(
     sides.map(async ([key, side]) => {
       side.listen({ port: key === 'healthAddress' ? healthPort : agentPort, host });
-      await once(side, 'listening'); // rejects on the server's 'error'
+      try {
+        await once(side, 'listening'); // rejects on the server's 'error'
+      } catch (error) {
+        throw isErrno(error) ? new ListenError(error) : error; // with its hint, as the main port's
+      }
       return [key, side.address() as AddressInfo] as const;
     }),
   );
