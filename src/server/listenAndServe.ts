@@ -235,7 +235,10 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
   return { ready, status, metrics, limiter, close: () => close(), closed };
 }
 
-/** Whether `error` is a system error Node reported (with a code), as a listen failure is. */
+/**
+ * Whether `error` is a system error Node reported (with a code), as a listen failure is. Not by
+ * `instanceof Error`: an error made in another realm (a vm context, a test runner's sandbox) fails it.
+ */
 function isErrno(error: unknown): error is AcceptError {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+  return typeof error === 'object' && error !== null && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as Error).message === 'string';
 }
