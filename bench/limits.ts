@@ -205,7 +205,7 @@ const scenarios = [
   { scenario: 'a. burst: 20 fetch POSTs, --limit 5 --hold-ms 300', flags: ['--limit', '5', '--hold-ms', '300'], servers: [...variants, floor], run: (port: number) => burst(port, 20, 5, 300) },
   { scenario: 'b. burst: 600 fetch POSTs, --limit 200 --hold-ms 300', flags: ['--limit', '200', '--hold-ms', '300'], servers: [...variants, floor], run: (port: number) => burst(port, 600, 200, 300) },
   { scenario: 'c. keep-alive reclaim, --limit 5 --keep-alive-ms 72000', flags: ['--limit', '5', '--keep-alive-ms', '72000'], servers: variants, run: keepAliveReclaim },
-  { scenario: 'd. idle timeout, --idle-ms 1000 --keep-alive-ms 30000', flags: ['--idle-ms', '1000', '--keep-alive-ms', '30000'], servers: variants, run: idleClose },
+  { scenario: 'd. idle timeout, --silence-ms 1000 --keep-alive-ms 30000', flags: ['--silence-ms', '1000', '--keep-alive-ms', '30000'], servers: variants, run: idleClose },
 ];
 
 /**

@@ -12,7 +12,7 @@ type Kind = 'integer' | 'number' | 'string' | 'list' | 'boolean';
 /** listenAndServe's options that are flags (all but `logger`, a function, and `signals`: the demo always handles them). */
 const OPTIONS: Record<string, Kind> = {
   port: 'integer', host: 'string', path: 'string', backlog: 'integer', reusePort: 'boolean', limit: 'integer', queueSize: 'integer', queueTimeoutMs: 'integer',
-  perPeer: 'integer', perPeerRate: 'integer', idleMs: 'integer', maxLagMs: 'integer', maxElu: 'number', maxHeapMb: 'integer', maxRssMb: 'integer', pauseMs: 'integer',
+  perPeer: 'integer', perPeerRate: 'integer', silenceMs: 'integer', maxLagMs: 'integer', maxElu: 'number', maxHeapMb: 'integer', maxRssMb: 'integer', pauseMs: 'integer',
   proxyProtocol: 'boolean', trustedProxies: 'list', shedHeaviest: 'boolean', announcePauseMs: 'integer', drainMs: 'integer', drainQuietMs: 'integer', graceMs: 'integer',
   healthPort: 'integer', agentPort: 'integer', agentFullWeightAt: 'integer',
 };

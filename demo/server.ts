@@ -2,7 +2,7 @@
  * The demo: an HTTP server on the rxjs-listen accept loop.
  *
  *   npm run --silent demo -- [--port N] [--host H] [--limit N] [--queue-size N] [--queue-timeout-ms N]
- *     [--per-peer N] [--per-peer-rate N] [--idle-ms N] [--keep-alive-ms N] [--hold-ms N] [--busy-ms N] [--alloc-kb N]
+ *     [--per-peer N] [--per-peer-rate N] [--silence-ms N] [--keep-alive-ms N] [--hold-ms N] [--busy-ms N] [--alloc-kb N]
  *     [--max-lag-ms N] [--max-elu F] [--max-heap-mb N] [--max-rss-mb N] [--pause-ms N] [--grace-ms N]
  *     [--drain-ms N] [--drain-quiet-ms N] [--announce-pause-ms N] [--health-port N] [--agent-port N] [--agent-full-weight-at N] [--proxy-protocol]
  *     [--trusted-proxies LIST] [--log text|json] [--stats] [--workers N]

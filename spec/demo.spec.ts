@@ -36,8 +36,8 @@ describe('the demo server', () => {
     expect(await stopDemo(demo)).toBe(0);
   });
 
-  it('serves a second address while one address holds 50 idle connections (--limit 20 --per-peer 5 --idle-ms 1000)', async () => {
-    demo = await startDemo(['--limit', '20', '--per-peer', '5', '--idle-ms', '1000']);
+  it('serves a second address while one address holds 50 idle connections (--limit 20 --per-peer 5 --silence-ms 1000)', async () => {
+    demo = await startDemo(['--limit', '20', '--per-peer', '5', '--silence-ms', '1000']);
     const idle: Socket[] = [];
     for (let i = 0; i < 50; i++) {
       const socket = await connect(demo.port).catch(() => undefined);
@@ -55,8 +55,8 @@ describe('the demo server', () => {
     expect(await stopDemo(demo)).toBe(0);
   }, 20_000);
 
-  it('closes a slowloris client that trickles a byte less often than --idle-ms, freeing its slot', async () => {
-    demo = await startDemo(['--limit', '1', '--idle-ms', '500']);
+  it('closes a slowloris client that trickles a byte less often than --silence-ms, freeing its slot', async () => {
+    demo = await startDemo(['--limit', '1', '--silence-ms', '500']);
     const slow = await connect(demo.port);
     slow.on('error', () => undefined);
     const trickle = setInterval(() => slow.write('G'), 800);

@@ -35,7 +35,7 @@ export type { LimiterCounts } from './limit/counts';
 export type { HistogramData } from './util/histogram';
 export type { Token } from './limit/token';
 export { serve, type ServeOptions } from './operators/serve';
-export { idleTimeout } from './operators/idleTimeout';
+export { silenceTimeout } from './operators/silenceTimeout';
 export { handTo } from './protocol/handTo';
 export { tokenOf } from './protocol/tokenOf';
 export { serviceUnavailable, type ServiceUnavailableOptions } from './protocol/serviceUnavailable';

@@ -37,7 +37,7 @@ server.addService(Greeter.service, { SayHello: sayHello });
 // added). One connection is one HTTP/2 session, however many calls it carries at once, and an
 // idle channel keeps it open: it holds its slot until the client closes the channel, unless
 // the server is created with `'grpc.max_connection_idle_ms'` (GOAWAY to sessions idle that
-// long) or the loop has idleTimeout(ms).
+// long) or the loop has silenceTimeout(ms).
 const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
 
 let shutDown: Promise<void> | undefined;

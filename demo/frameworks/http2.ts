@@ -11,7 +11,7 @@ import { reply, serveRecipe } from './common';
 // retired with GOAWAY (`session.close()`: the client opens no new stream, open ones finish,
 // then the session closes): an idle one for a client waiting at the limit, and every one at
 // once on shutdown. Nothing to add here. (Node's http2 server has no idle timeout by default:
-// `server.setTimeout(ms)` or the loop's `idleTimeout(ms)` closes silent sessions.)
+// `server.setTimeout(ms)` or the loop's `silenceTimeout(ms)` closes silent sessions.)
 const server = createServer(async (_request, response) => response.end(await reply('http2')));
 
 serveRecipe(server, {});

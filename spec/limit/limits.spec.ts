@@ -70,8 +70,8 @@ describe('clients at the limit', () => {
     expect(await stopDemo(demo)).toBe(0);
   }, 20_000);
 
-  it('ends a connection silent for --idle-ms 1000 although http keeps it alive for 30 s', async () => {
-    demo = await startDemo(['--idle-ms', '1000', '--keep-alive-ms', '30000']);
+  it('ends a connection silent for --silence-ms 1000 although http keeps it alive for 30 s', async () => {
+    demo = await startDemo(['--silence-ms', '1000', '--keep-alive-ms', '30000']);
     const agent = new Agent({ keepAlive: true });
     const { socket } = await request(demo.port, '/once', agent);
     expect(await ending(socket, 3000)).toBe('closed');

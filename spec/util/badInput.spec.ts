@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { of, queueScheduler } from 'rxjs';
 import { failed, fakeSocket, FakeListener } from '../marbles';
 import { agentCheck, agentReply, drain, healthCheck, LoopStatus, type LoopState } from '../../src/balancer';
-import { backpressure, fromServer, handleErrors, handTo, idleTimeout, isAccepted, Limiter, listen, ListenError, logWarnings, serve, serviceUnavailable, tokenOf } from '../../src';
+import { backpressure, fromServer, handleErrors, handTo, silenceTimeout, isAccepted, Limiter, listen, ListenError, logWarnings, serve, serviceUnavailable, tokenOf } from '../../src';
 import { classifyAcceptError, classifyFailure, errorHint, readOpenFileLimit } from '../../src/errors';
 import { Metrics, toPrometheus } from '../../src/metrics';
 import { pauseUnderPressure } from '../../src/overload';
@@ -54,9 +54,9 @@ const rows: Row[] = [
   ['serve(handler, { graceMS })', () => js(serve)(handler, { graceMS: 10 }), TypeError, 'serve: options has no "graceMS"; did you mean "graceMs"? Known: onError, signal, graceMs, scheduler'],
   [`serve(handler, { signal: 'stop' })`, () => js(serve)(handler, { signal: 'stop' }), TypeError, 'serve: options.signal must be an AbortSignal, got "stop"'],
   ['serve(handler, { onError: null })', () => js(serve)(handler, { onError: null }), TypeError, 'serve: options.onError must be a function, got null'],
-  // idleTimeout
-  [`idleTimeout('30s')`, () => js(idleTimeout)('30s'), TypeError, 'idleTimeout: ms must be a number, got "30s"'],
-  ['idleTimeout(1000, {})', () => js(idleTimeout)(1000, {}), TypeError, `idleTimeout: scheduler ${SCHEDULER}, got [object Object]`],
+  // silenceTimeout
+  [`silenceTimeout('30s')`, () => js(silenceTimeout)('30s'), TypeError, 'silenceTimeout: ms must be a number, got "30s"'],
+  ['silenceTimeout(1000, {})', () => js(silenceTimeout)(1000, {}), TypeError, `silenceTimeout: scheduler ${SCHEDULER}, got [object Object]`],
   // pauseUnderPressure
   ['pauseUnderPressure([], null)', () => js(pauseUnderPressure)([], null), TypeError, 'pauseUnderPressure: options must be an object, got null'],
   ['pauseUnderPressure([], { minPase })', () => js(pauseUnderPressure)([], { minPase: 1 }), TypeError, 'pauseUnderPressure: options has no "minPase"; did you mean "minPause"?'],
@@ -169,7 +169,7 @@ describe('valid input at every public entry', () => {
     ['backpressure(10, { queueSize })', () => backpressure(10, { queueSize: 5 })],
     ['backpressure(limiter)', () => backpressure(limiter)],
     ['serve(handler, { signal, graceMs })', () => serve(handler, { signal: new AbortController().signal, graceMs: 100 })],
-    ['idleTimeout(1000, queueScheduler)', () => idleTimeout(1000, queueScheduler)],
+    ['silenceTimeout(1000, queueScheduler)', () => silenceTimeout(1000, queueScheduler)],
     ['pauseUnderPressure([...], { minPause, shedHeaviest })', () => pauseUnderPressure([{ name: 'lag', samples: of(1), above: 10, below: 5, unit: 'ms' }], { minPause: 100, shedHeaviest: limiter })],
     ['proxyProtocol({ trusted, untrusted })', () => proxyProtocol({ trusted: ['10.0.0.0/8'], untrusted: 'direct', headerTimeout: 100 })],
     ['serviceUnavailable({ retryAfter })', () => serviceUnavailable({ retryAfter: 2 })],

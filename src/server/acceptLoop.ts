@@ -5,7 +5,7 @@ import { Limiter } from '../limit/limiter';
 import { Metrics } from '../metrics/metrics';
 import { backpressure, type Admitted } from '../operators/backpressure';
 import { handleErrors } from '../operators/handleErrors';
-import { idleTimeout } from '../operators/idleTimeout';
+import { silenceTimeout } from '../operators/silenceTimeout';
 import { logWarnings } from '../operators/logWarnings';
 import { pauseUnderPressure, type Pressure, type PressureWarning } from '../operators/pauseUnderPressure';
 import { proxyProtocol } from '../operators/proxyProtocol';
@@ -28,7 +28,7 @@ export interface AcceptLoopOptions {
   /** New connections a second at most from one client address (a token bucket, the burst the same). Default: no bound. */
   perPeerRate?: number;
   /** A connection silent for this long (no byte either way) is closed, ms. Default: never. */
-  idleMs?: number;
+  silenceMs?: number;
   /**
    * The longest an admitted request should wait for the event loop, ms: beyond it the process
    * is overloaded, and sheds per request (`503` with `Retry-After`, the connection kept), then
@@ -84,7 +84,7 @@ export interface AcceptLoop extends OperatorFunction<AcceptResult, Admitted> {
 
 /** The option names {@link acceptLoop} takes (listenAndServe takes these and its own). */
 export const ACCEPT_LOOP_OPTIONS = [
-  'limit', 'queueSize', 'queueTimeoutMs', 'perPeer', 'perPeerRate', 'idleMs', 'maxLagMs', 'maxElu', 'maxHeapMb', 'maxRssMb',
+  'limit', 'queueSize', 'queueTimeoutMs', 'perPeer', 'perPeerRate', 'silenceMs', 'maxLagMs', 'maxElu', 'maxHeapMb', 'maxRssMb',
   'pauseMs', 'proxyProtocol', 'trustedProxies', 'shedHeaviest', 'announcePauseMs', 'logger',
 ] as const;
 
@@ -96,7 +96,7 @@ export const ACCEPT_LOOP_OPTIONS = [
  *
  * ```
  * listen -> [memory pause] -> metrics -> logWarnings -> handleErrors -> [proxyProtocol]
- *        -> [CPU pause, heaviest shed] -> backpressure(limiter) -> [idleTimeout] -> serve
+ *        -> [CPU pause, heaviest shed] -> backpressure(limiter) -> [silenceTimeout] -> serve
  * ```
  *
  * @example
@@ -130,7 +130,7 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
   const queueTimeoutMs = optional('queueTimeoutMs', positive) ?? 10_000;
   const perPeer = optional('perPeer', positive);
   const perPeerRate = optional('perPeerRate', positive);
-  const idleMs = optional('idleMs', positive);
+  const silenceMs = optional('silenceMs', positive);
   const maxLagMs = optional('maxLagMs', (n, v) => checkInteger(n, v, 0)) ?? 100;
   const maxElu = optional('maxElu', (n, v) => checkNumber(n, v, { above: 0, max: 1 }));
   const maxHeapMb = optional('maxHeapMb', positive);
@@ -176,7 +176,7 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
             readProxyHeader,
             pressured(policy.cpu, shedHeaviest),
             backpressure(limiter),
-            idleMs === undefined ? identity : idleTimeout(idleMs),
+            silenceMs === undefined ? identity : silenceTimeout(silenceMs),
           )
           .subscribe(subscriber),
       );

@@ -1,8 +1,8 @@
 import { of, Subject } from 'rxjs';
 import { accepted, fakeSocket, FakeListener, testScheduler, type FakeSocket } from '../marbles';
-import { type Accepted, backpressure, idleTimeout, Limiter } from '../../src';
+import { type Accepted, backpressure, silenceTimeout, Limiter } from '../../src';
 
-describe('idleTimeout', () => {
+describe('silenceTimeout', () => {
   const listener = new FakeListener(() => 0);
 
   it('passes connections through and closes one silent for ms (checked every ms / 5), whatever its own timer says', () => {
@@ -13,7 +13,7 @@ describe('idleTimeout', () => {
       const a = accepted(listener, quiet);
       const b = accepted(listener, chatty);
       const source = cold('-a-b-|', { a, b });
-      expectObservable(source.pipe(idleTimeout(100))).toBe('-a-b-|', { a, b });
+      expectObservable(source.pipe(silenceTimeout(100))).toBe('-a-b-|', { a, b });
       expectSubscriptions(source.subscriptions).toBe('^----!');
       const closedAt: Record<string, number> = {};
       quiet.on('close', () => (closedAt.quiet = scheduler.now()));
@@ -33,7 +33,7 @@ describe('idleTimeout', () => {
       const limiter = new Limiter(1);
       const socket = fakeSocket();
       let completed = false;
-      of(accepted(listener, socket)).pipe(backpressure(limiter), idleTimeout(50)).subscribe({ complete: () => (completed = true) });
+      of(accepted(listener, socket)).pipe(backpressure(limiter), silenceTimeout(50)).subscribe({ complete: () => (completed = true) });
       expect([completed, limiter.live]).toEqual([true, 1]);
       flush();
       expect([socket.destroyed, limiter.live]).toEqual([true, 0]);
@@ -45,7 +45,7 @@ describe('idleTimeout', () => {
     scheduler.run(({ flush }) => {
       const socket = fakeSocket();
       const results = new Subject<Accepted>();
-      results.pipe(idleTimeout(1000)).subscribe();
+      results.pipe(silenceTimeout(1000)).subscribe();
       results.next(accepted(listener, socket));
       scheduler.schedule(() => socket.destroy(), 10);
       flush();
@@ -56,10 +56,10 @@ describe('idleTimeout', () => {
   it('passes errors through and, on early unsubscription, stops watching', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold, hot, expectObservable, expectSubscriptions, flush }) => {
-      expectObservable(cold<Accepted>('--#').pipe(idleTimeout(10))).toBe('--#');
+      expectObservable(cold<Accepted>('--#').pipe(silenceTimeout(10))).toBe('--#');
       const socket: FakeSocket = fakeSocket();
       const source = hot<Accepted>('-a--', { a: accepted(listener, socket) });
-      expectObservable(source.pipe(idleTimeout(10)), '^-!').toBe('-a-', { a: expect.anything() });
+      expectObservable(source.pipe(silenceTimeout(10)), '^-!').toBe('-a-', { a: expect.anything() });
       expectSubscriptions(source.subscriptions).toBe('^-!');
       flush();
       expect(socket.destroyed).toBe(false); // no check ran after unsubscription
@@ -76,7 +76,7 @@ describe('idleTimeout', () => {
       const seen: Accepted[] = [];
       let error: unknown;
       const results = new Subject<Accepted>();
-      results.pipe(idleTimeout(10)).subscribe({ next: (c) => seen.push(c), error: (e) => (error = e) });
+      results.pipe(silenceTimeout(10)).subscribe({ next: (c) => seen.push(c), error: (e) => (error = e) });
       of(accepted(listener, closed), accepted(listener, broken)).subscribe((c) => results.next(c));
       expect(seen).toHaveLength(2);
       flush();
@@ -85,6 +85,6 @@ describe('idleTimeout', () => {
   });
 
   it.each([0, -1, 1.5, NaN])('rejects %p, naming the option', (ms) => {
-    expect(() => idleTimeout(ms)).toThrow(/idleTimeout: ms must be/);
+    expect(() => silenceTimeout(ms)).toThrow(/silenceTimeout: ms must be/);
   });
 });

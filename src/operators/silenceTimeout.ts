@@ -25,25 +25,25 @@ const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) 
 
 /**
  * Closes a connection that sends and receives nothing for `ms`, whatever the server behind it
- * does with the socket, so idle clients, and slowloris clients that trickle a byte less often
+ * does with the socket, so silent clients, and slowloris clients that trickle a byte less often
  * than that, cannot hold their slots: closing the socket releases its token. Silence counts in
  * both directions, also while a request is being worked on.
  *
  * It reads the socket's byte counters (`bytesRead`, `bytesWritten`) every `ms / 5`, one timer
  * for all connections, running only while there are connections: a connection is closed
- * between `ms` and `1.2 × ms` after its last byte. (Not the socket's own idle timer,
+ * between `ms` and `1.2 × ms` after its last byte. (Not the socket's own timeout,
  * `socket.setTimeout`: `http.Server` replaces it with its keep-alive timeout after every
  * response, and clears it on the next request.) Place it after {@link backpressure}. When
  * its source completes, the connections it passed on stay watched until they close.
  *
  * ```
  * admitted: -a-------|
- * socket a:  [idle ms]x      x: destroyed, its token released
+ * socket a:  [silent ms]x      x: destroyed, its token released
  * output:   -a-------|
  * ```
  *
  * @example
- * listen({ port: 8080 }).pipe(handleErrors(), backpressure(100), idleTimeout(30_000), serve(handle)).subscribe();
+ * listen({ port: 8080 }).pipe(handleErrors(), backpressure(100), silenceTimeout(30_000), serve(handle)).subscribe();
  *
  * @param ms Milliseconds of silence allowed, an integer >= 1.
  * @param scheduler Where the checks are timed. Default `asyncScheduler`.
@@ -51,9 +51,9 @@ const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) 
  * @throws {TypeError | RangeError} At call time, on an `ms` that is not an integer >= 1 or a
  *   `scheduler` that is not one, naming it and its value.
  */
-export function idleTimeout<C extends Accepted>(ms: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<C> {
-  checkInteger('idleTimeout: ms', ms, 1);
-  checkScheduler('idleTimeout: scheduler', scheduler);
+export function silenceTimeout<C extends Accepted>(ms: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<C> {
+  checkInteger('silenceTimeout: ms', ms, 1);
+  checkScheduler('silenceTimeout: scheduler', scheduler);
   const period = Math.max(1, Math.floor(ms / 5));
 
   return operate((source: Observable<C>, subscriber: Subscriber<C>) => {
