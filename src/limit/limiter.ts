@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { Socket } from 'node:net';
 import { endSocket } from '../util/endSocket';
+import { copyOf } from '../util/histogram';
 import { checkInteger } from '../util/validate';
 import type { Admissions, WithSocket } from './admissions';
 import { Changes } from './changes';
@@ -156,7 +157,7 @@ export class Limiter {
 
   /** What this limiter has counted so far: a copy, taken now. */
   get counts(): LimiterCounts {
-    return { ...this.#counts };
+    return { ...this.#counts, queueWait: copyOf(this.#counts.queueWait) };
   }
 
   /** Changes the limit; live connections stay even if there are more than the new limit. */
