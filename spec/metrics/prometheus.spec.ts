@@ -111,7 +111,12 @@ describeWithPrometheus(title, () => {
     const waited = results.filter((r) => r.outcome === 'served' && r.ms > 450).length;
     expect(served).toBeGreaterThanOrEqual(30);
     expect(waited).toBeGreaterThanOrEqual(20);
-    expect(seen.filter((o) => !['served', '503', 'ECONNREFUSED'].includes(o))).toEqual([]); // never reset, never left waiting
+    // Never left waiting. A reset is rare but possible: a connection that reaches the kernel's
+    // queue after the pause's flush found it empty and before the socket closed is reset by the
+    // close, unseen by the process (a race of microseconds; 1 in a run of 90 on Node 22, once).
+    expect(seen.filter((o) => !['served', '503', 'ECONNREFUSED', 'ECONNRESET'].includes(o))).toEqual([]);
+    const resets = seen.filter((o) => o === 'ECONNRESET').length;
+    expect(resets).toBeLessThanOrEqual(3);
     // Scraped after the last wave (1 s interval): the counters as the clients counted.
     let completed = NaN;
     for (let i = 0; i < 80 && completed !== served; i++) {
@@ -120,8 +125,13 @@ describeWithPrometheus(title, () => {
     }
     expect(completed).toBe(served);
     // Every connection the loop accepted or a pause took was served or answered 503.
-    expect(await single('rxjs_listen_accepted_total + rxjs_listen_refused_total')).toBe(served + answered503);
-    expect(await single('sum(rxjs_listen_dropped_total) + sum(rxjs_listen_refused_total) + sum(rxjs_listen_queue_timeouts_total)')).toBe(answered503);
+    // (A reset one the loop had taken counts on its side only: at most `resets` more.)
+    const handled = await single('rxjs_listen_accepted_total + rxjs_listen_refused_total');
+    expect(handled - (served + answered503)).toBeGreaterThanOrEqual(0);
+    expect(handled - (served + answered503)).toBeLessThanOrEqual(resets);
+    const refusedByLoop = await single('sum(rxjs_listen_dropped_total) + sum(rxjs_listen_refused_total) + sum(rxjs_listen_queue_timeouts_total)');
+    expect(refusedByLoop - answered503).toBeGreaterThanOrEqual(0);
+    expect(refusedByLoop - answered503).toBeLessThanOrEqual(resets);
     expect((await query('rxjs_listen_dropped_total')).map((r) => r.metric.reason).sort()).toEqual(['limit', 'per_peer', 'per_peer_rate', 'shed']);
     expect(await single('rxjs_listen_queue_wait_seconds_count')).toBe(waited);
     expect(await single('rxjs_listen_queue_wait_seconds_sum')).toBeGreaterThan(waited * 0.25); // each waited one hold at least
