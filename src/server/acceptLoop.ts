@@ -11,6 +11,7 @@ import { pauseUnderPressure, type Pressure, type PressureWarning } from '../oper
 import { proxyProtocol } from '../operators/proxyProtocol';
 import { serviceUnavailable } from '../protocol/serviceUnavailable';
 import type { WatchOptions } from '../source/watch';
+import { parseAddressList } from '../util/addresses';
 import { checkBoolean, checkInteger, checkKnownOptions, checkNumber, checkOptions } from '../util/validate';
 import { logFunction, type Logger } from './log';
 import { overloadPolicy } from './overloadPolicy';
@@ -140,8 +141,10 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
   const shedHeaviest = optional('shedHeaviest', checkBoolean) ?? true;
   const announcePause = optional('announcePauseMs', (n, v) => checkInteger(n, v, 0)) ?? 0;
   const log = logFunction(options.logger, name('logger'));
-  // Checked here, not at the first connection: proxyProtocol checks its addresses as it is called.
-  const readProxyHeader = useProxyProtocol ? named(() => proxyProtocol({ trusted: options.trustedProxies ?? ['127.0.0.1', '::1'] }), 'proxyProtocol: options.trusted', name('trustedProxies')) : identity;
+  const trusted = options.trustedProxies ?? ['127.0.0.1', '::1'];
+  // Checked under this option's name first; proxyProtocol then parses the same list again.
+  if (useProxyProtocol) parseAddressList(trusted, name('trustedProxies'));
+  const readProxyHeader = useProxyProtocol ? proxyProtocol({ trusted }) : identity;
 
   const policy = overloadPolicy({ maxLagMs, maxElu, maxHeapMb, maxRssMb });
   // Every refusal is readable: a 503 with Retry-After, never a reset.
@@ -190,12 +193,3 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
   });
 }
 
-/** Calls `make`, its errors naming `option` as the caller's (`proxyProtocol: options.trusted` as `listenAndServe: options.trustedProxies`). */
-function named<T>(make: () => T, inner: string, outer: string): T {
-  try {
-    return make();
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith(inner)) error.message = outer + error.message.slice(inner.length);
-    throw error;
-  }
-}
