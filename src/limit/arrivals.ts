@@ -13,11 +13,9 @@ const OVER_SHARE = 1.5;
 const MIN_SHARE = 1 / 16;
 
 /**
- * The remote addresses of the last 512 connections to arrive, and which of them stand out: whom
- * overload shedding refuses first. A ring, not counts per address over time: recording is two
- * stores per connection, its memory fixed whatever the number of addresses, and the counting done
- * only when asked. It judges by arrivals, not admissions: a refused address goes on standing out
- * as long as it goes on connecting.
+ * The remote addresses of the last 512 connections to arrive, and which stand out: whom shedding
+ * refuses first. A ring: two stores per connection, fixed memory, the counting done only when asked.
+ * It judges by arrivals, not admissions: a refused address stands out as long as it goes on connecting.
  */
 export class Arrivals {
   readonly #addresses = new Array<string>(SIZE).fill('');
@@ -41,20 +39,7 @@ export class Arrivals {
    * when those that stand out brought less than half (refusing them would not end the overload).
    */
   heaviest(): string[] {
-    const now = this.now();
-    const recent = now - RECENT_MS;
-    const seen = new Set<string>();
-    const counts = new Map<string, number>();
-    let n = 0;
-    for (let i = 0; i < SIZE; i++) {
-      const at = this.#times[i]!;
-      if (at < now - SEEN_MS) continue;
-      const address = this.#addresses[i]!;
-      seen.add(address);
-      if (at < recent) continue;
-      counts.set(address, (counts.get(address) ?? 0) + 1);
-      n++;
-    }
+    const [seen, counts, n] = this.#count();
     if (n < MIN_ARRIVALS || seen.size < 2) return [];
     const above = Math.max((OVER_SHARE * n) / seen.size, MIN_SHARE * n);
     const heavy: string[] = [];
@@ -69,16 +54,25 @@ export class Arrivals {
 
   /** The one address seen in the last 10 s, when it brought at least 32 connections in the last second. */
   alone(): string | undefined {
+    const [seen, , n] = this.#count();
+    return n >= MIN_ARRIVALS && seen.size === 1 ? [...seen][0] : undefined;
+  }
+
+  /** The addresses seen in the last 10 s; how many arrivals each brought in the last second, and all of them. */
+  #count(): [Set<string>, Map<string, number>, number] {
     const now = this.now();
-    let address: string | undefined;
+    const seen = new Set<string>();
+    const counts = new Map<string, number>();
     let n = 0;
     for (let i = 0; i < SIZE; i++) {
       const at = this.#times[i]!;
       if (at < now - SEEN_MS) continue;
-      if (address === undefined) address = this.#addresses[i];
-      else if (this.#addresses[i] !== address) return undefined;
-      if (at >= now - RECENT_MS) n++;
+      const address = this.#addresses[i]!;
+      seen.add(address);
+      if (at < now - RECENT_MS) continue;
+      counts.set(address, (counts.get(address) ?? 0) + 1);
+      n++;
     }
-    return n >= MIN_ARRIVALS ? address : undefined;
+    return [seen, counts, n];
   }
 }

@@ -2,16 +2,13 @@ import type { Counts } from './counts';
 import type { SlotToken } from './token';
 
 /**
- * Whether an admitted connection may begin a new exchange (an HTTP request) now, or should be
- * answered at once that the server is overloaded: the limiter's decisions per request. Two bounds,
- * both off until set:
- * - `limit`, on exchanges in flight ({@link overload!targetLimit} learns it from CPU). Idle
- *   keep-alive connections cost the loop nothing and do not count: a limit learned from CPU that
- *   counted them would close them under their clients' next requests.
- * - `waitMs`, into the loop's current turn: the loop handles every request ready when it polls in
- *   one turn, so one handled `waitMs` after the turn's first has been ready at least that long, and
- *   so has every one behind it. The rest of the turn is answered `503` (a tenth of a millisecond
- *   each), so the next turn comes soon: CoDel's rule on a CPU-bound server's queue, its ready sockets.
+ * Whether an admitted connection may begin a new exchange (an HTTP request) now, or should be answered
+ * at once that the server is overloaded: the limiter's decisions per request. Two bounds, off until set:
+ * - `limit`, on exchanges in flight. Idle keep-alive connections do not count: a limit learned from
+ *   CPU ({@link overload!targetLimit}) that counted them would close them under their next requests.
+ * - `waitMs`, into the loop's current turn: the loop handles every request ready when it polls in one
+ *   turn, so one handled `waitMs` after the turn's first has waited that long, and so has every one
+ *   behind it. The rest of the turn is answered `503` (cheap), so the next turn comes soon: CoDel's rule.
  */
 export class ExchangeGate {
   /** The most exchanges in flight; `Infinity`: no bound. */

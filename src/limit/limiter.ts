@@ -208,11 +208,8 @@ export class Limiter {
   }
 
   /**
-   * Gives a connection its slot or queues it until one is free (`owner.admitted` is called then),
-   * or refuses it (ended and counted). What {@link backpressure} calls for each connection.
-   *
-   * @param owner Where admissions go; {@link Limiter.withdraw} ends what it queued.
-   * @internal
+   * Gives a connection its slot or queues it until one is free (`owner.admitted` is called then;
+   * {@link Limiter.withdraw} ends what it queued), or refuses it (ended and counted). @internal
    */
   enter<C extends WithSocket>(connection: C, owner: Admissions<C>, wait = true): 'admitted' | 'queued' | 'dropped' {
     const { socket } = connection;

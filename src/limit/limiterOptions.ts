@@ -13,9 +13,8 @@ export interface PerPeerRate {
   /** Ends a connection over the rate. Default: `socket.destroy()`. */
   readonly onExceeded?: (socket: Socket) => void;
   /**
-   * Counts IPv6 clients by network: addresses that share their first `ipv6Prefix` bits (1 to 128;
-   * 64 is what one host commonly holds) share one bucket. IPv4 addresses still count one by one.
-   * Default: every address its own bucket.
+   * Counts IPv6 clients by network: addresses sharing their first `ipv6Prefix` bits (1 to 128; one host
+   * commonly holds a /64) share a bucket; IPv4 ones count one by one. Default: every address its own.
    */
   readonly ipv6Prefix?: number;
 }
@@ -23,21 +22,18 @@ export interface PerPeerRate {
 /** Options of a {@link index!Limiter}. */
 export interface LimiterOptions {
   /**
-   * The most live connections from one remote address, counting those waiting (nginx's
-   * `limit_conn`). Connections over it are closed at once (`counts.droppedPerPeer`) and do not
-   * pause the listener. Default: no per-peer limit.
+   * The most live connections from one remote address, counting those waiting (nginx's `limit_conn`).
+   * Connections over it are closed at once (`counts.droppedPerPeer`), the listener not paused. Default: none.
    */
   perPeer?: number;
   /**
-   * New connections per second from one remote address, a token bucket per address checked
-   * before a byte is read. Connections over it are handed to `onExceeded` (`counts.droppedPerPeerRate`);
-   * they never wait, and never pause the listener. Default: no rate limit.
+   * New connections per second from one remote address, a token bucket each, checked before a byte is read.
+   * Connections over it are handed to `onExceeded` (`counts.droppedPerPeerRate`), never wait or pause. Default: none.
    */
   perPeerRate?: PerPeerRate;
   /**
-   * How many connections may wait, first in first out, while every slot is taken; the listener
-   * pauses only when the queue is full too. Default 511: Node's default listen backlog, so a burst
-   * the kernel would have held waits here instead. 0: none wait.
+   * How many connections may wait, first in first out, while every slot is taken; the listener pauses only
+   * when the queue is full too. Default 511: Node's default listen backlog, so a burst waits here instead. 0: none wait.
    */
   queueSize?: number;
   /**
@@ -45,16 +41,12 @@ export interface LimiterOptions {
    * Default 10 000: a queue that has not moved for that long is overload, not a burst. `Infinity`: no limit.
    */
   queueTimeout?: number;
-  /**
-   * Ends a connection that waited `queueTimeout` ms. Default: `socket.destroy()`. For plain
-   * HTTP, {@link index!serviceUnavailable} answers `503` with `Retry-After`.
-   */
+  /** Ends a connection that waited `queueTimeout` ms. Default: `socket.destroy()`; {@link index!serviceUnavailable} answers `503`. */
   onQueueTimeout?: (socket: Socket) => void;
   /**
-   * The longest a request should wait for the event loop, in ms: requests that a loop turn reaches
-   * later than that are answered at once that the server is overloaded (HTTP/1: `503`, the
-   * connection kept open; `counts.shedRequests`), so served ones wait at most about twice this.
-   * Judged by {@link index!Token.tryBusy}, which {@link index!handTo} calls. Default: none (`Infinity`).
+   * The longest a request should wait for the event loop, in ms: those a loop turn reaches later are
+   * answered at once that the server is overloaded (HTTP/1: `503`, `counts.shedRequests`), so served ones
+   * wait at most about twice this. Judged by {@link index!Token.tryBusy}. Default: none (`Infinity`).
    */
   maxWaitMs?: number;
   /**
@@ -72,10 +64,7 @@ export type PeerRateSettings = Required<Omit<PerPeerRate, 'ipv6Prefix'>> & Pick<
 
 const KNOWN: ReadonlyArray<keyof LimiterOptions> = ['perPeer', 'perPeerRate', 'queueSize', 'queueTimeout', 'onQueueTimeout', 'maxWaitMs', 'refuse', 'scheduler'];
 
-/**
- * A {@link index!Limiter}'s options, checked (a `TypeError` or `RangeError` naming the option and
- * the value, also on an unknown option: a misspelt one would be ignored) and defaulted.
- */
+/** A {@link index!Limiter}'s options, checked (an unknown one too: a misspelt one would be ignored) and defaulted. */
 export function settleLimiterOptions(options: LimiterOptions) {
   checkKnownOptions('Limiter: options', options, KNOWN);
   const { perPeer, queueSize = 511, queueTimeout = 10_000, onQueueTimeout = destroy, maxWaitMs = Infinity, scheduler = asyncScheduler } = options;

@@ -5,9 +5,8 @@ import { PeerRates } from './peerRates';
 import { Shedding } from './shedding';
 
 /**
- * What a {@link index!Limiter} decides by a connection's remote address: who is shed under overload,
- * who is over `perPeerRate`, and who holds `perPeer` already. Each keeps nothing per address
- * unless its option (or a watch, for shedding) asks for it.
+ * What a {@link index!Limiter} decides by a connection's remote address: who is shed under overload, who
+ * is over `perPeerRate`, who holds `perPeer` already. Nothing is kept per address unless asked for.
  */
 export class PeerPolicy {
   readonly shedding: Shedding;
@@ -33,12 +32,7 @@ export class PeerPolicy {
     this.#rateBits = rate?.ipv6Prefix;
   }
 
-  /**
-   * Judges a new connection before a byte of it is read: shed under overload, or over its
-   * address's rate (a token taken from its bucket if not).
-   *
-   * @returns The counter it is refused under, or `undefined`: it goes on.
-   */
+  /** Judges a new connection before a byte is read: the counter it is refused under, or `undefined`. */
   screen(socket: Socket): 'droppedHeaviest' | 'droppedPerPeerRate' | undefined {
     if (this.shedding.watching && this.shedding.refuses(socket.remoteAddress ?? '')) return 'droppedHeaviest';
     if (this.#rates === undefined) return undefined;
@@ -47,10 +41,8 @@ export class PeerPolicy {
   }
 
   /**
-   * Counts a connection about to take a slot or wait against `perPeer`.
-   *
-   * @returns The address it is counted under, for {@link PeerPolicy.leave}; `undefined` without a
-   *   per-peer limit; `false` when its address holds `perPeer` already.
+   * Counts a connection about to take a slot or wait against `perPeer`: the address it is counted under,
+   * for {@link PeerPolicy.leave}; `undefined` without a limit; `false` when its address is at it.
    */
   enter(socket: Socket): string | undefined | false {
     if (this.#counts === undefined) return undefined;

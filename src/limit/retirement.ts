@@ -6,17 +6,15 @@ import type { SlotToken } from './token';
 import type { WaitQueue } from './waitQueue';
 
 /**
- * When a {@link index!Limiter}'s live connections end without their client ending them: idle ones
- * closed, longest idle first, to admit a waiting connection (reclaim); those of a withdrawn owner
- * (its operator unsubscribed) as they go idle, at once or once unused for
- * {@link index!Limiter.closeIdleAfter}'s time, graceful ones (HTTP/2 GOAWAY) at once; and every one
- * after its exchange from {@link index!Limiter.retireAfterExchanges} on.
+ * When a {@link index!Limiter}'s live connections end without their client ending them: the idle ones,
+ * longest idle first, to admit a waiting connection (reclaim); those of a withdrawn owner (its operator
+ * unsubscribed) as they go idle, graceful ones (HTTP/2 GOAWAY) at once; every one after its exchange
+ * from {@link index!Limiter.retireAfterExchanges} on.
  */
 export class Retirement {
   // Connections between exchanges, longest idle first.
   readonly #idle = new LinkedList<SlotToken>();
-  // Retired at shutdown busy or not. A Set is fine: they are few and long-lived (see LinkedList
-  // on why the accept path keeps none).
+  // Retired at shutdown busy or not. A Set is fine: they are few and long-lived (see LinkedList).
   readonly #graceful = new Set<SlotToken>();
   readonly #withdrawn = new WeakSet<object>();
   // Spares the WeakSet lookup on every idle() and header decision.
@@ -25,11 +23,7 @@ export class Retirement {
   // The sweep under way (see #sweepIdle), and each idle connection it saw, with what it had read.
   #sweep: Subscription | undefined;
   #swept = new Map<SlotToken, number>();
-  /**
-   * How long a withdrawal leaves an idle connection open, ms; 0: closed at once. Under traffic a
-   * balancer keeps reusing its idle connections, so one left unused that long is one it no longer
-   * chooses, and closing it races no request.
-   */
+  /** How long a withdrawal leaves an idle connection open, ms (see Limiter.closeIdleAfter); 0: closed at once. */
   idleGraceMs = 0;
 
   /** @param slots What reclaim frees slots for: connections waiting with every slot taken. */
@@ -44,12 +38,7 @@ export class Retirement {
     return this.#retiringAll || this.#withdraws(token);
   }
 
-  /**
-   * The connection went idle: to the back of the pool, with what it had read by now, and retired
-   * if its owner was withdrawn (now, or by the sweep once it has stayed idle).
-   *
-   * @returns Whether its owner was withdrawn (then it is no one's to reclaim).
-   */
+  /** The connection went idle: into the pool, and retired if its owner was withdrawn (then it is no one's to reclaim: true). */
   wentIdle(token: SlotToken): boolean {
     token.readAtIdle = token.socket.bytesRead;
     this.#idle.remove(token);
@@ -116,10 +105,8 @@ export class Retirement {
   }
 
   /**
-   * Takes `token` out of the pool and retires its connection, unless bytes arrived since it went idle
-   * and its protocol has no graceful retirement: a request is on its way, so it is busy, not idle.
-   *
-   * @returns Whether it was retired.
+   * Takes `token` out of the pool and retires its connection (true), unless bytes arrived since it went
+   * idle and its protocol has no graceful retirement: a request is on its way, so it is busy, not idle.
    */
   #close(token: SlotToken): boolean {
     this.#idle.remove(token);
@@ -151,10 +138,7 @@ export class Retirement {
   }
 }
 
-/**
- * Releases a connection's slot and retires the connection: in its protocol's way where it has one,
- * else by `socket.destroySoon()` (what was written is flushed first).
- */
+/** Releases a connection's slot and retires it: in its protocol's way, else by `socket.destroySoon()` (flushing what was written). */
 function retire(token: SlotToken): void {
   token.release();
   if (token.retire !== undefined) token.retire();

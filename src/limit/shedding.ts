@@ -44,11 +44,9 @@ export class Shedding {
   }
 
   /**
-   * Judges again which addresses to refuse until {@link stop}: the heaviest, or a single address
-   * seen for a 30 ms look (calls within it say the same). None: refuse everyone (pause).
-   *
-   * Why a look: a pause refuses in the kernel, unseen, so a client queued behind a flood would never
-   * be seen; the look takes the queue's connections, the flood's closed, the others' recorded.
+   * Judges again which addresses to refuse until {@link stop}: the heaviest, or a single address seen
+   * for a 30 ms look (calls within it say the same). None: refuse everyone (pause). Why a look: a pause
+   * refuses in the kernel, so a client queued behind a flood would never be seen; the look admits it.
    */
   judge(): readonly string[] {
     const now = this.now();

@@ -3,11 +3,10 @@ import type { Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
 
 /**
- * One admitted connection's slot under a {@link Limiter}, released when its socket closes or
- * explicitly (once). A protocol that marks each exchange ({@link Token.busy}, {@link Token.idle},
- * as {@link handTo} does for HTTP/1) lets the limiter close the connection idle the longest to
- * admit a waiting one (as nginx does), and close connections as they go idle at shutdown. A
- * connection is busy from admission until first marked idle.
+ * One admitted connection's slot under a {@link Limiter}, released when its socket closes or explicitly.
+ * A protocol that marks each exchange ({@link Token.busy}, {@link Token.idle}, as {@link handTo} does)
+ * lets the limiter close the connection idle the longest to admit a waiting one (as nginx does), and
+ * close connections as they go idle at shutdown. A connection is busy until first marked idle.
  */
 export interface Token {
   /** Frees the slot (once; later calls do nothing). The socket stays open. */
@@ -49,15 +48,13 @@ export interface Token {
 
 /** What a token needs of the limiter that issued it: one call per event. */
 export interface TokenHost {
-  /** The token's slot is free. */
   released(token: SlotToken): void;
-  /** The connection has no exchange in flight: mark it idle (`exchanges = -1`). */
+  /** No exchange is in flight any more: mark it idle (`exchanges = -1`). */
   wentIdle(token: SlotToken): void;
-  /** The connection began an exchange, fresh or idle. */
+  /** An exchange began, the connection fresh or idle. */
   wentBusy(token: SlotToken): void;
-  /** Whether a new exchange may begin on the connection now (and counts it if not). */
+  /** Whether a new exchange may begin now (counted if not). */
   admitsExchange(token: SlotToken): boolean;
-  /** Whether the connection should end after its current exchange. */
   retiring(token: SlotToken): boolean;
   /** The connection may be retired at any time (see {@link Token.retireWith}). */
   retiresGracefully(token: SlotToken): void;
@@ -98,17 +95,11 @@ export class SlotToken implements Token, Links<SlotToken> {
   next: SlotToken | undefined = undefined;
   /** `socket.bytesRead` when last marked idle: more since means a request is on its way. */
   readAtIdle = 0;
-  /**
-   * Exchanges in flight (`busy()` calls not yet matched by `idle()`), or -1 between exchanges.
-   * A fresh connection has 0: busy from admission until its first exchange ends.
-   */
+  /** `busy()` calls not yet matched by `idle()`, or -1 between exchanges; 0 when fresh: busy until its first exchange ends. */
   exchanges = 0;
   #style: Style = TCP;
 
-  /**
-   * @param peer Its remote address where a per-peer limit counts it.
-   * @param owner Who admitted it (an operator): its withdrawal retires the connection.
-   */
+  /** @param owner Who admitted it (an operator): its withdrawal retires the connection. */
   constructor(
     host: TokenHost,
     readonly socket: Socket,

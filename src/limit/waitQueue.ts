@@ -7,25 +7,17 @@ import type { Counts } from './counts';
 import type { PeerPolicy } from './peerPolicy';
 
 /**
- * The connections accepted while every slot is taken, first in first out: the backlog a
- * listening socket would hold, kept in the process so that the listener need not close
- * (closing resets the kernel's backlog). A waiting socket is left untouched: it reads at most
- * its stream's high-water mark and costs no CPU, and the server it is handed to later reads the
- * buffered request as if it had just arrived.
- *
- * A client that gives up while waiting leaves at once (`gaveUp`); one that waits `timeout` ms is
- * handed to `onTimeout` (`queueTimeouts`), so that the protocol can say why (an HTTP 503); any
- * other that leaves without a slot is destroyed.
+ * The connections accepted while every slot is taken, first in first out: the backlog a listening
+ * socket would hold, kept in the process so that the listener need not close (closing resets the
+ * kernel's backlog). A waiting socket is left unread: it costs no CPU, and the server it is handed
+ * to later reads the buffered request as if it had just arrived. One that waits `timeout` ms is
+ * handed to `onTimeout`, so that the protocol can say why (an HTTP 503); others leaving are destroyed.
  */
 export class WaitQueue {
   // The first entry has waited longest; a client leaving from the middle costs O(1).
   readonly #entries = new LinkedList<Waiting>();
 
-  /**
-   * @param timeout How long one may wait, in ms (`Infinity`: no limit).
-   * @param peers Where a departing connection's per-peer count is given back.
-   * @param departed Called last for every connection that leaves without a slot.
-   */
+  /** @param departed Called last for every connection that leaves without a slot. */
   constructor(
     private readonly timeout: number,
     private readonly scheduler: SchedulerLike,
@@ -108,10 +100,9 @@ class Waiting implements Links<Waiting> {
 }
 
 /**
- * A waiting socket's entry, told of the client giving up: 'close'; or 'end', which comes only
- * once everything before the FIN has been read: nothing reads a waiting socket, so only from a
- * client that closed without sending anything (one that sent a request and half-closed still
- * wants its answer). 'error': a reset must not crash the process for want of a listener.
+ * A waiting socket's entry, told of the client giving up: 'close'; or 'end', which an unread socket
+ * emits only if the client sent nothing (one that sent a request and half-closed keeps its place).
+ * 'error': a reset must not crash the process for want of a listener.
  */
 const waiting = new SocketRecords<Waiting>('waiting', {
   close: (entry) => entry.queue.depart(entry, 'gone'),
