@@ -1,28 +1,21 @@
-/** How many arrivals are remembered: a power of two (the ring's index is masked). */
+// How many arrivals are remembered: a power of two (the ring's index is masked).
 const SIZE = 512;
-/** Arrivals older than this, ms, say nothing about the overload of now. */
+// Arrivals older than this, ms, say nothing about the overload of now.
 const RECENT_MS = 1000;
-/**
- * Addresses seen this recently, ms, count as clients to protect, even if none of theirs came in
- * the last second: a paused listener refuses them in the kernel, unseen.
- */
+// Addresses seen this recently, ms, count as clients to protect, even if none of theirs came in
+// the last second: a paused listener refuses them in the kernel, unseen.
 const SEEN_MS = 10_000;
-/** Fewer arrivals than this say nothing about who brings them. */
+// Fewer arrivals than this say nothing about who brings them.
 const MIN_ARRIVALS = 32;
-/** An address stands out when it brought more than this many times an equal share (among the addresses seen)... */
+// An address stands out when it brought more than this many times an equal share (among the
+// addresses seen), and at least MIN_SHARE of all (so that chance alone does not single one out).
 const OVER_SHARE = 1.5;
-/** ...and at least this share of all of them (so that chance alone does not single one out among many). */
 const MIN_SHARE = 1 / 16;
 
 /**
- * The remote addresses of the last 512 connections to arrive, and which of them stand out: the
- * clients that bring most of the new connections, whom overload shedding refuses first.
- *
- * A ring, not counts per address over time: recording is two stores per connection and its
- * memory is fixed (512 strings and times) whatever the number of addresses; the counting
- * happens only when asked, under pressure, over the arrivals of the last second. It judges by
- * arrivals, not by what was admitted: an address whose connections are refused goes on
- * standing out as long as it goes on connecting.
+ * The remote addresses of the last 512 connections to arrive, and which stand out: whom shedding
+ * refuses first. A ring: two stores per connection, fixed memory, the counting done only when asked.
+ * It judges by arrivals, not admissions: a refused address stands out as long as it goes on connecting.
  */
 export class Arrivals {
   readonly #addresses = new Array<string>(SIZE).fill('');
@@ -40,31 +33,13 @@ export class Arrivals {
   }
 
   /**
-   * The addresses that brought more than 1.5 times an equal share of the arrivals of the last
-   * second (and at least 1/16 of them), when together they brought most of them: one client
-   * flooding among others, a few among many. The equal share is among the addresses seen in
-   * the last 10 s (of the 512 remembered), so that a client refused while the listener was
-   * paused still counts. None when fewer than 32 arrived in the last second; when one address
-   * brought them all and no other was seen (there is no one else to protect: behind one
-   * balancer without the PROXY protocol, every connection has its address); when they are
-   * spread evenly; or when those that stand out brought less than half (refusing them would
-   * not end the overload: refuse everyone).
+   * The addresses that stand out among the arrivals of the last second, when together they brought
+   * more than half. None when fewer than 32 arrived; when a single address was seen (no one else to
+   * protect: behind one balancer without the PROXY protocol, every connection has its address); or
+   * when those that stand out brought less than half (refusing them would not end the overload).
    */
   heaviest(): string[] {
-    const now = this.now();
-    const recent = now - RECENT_MS;
-    const seen = new Set<string>();
-    const counts = new Map<string, number>();
-    let n = 0;
-    for (let i = 0; i < SIZE; i++) {
-      const at = this.#times[i]!;
-      if (at < now - SEEN_MS) continue;
-      const address = this.#addresses[i]!;
-      seen.add(address);
-      if (at < recent) continue;
-      counts.set(address, (counts.get(address) ?? 0) + 1);
-      n++;
-    }
+    const [seen, counts, n] = this.#count();
     if (n < MIN_ARRIVALS || seen.size < 2) return [];
     const above = Math.max((OVER_SHARE * n) / seen.size, MIN_SHARE * n);
     const heavy: string[] = [];
@@ -77,21 +52,27 @@ export class Arrivals {
     return brought > n / 2 ? heavy : [];
   }
 
-  /**
-   * The one address seen in the last 10 s, when it brought at least 32 connections in the last
-   * second: a flood with no one else in sight, or one balancer in front.
-   */
+  /** The one address seen in the last 10 s, when it brought at least 32 connections in the last second. */
   alone(): string | undefined {
+    const [seen, , n] = this.#count();
+    return n >= MIN_ARRIVALS && seen.size === 1 ? [...seen][0] : undefined;
+  }
+
+  /** The addresses seen in the last 10 s; how many arrivals each brought in the last second, and all of them. */
+  #count(): [Set<string>, Map<string, number>, number] {
     const now = this.now();
-    let address: string | undefined;
+    const seen = new Set<string>();
+    const counts = new Map<string, number>();
     let n = 0;
     for (let i = 0; i < SIZE; i++) {
       const at = this.#times[i]!;
       if (at < now - SEEN_MS) continue;
-      if (address === undefined) address = this.#addresses[i];
-      else if (this.#addresses[i] !== address) return undefined;
-      if (at >= now - RECENT_MS) n++;
+      const address = this.#addresses[i]!;
+      seen.add(address);
+      if (at < now - RECENT_MS) continue;
+      counts.set(address, (counts.get(address) ?? 0) + 1);
+      n++;
     }
-    return n >= MIN_ARRIVALS ? address : undefined;
+    return [seen, counts, n];
   }
 }

@@ -1,15 +1,13 @@
 import { Subject, type Observable } from 'rxjs';
 
 /**
- * A {@link index!Limiter}'s change events ({@link index!Limiter.changes}): when it starts or stops refusing
- * (the listener must pause or may resume), and when its limit is set. Never on every admission
- * or release: those are the accept path, and an event each would cost every connection.
+ * A {@link index!Limiter}'s change events: when it starts or stops refusing, and when its limit is
+ * set. Never on every admission or release: an event each would cost every connection.
  */
 export class Changes {
   readonly #subject = new Subject<void>();
   // `refusing` as last announced.
   #refusing = false;
-  /** The events, for the limiter to expose. */
   readonly events: Observable<void> = this.#subject.asObservable();
 
   /** Emits if `refusing` has flipped since it was last announced. */

@@ -21,15 +21,13 @@ export interface LimiterCounts {
   /** Idle connections closed to admit a waiting one. */
   readonly reclaimed: number;
   /**
-   * Requests answered at once that the server is overloaded (HTTP `503` with `Retry-After`),
-   * their handler never run: exchanges in flight at {@link index!Limiter.exchangeLimit}, or the
-   * event loop past `maxWaitMs` in its turn. Their connections stay open.
+   * Requests answered at once that the server is overloaded (HTTP `503`), their handler never run, their
+   * connection kept open: at {@link index!Limiter.exchangeLimit}, or the loop's turn past `maxWaitMs`.
    */
   readonly shedRequests: number;
   /**
-   * Exchanges completed: a request answered on a connection whose handler marks them
-   * ({@link index!Token.idle}, as `handTo` does for HTTP), or a connection that ended while busy
-   * (every connection, where nothing marks them). What {@link overload!serviceTimeMs} divides by.
+   * Exchanges completed (ended by {@link index!Token.idle}, or by the connection's end while busy):
+   * what {@link overload!serviceTimeMs} divides by.
    */
   readonly completed: number;
   /** How long the connections admitted from the queue waited there, in seconds. */

@@ -2,29 +2,20 @@ import type { Counts } from './counts';
 import type { SlotToken } from './token';
 
 /**
- * Whether an admitted connection may begin a new exchange (an HTTP request) now, or should be
- * answered at once that the server is overloaded (`503` with `Retry-After`): the limiter's
- * decisions per request, where its other decisions are per connection.
- *
- * Two bounds, both off until set:
- * - **Exchanges in flight** (`limit`, learned from CPU by {@link overload!targetLimit}): requests begun
- *   and not yet answered ({@link index!Limiter.inFlight}). Idle keep-alive connections cost the
- *   event loop nothing and do not count: a limit learned from CPU that counted them would close
- *   them under their clients' next requests.
- * - **Time in the current turn** (`waitMs`): the event loop handles every request that is
- *   ready when it polls in one turn, one after another; a request handled `waitMs` after the
- *   turn's first one has been ready at least that long, and so has every one behind it. Past
- *   that, the rest of the turn is answered `503` (about a tenth of a millisecond each instead
- *   of a handler's run), so the next turn comes soon and its requests have waited little: the
- *   served ones wait at most about two turns of `waitMs`, however many keep-alive clients
- *   send at once. A CPU-bound server's queue is its ready sockets; this is CoDel's rule on it.
+ * Whether an admitted connection may begin a new exchange (an HTTP request) now, or should be answered
+ * at once that the server is overloaded: the limiter's decisions per request. Two bounds, off until set:
+ * - `limit`, on exchanges in flight. Idle keep-alive connections do not count: a limit learned from
+ *   CPU ({@link overload!targetLimit}) that counted them would close them under their next requests.
+ * - `waitMs`, into the loop's current turn: the loop handles every request ready when it polls in one
+ *   turn, so one handled `waitMs` after the turn's first has waited that long, and so has every one
+ *   behind it. The rest of the turn is answered `503` (cheap), so the next turn comes soon: CoDel's rule.
  */
 export class ExchangeGate {
   /** The most exchanges in flight; `Infinity`: no bound. */
   limit = Infinity;
   /** How long into a turn new exchanges still begin, ms; `Infinity`: no bound. */
   waitMs = Infinity;
-  /** Connections with an exchange begun ({@link index!Token.busy}) and not ended: what `limit` bounds. */
+  /** Connections with an exchange begun and not ended: what `limit` bounds. */
   inFlight = 0;
   // When the current turn's first request was judged (scheduler time); -1 between turns.
   #turnStart = -1;
@@ -32,24 +23,14 @@ export class ExchangeGate {
     this.#turnStart = -1;
   };
 
-  /**
-   * @param now The clock, ms.
-   * @param counts Where exchanges completed and refused are counted.
-   * @param afterTurn Runs a function once the loop's current turn has handled what was ready
-   *   (`setImmediate`, the check phase); tests pass their own.
-   */
+  /** @param afterTurn Runs a function once the loop's current turn has handled what was ready (the check phase). */
   constructor(
     private readonly now: () => number,
     private readonly counts: Pick<Counts, 'completed' | 'shedRequests'>,
     private readonly afterTurn: (end: () => void) => void = setImmediate,
   ) {}
 
-  /**
-   * Judges a new exchange on `token`'s connection ({@link index!Token.tryBusy}); one refused is
-   * counted in `shedRequests`.
-   *
-   * @returns Whether it may begin.
-   */
+  /** Whether a new exchange may begin on `token`'s connection ({@link index!Token.tryBusy}); one refused is counted. */
   admitsOn(token: SlotToken): boolean {
     if (this.admits(this.inFlight - (token.exchanges > 0 ? 1 : 0))) return true;
     this.counts.shedRequests++;
@@ -58,23 +39,17 @@ export class ExchangeGate {
 
   /** `token`'s exchanges have ended (it went idle, or was released): completed, none in flight. */
   ended(token: SlotToken): void {
-    if (!token.isIdle) this.counts.completed++; // ended during an exchange (or fresh)
+    if (token.exchanges >= 0) this.counts.completed++; // ended during an exchange (or fresh), not idle
     if (token.exchanges > 0) this.inFlight--;
   }
 
-  /**
-   * Judges one new exchange.
-   *
-   * @param others Exchanges in flight besides this one.
-   * @returns Whether it may begin.
-   */
+  /** Whether a new exchange may begin, `others` in flight besides it. */
   admits(others: number): boolean {
     if (others >= this.limit) return false;
     if (this.waitMs === Infinity) return true;
     const now = this.now();
     if (this.#turnStart < 0) {
-      // The turn's first request: its turn ends when the loop reaches its check phase
-      // (setImmediate), after every ready socket of this poll has been handled.
+      // The turn's first request: the turn ends in the check phase, once every ready socket of this poll is handled.
       this.#turnStart = now;
       this.afterTurn(this.#endTurn);
       return true;

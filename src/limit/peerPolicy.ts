@@ -1,76 +1,66 @@
 import type { Socket } from 'node:net';
 import { ipv6Prefix } from '../util/addresses';
 import type { PeerRateSettings } from './limiterOptions';
-import { PeerCounts } from './peerCounts';
 import { PeerRates } from './peerRates';
 import { Shedding } from './shedding';
 
 /**
- * What a {@link index!Limiter} decides by a connection's remote address: who is shed under overload
- * ({@link index!Limiter.shedHeaviest}), who is over `perPeerRate`, and who holds `perPeer` already.
- * Each keeps nothing per address unless its option (or a watch, for shedding) asks for it.
+ * What a {@link index!Limiter} decides by a connection's remote address: who is shed under overload, who
+ * is over `perPeerRate`, who holds `perPeer` already. Nothing is kept per address unless asked for.
  */
 export class PeerPolicy {
-  /** Who is refused under overload (shedHeaviest). */
   readonly shedding: Shedding;
   /** Ends a connection over the rate (`perPeerRate.onExceeded`); `undefined` without a rate. */
   readonly onRateExceeded: ((socket: Socket) => void) | undefined;
-  // Only with a per-peer limit: without one, nothing is kept per address.
-  readonly #counts: PeerCounts | undefined;
-  // Only with a per-peer rate.
+  // Live and waiting connections per address, only with a per-peer limit; an address is
+  // forgotten with its last connection, so this never grows with the addresses ever seen.
+  readonly #counts: Map<string, number> | undefined;
   readonly #rates: PeerRates | undefined;
-  // With perPeerRate.ipv6Prefix: the prefix length IPv6 addresses are counted by.
+  // perPeerRate.ipv6Prefix: IPv6 addresses share a bucket by network.
   readonly #rateBits: number | undefined;
 
-  /**
-   * @param perPeer The most connections from one address; `undefined`: no limit.
-   * @param rate The rate per address; `undefined`: none.
-   * @param now The clock, ms.
-   */
-  constructor(perPeer: number | undefined, rate: PeerRateSettings | undefined, now: () => number) {
+  /** @param now The clock, ms. */
+  constructor(
+    private readonly perPeer: number | undefined,
+    rate: PeerRateSettings | undefined,
+    now: () => number,
+  ) {
     this.shedding = new Shedding(now);
-    this.#counts = perPeer === undefined ? undefined : new PeerCounts(perPeer);
+    this.#counts = perPeer === undefined ? undefined : new Map();
     this.#rates = rate === undefined ? undefined : new PeerRates(rate.rate, rate.burst, rate.maxAddresses, now);
     this.onRateExceeded = rate?.onExceeded;
     this.#rateBits = rate?.ipv6Prefix;
   }
 
-  /**
-   * Judges a new connection before a byte of it is read (and before it takes a slot or waits):
-   * shed under overload, or over its address's rate (a token taken from its bucket if not).
-   *
-   * @returns The counter it is refused under, or `undefined`: it goes on.
-   */
+  /** Judges a new connection before a byte is read: the counter it is refused under, or `undefined`. */
   screen(socket: Socket): 'droppedHeaviest' | 'droppedPerPeerRate' | undefined {
     if (this.shedding.watching && this.shedding.refuses(socket.remoteAddress ?? '')) return 'droppedHeaviest';
-    if (this.#rates !== undefined && !this.#rates.take(this.#rateKey(socket.remoteAddress ?? ''))) return 'droppedPerPeerRate';
-    return undefined;
+    if (this.#rates === undefined) return undefined;
+    const address = socket.remoteAddress ?? '';
+    return this.#rates.take(this.#rateBits === undefined ? address : ipv6Prefix(address, this.#rateBits)) ? undefined : 'droppedPerPeerRate';
   }
 
   /**
-   * Counts a connection about to take a slot or wait against `perPeer`.
-   *
-   * @returns The address it is counted under (give it back to {@link PeerPolicy.leave} when it
-   *   goes); `undefined` without a per-peer limit; `false` when its address holds `perPeer` already.
+   * Counts a connection about to take a slot or wait against `perPeer`: the address it is counted under,
+   * for {@link PeerPolicy.leave}; `undefined` without a limit; `false` when its address is at it.
    */
   enter(socket: Socket): string | undefined | false {
     if (this.#counts === undefined) return undefined;
     const peer = socket.remoteAddress ?? '';
-    return this.#counts.enter(peer) ? peer : false;
+    const live = this.#counts.get(peer) ?? 0;
+    if (live >= this.perPeer!) return false;
+    this.#counts.set(peer, live + 1);
+    return peer;
   }
 
   /** A connection counted by {@link PeerPolicy.enter} has gone (released, or left the queue). */
   leave(peer: string): void {
-    this.#counts!.leave(peer);
+    const live = this.#counts!.get(peer)! - 1;
+    if (live === 0) this.#counts!.delete(peer);
+    else this.#counts!.set(peer, live);
   }
 
-  /** Live and waiting connections from one remote address (counted only with a `perPeer` limit). */
   liveFrom(address: string): number {
-    return this.#counts?.of(address) ?? 0;
-  }
-
-  /** The bucket an address counts in: itself, or its IPv6 network (perPeerRate.ipv6Prefix). */
-  #rateKey(address: string): string {
-    return this.#rateBits === undefined ? address : ipv6Prefix(address, this.#rateBits);
+    return this.#counts?.get(address) ?? 0;
   }
 }

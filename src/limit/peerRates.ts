@@ -7,33 +7,20 @@ class Bucket {
 }
 
 /**
- * New connections per second per remote address, as token buckets (Envoy's
- * `local_ratelimit` with one token per connection, HAProxy's `sc_conn_rate`): each address
- * may open `burst` connections at once and `rate` a second after that. Checked when the
- * connection is accepted, before a byte of it is read.
- *
- * Memory is bounded whatever the number of distinct addresses: a bucket that has filled up
- * again says no more than no bucket at all, so those are forgotten first; and at most
- * `maxAddresses` buckets are kept. When that many addresses have all opened connections within
- * the time it takes a bucket to fill (`burst / rate` seconds), the oldest are forgotten: each
- * such address starts again with a full bucket, so a flood from more addresses than that is
- * limited per address less strictly, never with more memory.
+ * New connections per second per remote address, as token buckets (HAProxy's `sc_conn_rate`):
+ * `burst` at once, `rate` a second after that. At most `maxAddresses` buckets: full ones (no more
+ * telling than none) are forgotten first, then the oldest, which start again full: a flood from
+ * more addresses is limited less strictly, never with more memory.
  */
 export class PeerRates {
   readonly #buckets = new Map<string, Bucket>();
   // Tokens per ms.
   readonly #perMs: number;
 
-  /**
-   * @param rate New connections per second, after the burst.
-   * @param burst New connections at once.
-   * @param maxAddresses The most addresses remembered.
-   * @param now The clock, in ms.
-   */
   constructor(
-    readonly rate: number,
-    readonly burst: number,
-    readonly maxAddresses: number,
+    rate: number,
+    private readonly burst: number,
+    private readonly maxAddresses: number,
     private readonly now: () => number,
   ) {
     this.#perMs = rate / 1000;
@@ -44,11 +31,7 @@ export class PeerRates {
     return this.#buckets.size;
   }
 
-  /**
-   * Takes a token for a new connection from `address`.
-   *
-   * @returns Whether it had one: false means the address is over its rate.
-   */
+  /** Takes a token for a new connection from `address`: false when it is over its rate. */
   take(address: string): boolean {
     const now = this.now();
     const bucket = this.#buckets.get(address);

@@ -1,20 +1,16 @@
 import { Arrivals } from './arrivals';
 
-/** How long a look at the accept queue lasts, ms (see {@link Shedding.judge})... */
+// How long a look at the accept queue lasts, ms (see judge), at most once in LOOK_EVERY_MS:
+// a lone balancer in front pays 3% of its connections at most.
 const LOOK_MS = 30;
-/** ...at most once in this long, ms: what a lone balancer in front pays is 3% of its connections at most. */
 const LOOK_EVERY_MS = 1000;
 
-/**
- * Which addresses a {@link index!Limiter} refuses under overload ({@link index!Limiter.shedHeaviest}): the
- * arrivals it records while anyone watches, the addresses judged the heaviest, and the look.
- */
+/** Which addresses a {@link index!Limiter} refuses under overload ({@link index!Limiter.shedHeaviest}). */
 export class Shedding {
   // Only while someone watches: reading a socket's address costs a system call.
   #arrivals: Arrivals | undefined;
   #watchers = 0;
-  // The addresses refused, until stop(); for a look, only until #lookUntil (0: not a look),
-  // the last begun at #lookedAt.
+  // The addresses refused until stop(); for a look, until #lookUntil (0: not a look), begun at #lookedAt.
   #shed: ReadonlySet<string> | undefined;
   #lookUntil = 0;
   #lookedAt = -Infinity;
@@ -22,7 +18,7 @@ export class Shedding {
   /** @param now The clock, ms. */
   constructor(private readonly now: () => number) {}
 
-  /** Whether arrivals are recorded: then every connection's address is read, and passed to {@link refuses}. */
+  /** Whether arrivals are recorded: then every connection's address is passed to {@link refuses}. */
   get watching(): boolean {
     return this.#arrivals !== undefined;
   }
@@ -48,15 +44,9 @@ export class Shedding {
   }
 
   /**
-   * Judges again which addresses to refuse, and refuses them until {@link stop}: the heaviest,
-   * or, with a single address seen, that one for a 30 ms look (at most once a second; calls
-   * within a look say the same). Returns them; none: refuse everyone (pause).
-   *
-   * Why a look: a pause refuses in the kernel, unseen, and resets the clients waiting in its
-   * accept queue, so a client queued behind a flood would never be seen; the look takes the
-   * queue's connections instead, the flood's closed, the others' admitted and recorded, and the
-   * next call judges again. It costs what the pause would have reset plus 30 ms a second of new
-   * connections closed rather than refused.
+   * Judges again which addresses to refuse until {@link stop}: the heaviest, or a single address seen
+   * for a 30 ms look (calls within it say the same). None: refuse everyone (pause). Why a look: a pause
+   * refuses in the kernel, so a client queued behind a flood would never be seen; the look admits it.
    */
   judge(): readonly string[] {
     const now = this.now();

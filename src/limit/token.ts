@@ -3,16 +3,10 @@ import type { Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
 
 /**
- * One admitted connection's slot under a {@link Limiter}. It is released when its socket
- * closes, or explicitly; releasing twice frees one slot only.
- *
- * A protocol that knows when a connection sits between exchanges (HTTP keep-alive between
- * requests) marks each exchange with {@link Token.busy} and {@link Token.idle}: when the limit
- * is full and a connection waits, the limiter closes the connection idle the longest to admit
- * it (nginx does the same with idle keep-alive connections), and during shutdown it closes
- * connections as they go idle. A connection is busy from admission until first marked idle, so
- * one whose first request is still unread is never taken for idle. {@link handTo} marks HTTP/1
- * connections.
+ * One admitted connection's slot under a {@link Limiter}, released when its socket closes or explicitly.
+ * A protocol that marks each exchange ({@link Token.busy}, {@link Token.idle}, as {@link handTo} does)
+ * lets the limiter close the connection idle the longest to admit a waiting one (as nginx does), and
+ * close connections as they go idle at shutdown. A connection is busy until first marked idle.
  */
 export interface Token {
   /** Frees the slot (once; later calls do nothing). The socket stays open. */
@@ -20,83 +14,56 @@ export interface Token {
   /** Whether the slot has been freed. */
   readonly released: boolean;
   /**
-   * Ends an exchange: when none is left in flight, the connection is idle and may be closed to
-   * admit a waiting connection (longest idle first), or at shutdown. It is closed gracefully
-   * (`socket.destroySoon()`: what was written is flushed first), and never if bytes arrived
-   * since it went idle (a request on its way). Without a matching {@link Token.busy}, it marks
-   * the connection idle.
+   * Ends an exchange: with none left in flight, the connection is idle and may be closed
+   * (`socket.destroySoon()`), unless bytes arrived since (a request on its way).
    */
   idle(): void;
-  /**
-   * Begins an exchange (a request arrived): the connection is not closed to admit others until
-   * as many {@link Token.idle} calls have ended its exchanges (HTTP/1 pipelining and HTTP/2
-   * streams overlap).
-   */
+  /** Begins an exchange: the connection is not idle until as many {@link Token.idle} calls have ended its exchanges (they may overlap). */
   busy(): void;
   /**
-   * Begins an exchange, as {@link Token.busy}, if the limiter admits one now; otherwise marks
-   * nothing, counts it in `shedRequests`, and returns false: the process is overloaded (the
-   * limiter's {@link Limiter.exchangeLimit} or `maxWaitMs`), and the exchange should be
-   * answered so at once, without running its handler (HTTP: `503` with `Retry-After`, as
-   * {@link handTo} does). The connection stays open for the client's next request.
+   * Begins an exchange, as {@link Token.busy}, if the limiter admits one now ({@link Limiter.exchangeLimit},
+   * `maxWaitMs`); otherwise counts it in `shedRequests` and returns false: answer it at once that the
+   * server is overloaded, without running its handler (HTTP: `503`, as {@link handTo} does).
    *
    * @returns Whether the exchange began.
    */
   tryBusy(): boolean;
   /**
-   * Whether this connection should end after its current exchange, because connections wait
-   * for a slot, or the server drains or shuts down. An HTTP server answers with `Connection: close`
-   * (as {@link handTo} does), which ends the connection without the keep-alive race.
+   * Whether this connection should end after its current exchange (connections wait for a slot, or
+   * the server drains or shuts down): HTTP answers `Connection: close`, which avoids the keep-alive race.
    */
   readonly retiring: boolean;
   /**
-   * Sets how to retire this connection in its own protocol's way, instead of closing its
-   * socket: HTTP/2 sends GOAWAY (`session.close()`), a WebSocket a close frame 1001, TLS a
-   * close_notify. The limiter retires an idle connection to admit a waiting one, and retires
-   * connections at shutdown (see {@link Token.idle}).
-   *
-   * `graceful`: the retirement itself tells the client to start nothing new and lets what is
-   * in flight finish (GOAWAY, a close frame), so the connection is retired even if bytes
-   * arrived since it went idle (pings, window updates), and at shutdown at once, busy or not.
-   * Without it, an idle connection that received bytes is taken for busy (a request on its
-   * way, as with HTTP/1 keep-alive), and a busy one is retired when it goes idle.
+   * Sets how to retire this connection in its protocol's way instead of closing its socket (HTTP/2
+   * GOAWAY, a WebSocket close frame 1001, a TLS close_notify), when the limiter reclaims it or shuts down.
    *
    * @param retire Closes the connection gracefully; called at most once.
-   * @param graceful Whether `retire` is safe while exchanges are in flight. Default false.
+   * @param graceful Whether `retire` lets what is in flight finish (GOAWAY, a close frame): then the
+   *   connection is retired even if bytes arrived while idle, and at shutdown at once, busy or not. Default false.
    */
   retireWith(retire: () => void, graceful?: boolean): void;
-  /**
-   * What the connection speaks, as its handler says: `'http/1.1'`, `'https'`, `'h2'`, `'tls'`,
-   * ... ({@link handTo} sets it). Labels the idle connections in {@link Limiter.idleByProtocol}
-   * and the metrics. Default `'tcp'`.
-   */
+  /** What the connection speaks (`'http/1.1'`, `'h2'`, ..., as {@link handTo} sets it), for {@link Limiter.idleByProtocol}. Default `'tcp'`. */
   protocol: string;
 }
 
-/**
- * What a token needs of the limiter that issued it: the narrow way back, instead of the
- * limiter's private state. Each call is made once per event (a release, an exchange's end).
- */
+/** What a token needs of the limiter that issued it: one call per event. */
 export interface TokenHost {
-  /** The token's slot is free. */
   released(token: SlotToken): void;
-  /** The connection has no exchange in flight: mark it idle (`exchanges = -1`). */
+  /** No exchange is in flight any more: mark it idle (`exchanges = -1`). */
   wentIdle(token: SlotToken): void;
-  /** The connection began an exchange, fresh or idle. */
+  /** An exchange began, the connection fresh or idle. */
   wentBusy(token: SlotToken): void;
-  /** Whether a new exchange may begin on the connection now (and counts it if not). */
+  /** Whether a new exchange may begin now (counted if not). */
   admitsExchange(token: SlotToken): boolean;
-  /** Whether the connection should end after its current exchange. */
   retiring(token: SlotToken): boolean;
   /** The connection may be retired at any time (see {@link Token.retireWith}). */
   retiresGracefully(token: SlotToken): void;
 }
 
 /**
- * What a connection speaks and how it retires. One object per protocol is shared by every
- * connection that retires by closing its socket (HTTP/1: most of them); a connection that
- * retires in its protocol's own way has its own. One field on the token for all three: the
- * token lives as long as its connection, and every field costs each live connection 8 bytes.
+ * What a connection speaks and how it retires: one shared per protocol for connections that retire
+ * by closing their socket, one of its own for the others. One field for the three, as every field
+ * costs each live connection 8 bytes.
  */
 class Style {
   constructor(
@@ -128,19 +95,11 @@ export class SlotToken implements Token, Links<SlotToken> {
   next: SlotToken | undefined = undefined;
   /** `socket.bytesRead` when last marked idle: more since means a request is on its way. */
   readAtIdle = 0;
-  /**
-   * Exchanges in flight (`busy()` calls not yet matched by `idle()`), or -1 between exchanges.
-   * A fresh connection has 0: busy from admission until its first exchange ends.
-   */
+  /** `busy()` calls not yet matched by `idle()`, or -1 between exchanges; 0 when fresh: busy until its first exchange ends. */
   exchanges = 0;
   #style: Style = TCP;
 
-  /**
-   * @param host The limiter that issued it.
-   * @param socket The connection's socket.
-   * @param peer Its remote address where a per-peer limit counts it.
-   * @param owner Who admitted it (an operator): its withdrawal retires the connection.
-   */
+  /** @param owner Who admitted it (an operator): its withdrawal retires the connection. */
   constructor(
     host: TokenHost,
     readonly socket: Socket,
@@ -156,11 +115,6 @@ export class SlotToken implements Token, Links<SlotToken> {
 
   get retiring(): boolean {
     return this.#host !== undefined && this.#host.retiring(this);
-  }
-
-  /** Between exchanges. */
-  get isIdle(): boolean {
-    return this.exchanges < 0;
   }
 
   get protocol(): string {
@@ -212,21 +166,10 @@ export class SlotToken implements Token, Links<SlotToken> {
   }
 }
 
-/**
- * The token an admitted socket carries: {@link handTo} reads it on every request, and one
- * shared 'close' listener releases it.
- */
+/** The token an admitted socket carries ({@link handTo} reads it), released by one shared 'close' listener. */
 export const tokens = new SocketRecords<Token>('token', { close: (token) => token.release() });
 
-/**
- * A new token for an admitted socket, released when the socket closes.
- *
- * @param host The limiter that issues it.
- * @param socket The connection's socket.
- * @param peer Its remote address where a per-peer limit counts it.
- * @param owner Who admitted it.
- * @returns The token.
- */
+/** A new token for an admitted socket, released when the socket closes. */
 export function issueToken(host: TokenHost, socket: Socket, peer: string | undefined, owner: object): SlotToken {
   const token = new SlotToken(host, socket, peer, owner);
   // A socket carries one token; one admitted again after a release carries its new one.
