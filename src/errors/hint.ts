@@ -2,10 +2,7 @@ import { FATAL_RESUME_ERRORS } from './classify';
 import { checkOneOf, checkOptions } from '../util/validate';
 import type { AcceptError, During } from './result';
 
-const DURING: readonly During[] = ['start', 'accept', 'resume'];
-
-/** Where the hints point to: the package's own error guide, one section per error code. */
-export const ERRORS_DOC = 'rxjs-listen/docs/errors.md';
+const ERRORS_DOC = 'rxjs-listen/docs/errors.md';
 
 const HINTS: Readonly<Record<string, string>> = {
   EMFILE:
@@ -24,10 +21,9 @@ const HINTS: Readonly<Record<string, string>> = {
     'This host has no interface with that address. Listen on `0.0.0.0`, `::` or an address the host owns.',
 };
 
-/** EACCES and EPERM from listening again after a pause (`FATAL_RESUME_ERRORS`): the section both share. */
+// EACCES and EPERM from listening again after a pause (`FATAL_RESUME_ERRORS`): the section both share.
 const RESUME_REFUSED =
   'Listening again after a pause was refused: pausing closes the listening socket, and the process may no longer bind this address (a port below 1024 after it dropped root privileges). Keep the right to bind (grant `CAP_NET_BIND_SERVICE`, e.g. systemd `AmbientCapabilities=CAP_NET_BIND_SERVICE`, instead of starting as root and dropping it), listen on a port >= 1024 behind a proxy or an iptables redirect, or keep the listener from pausing at the limit (a longer wait queue, `new Limiter(limit, { queueSize })`, or a higher limit).';
-const RESUME_REFUSED_DOC = 'eacces-or-eperm-when-listening-again';
 
 /**
  * A short remediation for an error, with a link to its section in `docs/errors.md`, for the
@@ -38,17 +34,15 @@ const RESUME_REFUSED_DOC = 'eacces-or-eperm-when-listening-again';
  * // Output: 'The process ran out of file descriptors. Raise its open-file limit (...). See rxjs-listen/docs/errors.md#emfile'
  *
  * @param error An error with a `code`.
- * @param during When it happened (an accept result's or a {@link index!ListenError}'s `during`).
- *   Default `'accept'`. `'start'` and `'accept'` get the same hints; for `'resume'`, a failure
- *   to listen again after a pause, EACCES and EPERM mean the process lost the right to bind
- *   the address.
+ * @param during When it happened (an accept result's or a {@link index!ListenError}'s `during`); with
+ *   `'resume'`, EACCES and EPERM mean the process lost the right to bind the address. Default `'accept'`.
  * @returns The hint, or `undefined` for codes without one.
  * @throws {TypeError} When `error` is not an object, or `during` not one of its values.
  */
 export function errorHint(error: AcceptError, during: During = 'accept'): string | undefined {
   const code = checkOptions('errorHint: error', error, 'an error').code ?? '';
-  checkOneOf('errorHint: during', during, DURING);
-  if (during === 'resume' && FATAL_RESUME_ERRORS.has(code)) return `${RESUME_REFUSED} See ${ERRORS_DOC}#${RESUME_REFUSED_DOC}`;
+  checkOneOf('errorHint: during', during, ['start', 'accept', 'resume']);
+  if (during === 'resume' && FATAL_RESUME_ERRORS.has(code)) return `${RESUME_REFUSED} See ${ERRORS_DOC}#eacces-or-eperm-when-listening-again`;
   const hint = HINTS[code];
   if (hint === undefined) return undefined;
   // A Unix socket's error has its path as `address` and port -1 (Node 20-26).

@@ -2,11 +2,7 @@ import { checkOneOf, checkOptions } from '../util/validate';
 import { errorHint } from './hint';
 import type { AcceptError, During } from './result';
 
-/**
- * Listening failed at start (the port is taken, privileged or not on this host), or listening
- * again after a pause was refused for good (`during: 'resume'`: EACCES or EPERM, a port below
- * 1024 after the process dropped its privileges).
- */
+/** Listening failed at start, or listening again after a pause was refused for good (`during: 'resume'`: EACCES or EPERM). */
 export class ListenError extends Error {
   /** Always `'ListenError'`. */
   override readonly name = 'ListenError';

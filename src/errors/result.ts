@@ -2,49 +2,30 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 import { checkOptions } from '../util/validate';
 
-/**
- * An error from accepting or from listening again, as Node reports it (`code`, `syscall`,
- * `errno`), or as the library reports a shortage Node hides (see {@link listen}).
- */
+/** An error from accepting or listening, as Node reports it (`code`, `syscall`, `errno`), or a shortage Node hides (see {@link listen}). */
 export type AcceptError = NodeJS.ErrnoException;
 
-/**
- * What the listener was doing when it met an error: starting to listen (`'start'`: a
- * {@link ListenError}), accepting (`'accept'`), or listening again after a pause (`'resume'`).
- */
+/** What the listener was doing when it met an error: starting to listen (a {@link ListenError}), accepting, or listening again after a pause. */
 export type During = 'start' | 'accept' | 'resume';
 
-/**
- * The handle a result carries back to the listener that produced it, so that downstream
- * operators can stop and restart accepting.
- */
+/** The handle a result carries back to the listener that produced it, so that downstream operators can stop and restart accepting. */
 export interface ListenerControl {
   /**
-   * Stops accepting until the returned function is called. Reasons combine: the listener
-   * accepts again only when every pause has been released. Releasing twice is harmless.
+   * Stops accepting until the returned function (releasing twice is harmless) is called; the
+   * listener accepts again only when every pause has been released.
    *
    * @param reason Why, for whoever inspects {@link ListenerControl.pauses} (`'shortage'`, `'limit'`, ...).
-   * @returns The function that releases this pause.
    */
   pause(reason: string): () => void;
   /** The reasons currently holding the listener paused; empty while accepting. */
   readonly pauses: readonly string[];
   /** Per reason ever held: how many pauses, and how long they lasted in all (ms), for metrics. */
   pauseTotals(): ReadonlyMap<string, Readonly<PauseTotal>>;
-  /**
-   * Connections answered by the listener's `refuse` while a pause emptied the accept queue
-   * before closing (see `WatchOptions.refuse`); they never went downstream.
-   */
+  /** Connections answered by the listener's `refuse` while a pause emptied the accept queue (see `WatchOptions.refuse`). */
   readonly refused: number;
-  /**
-   * The address the listener is bound to (kept while paused), as `net.Server.address()`
-   * gives it; `null` before it first listens.
-   */
+  /** The address the listener is bound to (kept while paused), as `net.Server.address()` gives it; `null` before it first listens. */
   address(): AddressInfo | string | null;
-  /**
-   * Feeds an error met elsewhere (a handler's EMFILE) into the loop as an accept error, so it
-   * is classified, logged and paused on like one (as `during: 'accept'`).
-   */
+  /** Feeds an error met elsewhere (a handler's EMFILE) into the loop as an accept error (`during: 'accept'`). */
   report(error: AcceptError): void;
 }
 
@@ -66,11 +47,7 @@ export interface Accepted {
   readonly listener: ListenerControl;
 }
 
-/**
- * An error the listener met: while accepting (`during: 'accept'`), or while listening again
- * after a pause (`during: 'resume'`, worth a retry: the listener is being rebuilt; except
- * EACCES and EPERM, then a {@link ListenError}: the process may no longer bind the address).
- */
+/** An error the listener met while accepting, or listening again after a pause (then worth a retry, or a {@link ListenError}). */
 export interface AcceptFailed {
   /** Tells an error from an {@link Accepted}. */
   readonly type: 'error';
@@ -80,21 +57,14 @@ export interface AcceptFailed {
   readonly during: Exclude<During, 'start'>;
   /** The listener that met it. */
   readonly listener: ListenerControl;
-  /**
-   * For shortages the listener can check again (open files on Linux): emits once the shortage
-   * is over, so a pause can end before its delay. Cold; it counts only while subscribed: after
-   * the listener's connections close, and every `checkInterval`.
-   */
+  /** For shortages the listener can check again (open files on Linux): emits once it is over, so a pause can end early. Cold. */
   readonly relieved?: Observable<unknown>;
 }
 
 /** What a listener emits: connections and accept errors, both as values. */
 export type AcceptResult = Accepted | AcceptFailed;
 
-/**
- * @returns Whether `result` is an accepted connection.
- * @throws {TypeError} When `result` is not an object.
- */
+/** Whether `result` is an accepted connection; a TypeError when it is not an object. */
 export function isAccepted(result: AcceptResult): result is Accepted {
   return checkOptions('isAccepted: result', result, 'an accept result').type === 'connection';
 }

@@ -1,22 +1,12 @@
 import type { Server } from 'node:net';
 
-/** A server as Node's net module drives it: told of each closed connection (internal). */
-type Told = Server & { _emitCloseIfDrained?: (this: Server) => void };
-
 /**
- * Calls `onClose` each time a connection the server accepted is destroyed (its descriptor is
- * closed by then), until the returned function is called.
- *
- * Node tells a server of each such close by calling its `_emitCloseIfDrained()` (which emits
- * 'close' once a closed server has no connection left): not a public API, but there from early
- * Node to 26 (the suite runs on 20 to 26), and the only way to learn of closes without a
- * listener on every socket, a cost every connection would pay. Where Node has no such method,
- * this returns `undefined` and the caller polls instead.
- *
- * @returns The function that stops the calls, or `undefined` where Node has no hook for closes.
+ * Calls `onClose` each time a connection the server accepted is destroyed (its descriptor closed),
+ * until the returned function is called; `undefined` where Node lacks the internal method it calls
+ * on the server then, `_emitCloseIfDrained()` (early Node to 26): a listener per socket would cost every connection.
  */
 export function onConnectionClosed(server: Server, onClose: () => void): (() => void) | undefined {
-  const told = server as Told;
+  const told = server as Server & { _emitCloseIfDrained?: (this: Server) => void };
   const previous = told._emitCloseIfDrained;
   if (typeof previous !== 'function') return undefined;
   const own = Object.prototype.hasOwnProperty.call(told, '_emitCloseIfDrained');

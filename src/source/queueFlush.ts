@@ -5,53 +5,28 @@ import { endSocket } from '../util/endSocket';
 export interface Keep {
   /** How many of the newest connections taken while flushing to keep: read once, as a flush begins. */
   count(): number;
-  /**
-   * Hands the kept connections on, oldest first, when the flush ends.
-   *
-   * @param sockets The kept connections.
-   * @param closed Whether the listening socket closed (else the pause was released first).
-   */
+  /** Hands the kept connections on, oldest first, when the flush ends; `closed`: the listening socket closed (else the pause was released first). */
   pass(sockets: readonly Socket[], closed: boolean): void;
 }
 
 /**
- * Empties a listening socket's accept queue before it closes for a pause, so that the close
- * resets no client.
- *
- * Closing a listening socket resets every connection in its kernel accept queue: those clients
- * have connected and sent their request, and cannot tell whether it was done (a POST cannot be
- * retried safely). Node takes one connection from that queue per event-loop turn (measured), so
- * while flushing, each turn's connection is taken from the pipeline, and the socket closes at
- * the first turn that took none: the queue was empty when the loop polled, and the close
- * follows within the same turn. Then the connections taken are handed to `refuse` (HTTP: a
- * `503` with `Retry-After`, a few tens of µs, nothing read), oldest first: answered only once
- * the listener is closed, a client that retries at once is refused by the kernel instead of
- * queueing again behind the ones still to be answered (a retry storm kept a queue answered
- * this way from ever emptying: RESULTS 17). Clients that come after are refused by the kernel
- * (ECONNREFUSED, before they send anything): every refusal is unambiguous.
- *
- * With `keep`, the newest connections taken go on to the pipeline instead, once the flush ends:
- * the process has that much work while its listener is closed, and the ones that waited least
- * in the queue are the ones served.
+ * Empties a listening socket's accept queue before it closes for a pause, which would reset the
+ * clients queued. Node takes one connection per loop turn (measured): the socket closes at the
+ * first turn that took none, and only then do the connections taken go to `refuse` (answered while
+ * open, a retry storm kept the queue from ever emptying: RESULTS 17), or with `keep` the newest downstream.
  */
 export class QueueFlush {
   #flushing = false;
   #tookOne = false;
-  // A check is scheduled for the end of this turn (one at a time: a flush cancelled and begun
-  // again within a turn must not judge a turn twice).
+  // A check is scheduled (one at a time: a flush cancelled and begun again must not judge a turn twice).
   #checking = false;
   #refused = 0;
-  // Connections taken to be refused, answered when the flush ends.
-  #refusing: Socket[] = [];
-  // The newest connections taken while flushing, kept for the pipeline (with `keep`).
-  #kept: Socket[] = [];
+  // Connections taken: to be refused when the flush ends, and the newest kept for the pipeline (at most #keep).
+  readonly #refusing: Socket[] = [];
+  readonly #kept: Socket[] = [];
   #keep = 0;
 
-  /**
-   * @param refuse Answers a connection taken while flushing. One that throws: the socket is destroyed.
-   * @param close Closes the listening socket, once the queue is empty.
-   * @param afterTurn Runs a function in the loop's check phase (`setImmediate`); tests pass their own.
-   */
+  // `refuse` throwing destroys the socket; `afterTurn` runs a function in the loop's check phase (tests pass their own).
   constructor(
     private readonly refuse: (socket: Socket) => void,
     private readonly close: () => void,
@@ -59,7 +34,7 @@ export class QueueFlush {
     private readonly keep?: Keep,
   ) {}
 
-  /** Whether the queue is being flushed: connections go to `refuse`. */
+  /** Whether the queue is being flushed: connections go to `take`. */
   get flushing(): boolean {
     return this.#flushing;
   }
@@ -97,7 +72,7 @@ export class QueueFlush {
     for (const socket of this.#kept.splice(0)) socket.destroy();
   }
 
-  /** A connection accepted while flushing: kept if it is among the newest `keep.count()`, else refused when the flush ends (the oldest kept, when it pushes one out). */
+  /** A connection accepted while flushing: kept if among the newest `keep.count()` (pushing the oldest kept out), else refused when the flush ends. */
   take(socket: Socket): void {
     this.#tookOne = true;
     if (this.#keep > 0) {
@@ -128,9 +103,6 @@ export class QueueFlush {
   }
 
   #passKept(closed: boolean): void {
-    if (this.#kept.length === 0) return;
-    const kept = this.#kept;
-    this.#kept = [];
-    this.keep!.pass(kept, closed);
+    if (this.#kept.length > 0) this.keep!.pass(this.#kept.splice(0), closed);
   }
 }

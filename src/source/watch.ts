@@ -1,98 +1,54 @@
-import type { AddressInfo, Server, Socket } from 'node:net';
-import { asyncScheduler, timer, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import type { AddressInfo, ListenOptions, Server, Socket } from 'node:net';
+import { asyncScheduler, first, Subject, timer, type Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { FATAL_RESUME_ERRORS } from '../errors/classify';
 import { ListenError } from '../errors/listenError';
-import type { AcceptError, Accepted, AcceptResult, During, ListenerControl } from '../errors/result';
+import type { AcceptError, Accepted, AcceptResult, During, ListenerControl, PauseTotal } from '../errors/result';
+import { acceptStreak } from './acceptStreak';
+import { onConnectionClosed } from './connectionCloses';
 import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { Pauses } from './pauses';
-import { acceptStreak } from './acceptStreak';
 import { QueueFlush, type Keep } from './queueFlush';
-import { ReliefCounter } from './reliefCounter';
-import { Relistener, type ListenAgain, type Where } from './relistener';
 
 /** Options shared by {@link listen} and {@link fromServer}. */
 export interface WatchOptions {
-  /**
-   * Descriptors to keep free under the open-file limit: when an accepted socket's descriptor
-   * number comes this close to the limit, the listener reports EMFILE (which Node hides).
-   * Default: 5% of the limit, at least 16.
-   */
+  /** Descriptors kept free under the open-file limit: an accepted descriptor this close to it is reported as EMFILE. Default: 5%, at least 16. */
   headroom?: number;
-  /**
-   * When listening again fails and no operator paused in response, retry after this many ms.
-   * Default 500.
-   */
+  /** When listening again fails and no operator paused in response, retry after this many ms. Default 500. */
   retryDelay?: number;
-  /**
-   * How often, at least, a listening server counts its open descriptors (Linux), to catch a
-   * shortage that something other than connections caused (files, outgoing sockets): Node
-   * would meet it on the next accept and drop that connection silently. The period grows with
-   * what a count costs (a few µs on Linux 6.2 and later; about 1 µs per descriptor before),
-   * keeping the check under 0.1% of a core. While paused on a shortage, the same period bounds
-   * how long a relief that no connection's close brought (files closed) takes to be seen.
-   * Default 1000 ms; 0 turns it off.
-   */
+  /** How often, at least, to count open descriptors (Linux), for a shortage that files or outgoing sockets caused. Default 1000 ms; 0: off. */
   checkInterval?: number;
-  /**
-   * Behind a load balancer that reads the loop's state (HAProxy's agent, a readiness probe):
-   * how long a pause is announced (the listener's `pauses`, so the agent says `drain`) before
-   * the listening socket closes, in ms, so that the balancer stops sending before any client
-   * is refused. Meanwhile connections are still accepted and go down the pipeline (at the
-   * connection limit with no wait queue, `backpressure` closes them: give it a queue). A pause
-   * released within the delay never closes the socket. Default 0: close at once.
-   */
+  /** How long, in ms, a pause shows in `pauses` (a balancer's agent says `drain`) before the socket closes, if still held. Default 0. */
   announcePause?: number;
   /**
-   * Answers a connection that the listener takes from the kernel's accept queue after a pause
-   * began: with it, a pause first empties the queue (Node takes one connection a turn; each is
-   * kept from downstream) and closes the listening socket only once it is empty, so the close
-   * resets no client that had already connected and sent its request; then each connection
-   * taken goes here, so that a client retrying at once meets the closed socket instead of the
-   * queue being emptied. Clients that come after are refused by the kernel (ECONNREFUSED). For HTTP, {@link serviceUnavailable}
-   * (`503` with `Retry-After`); an exception it throws destroys the socket. Counted in
-   * {@link ListenerControl.refused}. Default: none: the socket closes at once, and the kernel
-   * resets what its queue holds.
+   * Answers the connections a pause takes from the kernel's accept queue, emptying it before the
+   * listening socket closes, so that the close resets no client: for HTTP, {@link serviceUnavailable}.
+   * An exception it throws destroys the socket. Default: none (the close resets the queue).
    */
   refuse?: (socket: Socket) => void;
-  /**
-   * With `refuse`: the newest connections a pause takes from the accept queue go on downstream
-   * instead of being refused, as many as the loop took in `ms` before the pause (at the pace of
-   * the turns that filled the queue: one connection a turn), once the queue is empty and the
-   * listening socket closed; the listener then stays closed until they have all closed, or
-   * `holdMs` (default 100) has passed. So a process paused by a flood of new connections works
-   * on a batch of the clients that waited least while the kernel refuses the rest at no cost,
-   * where a listener that opened again at once would pay a `503` for most of what arrives.
-   * Default: none kept.
-   */
+  /** With `refuse`: the newest connections a pause takes go downstream once the socket is closed, which stays closed while they last. */
   keepNewest?: KeepNewest;
   /** Called once, when the server first listens, with its bound address. */
   onListening?: (address: AddressInfo | string) => void;
-  /** Where the retry timer runs; tests pass a TestScheduler. Default `asyncScheduler`. */
+  /** Where the timers run; tests pass a TestScheduler. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
 
-/** {@link WatchOptions.keepNewest}: how many of the connections a pause's flush takes to keep, and for how long. */
+/** {@link WatchOptions.keepNewest}: how many connections to keep, and for how long. */
 export interface KeepNewest {
-  /** Keep as many as the loop took in this many ms before the pause (at one connection a turn): an integer >= 1. */
+  /** Keep as many as the loop took in this many ms before the pause (one connection a turn): an integer >= 1. */
   ms: number;
   /** The longest the listener stays closed while the kept connections are served, ms. Default 100. */
   holdMs?: number;
 }
 
-/** What {@link watch} needs besides the options: where to listen first, if it listens, and how to listen again. */
-export interface WatchConfig extends WatchOptions, ListenAgain {
-  /** Listen here at subscription; without it, the caller listens the server. */
-  start?: Where;
-}
+/** `net.ListenOptions` with `reusePort` (Node >= 22.12, 23.1), which @types/node 20 lacks. */
+export type Where = ListenOptions & { reusePort?: boolean };
 
-/**
- * An accepted connection. Made by a class rather than an object literal: once enough of a
- * literal's objects outlive a young-generation collection (connections waiting, or live, when
- * one runs), V8 allocates that literal's later objects in the old generation directly
- * (allocation-site pretenuring, seen on Node 26; a class's are not), and each of those, dead,
- * keeps the young socket it points to alive until the next full collection (bench/RESULTS.md
- * section 11).
- */
+/** The options, how to listen again (Node does not tell), and where to listen first (else the caller listens). */
+export type WatchConfig = WatchOptions & { backlog?: number; reusePort?: boolean; start?: Where };
+
+// A class, not a literal: V8 pretenures a literal's objects once enough outlive a scavenge, and
+// each, dead, keeps its young socket alive until a full collection (bench/RESULTS.md section 11).
 class Connection implements Accepted {
   readonly type = 'connection';
 
@@ -103,96 +59,191 @@ class Connection implements Accepted {
 }
 
 /**
- * Emits a server's connections and accept errors to `subscriber`, pauses it by closing its
- * listening socket ({@link Relistener}), and watches the process's descriptors: a shortage
- * Node would hide is emitted as EMFILE, with a `relieved` that tells when it is over
- * ({@link ReliefCounter}). Failing to listen at start errors the subscriber with a
- * {@link ListenError}; failing to listen again is emitted (`during: 'resume'`) and retried
- * after `retryDelay` unless something downstream pauses.
- *
- * @returns The teardown: removes what it added to the server (it closes nothing).
+ * Emits a server's connections and accept errors to `subscriber`, pauses it by closing its listening
+ * socket, and reports the descriptor shortage Node would hide as EMFILE. Returns the teardown (it closes nothing).
  */
 export function watch(server: Server, subscriber: Subscriber<AcceptResult>, config: WatchConfig): () => void {
-  const { scheduler = asyncScheduler, retryDelay = 500, checkInterval = 1000, start } = config;
-  const fileLimit = readOpenFileLimit();
-  const headroom = fileLimit === undefined ? 0 : (config.headroom ?? defaultHeadroom(fileLimit));
+  const watcher = new Watcher(server, subscriber, config);
+  return () => watcher.unwatch();
+}
+
+/** One {@link watch}: the listener its results carry; the server's events go to handlers bound once. */
+class Watcher implements ListenerControl {
+  readonly #scheduler: SchedulerLike;
+  readonly #fileLimit = readOpenFileLimit();
   // Descriptor numbers (and counts) at or above this mean the process is about to run out.
-  const ceiling = fileLimit === undefined ? Infinity : fileLimit - headroom;
-  const relistener = new Relistener(server, {
-    backlog: config.backlog ?? start?.backlog,
-    reusePort: config.reusePort ?? start?.reusePort,
-    ipv6Only: config.ipv6Only ?? start?.ipv6Only,
-  });
-  // The shortage is over once another `headroom` descriptors are free under the ceiling, so
-  // each resume admits a batch instead of flapping per closed socket.
-  const relief = fileLimit === undefined ? undefined : new ReliefCounter(server, ceiling - headroom, scheduler);
-  let closed = false;
+  readonly #ceiling: number = Infinity;
+  // A file shortage's `relieved` hears a count after each burst of the server's closes (what frees
+  // descriptors in a flood) while a pause waits, and the periodic checks'. Polling cost a paused
+  // process 0.3% of a core (bench/RESULTS.md section 12): only where Node has no hook for closes.
+  readonly #relieved: Observable<unknown> | undefined;
+  readonly #counted = new Subject<number>();
+  #countSoon: Subscription | undefined;
+  readonly #unhookCloses: (() => void) | undefined;
+  readonly #pauses = new Pauses(
+    () => this.#pause(),
+    () => this.#release(),
+  );
+  readonly #flush: QueueFlush | undefined;
+  // The close a pause has announced (`announcePause`).
+  #closing: Subscription | undefined;
+  // The address first bound, listened on again after a pause.
+  #address: AddressInfo | string | null = null;
+  #resuming = false;
+  #unwatched = false;
 
-  const announcePause = config.announcePause ?? 0;
-  // With `refuse`: the accept queue emptied before the socket closes.
-  const queue = config.refuse === undefined ? undefined : new QueueFlush(config.refuse, () => relistener.stop(), setImmediate, keeper(config.keepNewest));
-  const close = (): void => (queue === undefined ? relistener.stop() : queue.start());
-  // The close a pause has announced, while the balancers are given time to see it.
-  let closing: Subscription | undefined;
-  const stop = (): void => {
-    if (announcePause === 0) return close();
-    closing = scheduler.schedule(() => {
-      closing = undefined;
-      if (pauses.paused) close();
-    }, announcePause);
-  };
-  const pauses = new Pauses(stop, () => {
-    if (queue?.flushing) return queue.cancel(); // released before the socket closed: it never did
-    if (closing === undefined) return resume();
-    closing.unsubscribe();
-    closing = undefined;
-  });
-  const listener: ListenerControl = {
-    pause: (reason) => pauses.hold(reason),
-    get pauses() {
-      return pauses.reasons;
-    },
-    pauseTotals: () => pauses.totals(),
-    get refused() {
-      return queue?.refused ?? 0;
-    },
-    address: () => relistener.address,
-    report: (error) => {
-      if (!closed) fail(error, 'accept', relief !== undefined && (error.code === 'EMFILE' || error.code === 'ENFILE'));
-    },
+  constructor(
+    private readonly server: Server,
+    private readonly subscriber: Subscriber<AcceptResult>,
+    private readonly config: WatchConfig,
+  ) {
+    const { scheduler = asyncScheduler, checkInterval = 1000, refuse, start } = config;
+    this.#scheduler = scheduler;
+    if (refuse !== undefined) this.#flush = new QueueFlush(refuse, () => this.#stopListening(), setImmediate, this.#keeper());
+    const limit = this.#fileLimit;
+    if (limit !== undefined) {
+      const headroom = config.headroom ?? defaultHeadroom(limit);
+      const ceiling = (this.#ceiling = limit - headroom);
+      this.#unhookCloses = onConnectionClosed(server, () => {
+        if (this.#counted.observed && this.#countSoon === undefined) this.#countSoon = scheduler.schedule(this.#countAfterCloses);
+      });
+      const counts = this.#unhookCloses === undefined ? openFilesEvery(25, 0.01, scheduler, 100) : this.#counted;
+      // Over once another `headroom` descriptors are free: each resume admits a batch instead of flapping per close.
+      this.#relieved = counts.pipe(first((open) => open < ceiling - headroom));
+      if (checkInterval > 0) {
+        subscriber.add(
+          openFilesEvery(checkInterval, 0.001, scheduler).subscribe((open) => {
+            this.#counted.next(open);
+            if (open >= ceiling && server.listening && !this.#pauses.paused) this.#fail(fileShortage(open, limit, 'accept'), 'accept', true);
+          }),
+        );
+      }
+    }
+    server.on('connection', this.#onConnection);
+    server.on('listening', this.#onListening);
+    server.on('error', this.#onError);
+    if (start !== undefined) server.listen(start);
+    else if (server.listening) this.#onListening();
+  }
+
+  readonly pause = (reason: string): (() => void) => this.#pauses.hold(reason);
+  readonly pauseTotals = (): ReadonlyMap<string, Readonly<PauseTotal>> => this.#pauses.totals();
+  readonly address = (): AddressInfo | string | null => this.#address;
+
+  get pauses(): readonly string[] {
+    return this.#pauses.reasons;
+  }
+
+  get refused(): number {
+    return this.#flush?.refused ?? 0;
+  }
+
+  readonly report = (error: AcceptError): void => {
+    if (!this.#unwatched) this.#fail(error, 'accept', this.#relieved !== undefined && (error.code === 'EMFILE' || error.code === 'ENFILE'));
   };
 
-  function fail(error: AcceptError, during: Exclude<During, 'start'>, fileShort = false): void {
-    subscriber.next(fileShort ? { type: 'error', error, during, listener, relieved: relief!.relieved } : { type: 'error', error, during, listener });
-    if (during === 'resume' && !pauses.paused && !closed) {
+  unwatch(): void {
+    this.#unwatched = true;
+    this.#closing?.unsubscribe();
+    this.#flush?.abandon();
+    this.#unhookCloses?.();
+    this.#countSoon?.unsubscribe();
+    this.server.off('connection', this.#onConnection);
+    this.server.off('listening', this.#onListening);
+    if (this.config.start === undefined) this.server.off('error', this.#onError);
+  }
+
+  readonly #onConnection = (socket: Socket): void => {
+    acceptStreak.took();
+    if (this.#flush?.flushing) return this.#flush.take(socket);
+    this.subscriber.next(new Connection(socket, this));
+    // Linux gives out the lowest free number: descriptor N means N are open below it.
+    const fd = socketFd(socket);
+    if (fd >= this.#ceiling) this.#fail(fileShortage(fd + 1, this.#fileLimit!, 'accept'), 'accept', true);
+  };
+
+  readonly #onListening = (): void => {
+    this.#resuming = false;
+    const bound = this.#address === null ? this.server.address() : null;
+    if (bound !== null) this.#address = bound;
+    // A pause that arrived while listening was under way (cluster workers listen asynchronously).
+    if (this.#pauses.paused) return this.#stopListening();
+    if (bound !== null) this.config.onListening?.(bound);
+  };
+
+  readonly #onError = (error: AcceptError): void => {
+    if (this.#unwatched) return; // a late listen error after unsubscribe must not crash the process
+    if (this.#address === null && !this.server.listening) return this.subscriber.error(new ListenError(error));
+    const during = this.#resuming ? 'resume' : 'accept';
+    this.#resuming = false;
+    // Refused for good (privileges dropped since): a ListenError, whose hint ends the stream in `handleErrors`.
+    const fatal = during === 'resume' && FATAL_RESUME_ERRORS.has(error.code ?? '');
+    this.#fail(fatal ? new ListenError(error, 'resume') : error, during);
+  };
+
+  #fail(error: AcceptError, during: Exclude<During, 'start'>, fileShort = false): void {
+    this.subscriber.next(fileShort ? { type: 'error', error, during, listener: this, relieved: this.#relieved! } : { type: 'error', error, during, listener: this });
+    if (during === 'resume' && !this.#pauses.paused && !this.#unwatched) {
       // Nobody downstream paused in response: retry later rather than spin or stay closed.
-      const release = pauses.hold('retry');
-      subscriber.add(timer(retryDelay, scheduler).subscribe(release));
+      const release = this.#pauses.hold('retry');
+      this.subscriber.add(timer(this.config.retryDelay ?? 500, this.#scheduler).subscribe(release));
     }
   }
 
-  function resume(): void {
-    if (closed || !relistener.started) return;
-    // Count the open descriptors: the numbers seen on accept have holes by now (the closed
-    // listening socket's among them), so they would understate what is open.
-    const open = fileLimit === undefined ? 0 : openFileCount();
-    if (open + 1 >= ceiling) return fail(fileShortage(open, fileLimit!, 'listen'), 'resume', true);
-    relistener.resume();
+  readonly #countAfterCloses = (): void => {
+    this.#countSoon = undefined;
+    this.#counted.next(openFileCount());
+  };
+
+  // The first pause: the socket closes, after the announcement if any.
+  #pause(): void {
+    const announce = this.config.announcePause ?? 0;
+    if (announce === 0) return this.#close();
+    this.#closing = this.#scheduler.schedule(() => {
+      this.#closing = undefined;
+      if (this.#pauses.paused) this.#close();
+    }, announce);
+  }
+
+  #close(): void {
+    if (this.#flush === undefined) this.#stopListening();
+    else this.#flush.start();
+  }
+
+  #stopListening(): void {
+    if (this.server.listening) this.server.close();
+  }
+
+  // The last pause released.
+  #release(): void {
+    if (this.#flush?.flushing) return this.#flush.cancel(); // released before the socket closed: it never did
+    if (this.#closing === undefined) return this.#resume();
+    this.#closing.unsubscribe();
+    this.#closing = undefined;
+  }
+
+  #resume(): void {
+    const address = this.#address;
+    if (this.#unwatched || address === null) return;
+    // Count: the numbers seen on accept have holes by now (the listening socket's among them).
+    const open = this.#fileLimit === undefined ? 0 : openFileCount();
+    if (open + 1 >= this.#ceiling) return this.#fail(fileShortage(open, this.#fileLimit!, 'listen'), 'resume', true);
+    this.#resuming = true;
+    // The bound address: port 0 keeps its port, a host name is not looked up again.
+    const { backlog, reusePort } = this.config;
+    this.server.listen(typeof address === 'string' ? { path: address, backlog } : { host: address.address, port: address.port, backlog, reusePort });
   }
 
   /** What a flush keeps, and where the kept connections go: downstream, the listener held closed while they last. */
-  function keeper(keepNewest: WatchOptions['keepNewest']): Keep | undefined {
-    if (keepNewest === undefined) return undefined;
-    const { ms, holdMs = 100 } = keepNewest;
-    subscriber.add(acceptStreak.watch()); // its pace sizes the batch
+  #keeper(): Keep | undefined {
+    if (this.config.keepNewest === undefined) return undefined;
+    const { ms, holdMs = 100 } = this.config.keepNewest;
+    this.subscriber.add(acceptStreak.watch()); // its pace sizes the batch
     return {
-      count: () => {
-        const pace = acceptStreak.msPerConnection();
-        return pace === undefined ? 0 : Math.floor(ms / pace);
-      },
+      count: () => Math.floor(ms / (acceptStreak.msPerConnection() ?? Infinity)),
       pass: (sockets, closed) => {
         if (closed) {
-          const release = pauses.hold('batch');
+          const release = this.#pauses.hold('batch');
           let open = sockets.length;
           const gone = (): void => {
             if (--open === 0) release();
@@ -201,61 +252,10 @@ export function watch(server: Server, subscriber: Subscriber<AcceptResult>, conf
             if (socket.closed) gone();
             else socket.once('close', gone);
           }
-          subscriber.add(timer(holdMs, scheduler).subscribe(release));
+          this.subscriber.add(timer(holdMs, this.#scheduler).subscribe(release));
         }
-        for (const socket of sockets) subscriber.next(new Connection(socket, listener));
+        for (const socket of sockets) this.subscriber.next(new Connection(socket, this));
       },
     };
   }
-
-  function onConnection(socket: Socket): void {
-    acceptStreak.took();
-    if (queue?.flushing) return queue.take(socket);
-    subscriber.next(new Connection(socket, listener));
-    // Linux gives out the lowest free number: descriptor N means N are open below it.
-    const fd = socketFd(socket);
-    if (fd >= ceiling) fail(fileShortage(fd + 1, fileLimit!, 'accept'), 'accept', true);
-  }
-
-  function onListening(): void {
-    const first = relistener.listened();
-    // A pause that arrived while listening was under way (cluster workers listen asynchronously).
-    if (pauses.paused) return relistener.stop();
-    if (first !== undefined) config.onListening?.(first);
-  }
-
-  function onError(error: AcceptError): void {
-    if (closed) return; // a late listen error after unsubscribe must not crash the process
-    const during = relistener.failed();
-    if (during === 'start') return subscriber.error(new ListenError(error));
-    // Listening again refused for good (EACCES, EPERM: privileges dropped since the first
-    // listen): a ListenError, so that the stream `handleErrors` ends with it carries the hint.
-    const fatal = during === 'resume' && FATAL_RESUME_ERRORS.has(error.code ?? '');
-    fail(fatal ? new ListenError(error, 'resume') : error, during);
-  }
-
-  if (relief !== undefined && checkInterval > 0) {
-    subscriber.add(
-      openFilesEvery(checkInterval, 0.001, scheduler).subscribe((open) => {
-        relief.tell(open);
-        if (open >= ceiling && server.listening && !pauses.paused) fail(fileShortage(open, fileLimit!, 'accept'), 'accept', true);
-      }),
-    );
-  }
-
-  server.on('connection', onConnection);
-  server.on('listening', onListening);
-  server.on('error', onError);
-  if (start !== undefined) server.listen(start);
-  else if (server.listening) onListening();
-
-  return () => {
-    closed = true;
-    closing?.unsubscribe();
-    queue?.abandon();
-    relief?.stop();
-    server.off('connection', onConnection);
-    server.off('listening', onListening);
-    if (start === undefined) server.off('error', onError);
-  };
 }
