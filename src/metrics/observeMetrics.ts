@@ -27,10 +27,9 @@ export type BatchCallback = (result: BatchResult) => void;
 
 /**
  * Reports the loop's metrics through an OpenTelemetry `Meter`: observable counters and gauges
- * named `rxjs_listen.*` (`rxjs_listen.connections.accepted`, unit `{connection}`; times in
- * `s`), all read from one snapshot per collection (all but the queue wait histogram, which
- * only the Prometheus exporters have). `@opentelemetry/api` is an optional peer dependency:
- * pass the meter (`metrics.getMeter('my-service')`).
+ * named `rxjs_listen.*` (`rxjs_listen.connections.accepted`, unit `{connection}`; times in `s`),
+ * read from one snapshot per collection; all but the queue wait histogram, which has no
+ * observable form (OpenTelemetry records histograms value by value, as they happen).
  *
  * @example
  * const server = listenAndServe(app, { port: 8080 });
@@ -46,13 +45,10 @@ export function observeMetrics(source: MetricsSource, meter: OtelMeter): () => v
   if (typeof (meter as Partial<OtelMeter> | null)?.addBatchObservableCallback !== 'function') {
     throw new TypeError(`observeMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got ${String(meter)}`);
   }
-  // OpenTelemetry's histograms are recorded value by value, as they happen; the queue wait's
-  // buckets, counted in the limiter, have no observable form: Prometheus and prom-client have it.
   const families = METRICS.filter((family) => family.histogram === undefined);
   const instruments = families.map((family) => {
-    const options = { description: family.help, unit: family.unit };
-    const name = `rxjs_listen.${family.otel}`;
-    return family.type === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableGauge(name, options);
+    const create = family.type === 'counter' ? meter.createObservableCounter : meter.createObservableGauge;
+    return create.call(meter, `rxjs_listen.${family.otel}`, { description: family.help, unit: family.unit });
   });
   const observe: BatchCallback = (result) => {
     const reading = read();

@@ -9,12 +9,17 @@ import { silenceTimeout } from '../operators/silenceTimeout';
 import { logWarnings } from '../operators/logWarnings';
 import { pauseUnderPressure, type Pressure, type PressureWarning } from '../operators/pauseUnderPressure';
 import { proxyProtocol } from '../operators/proxyProtocol';
+import { adaptiveLimit } from '../overload/adaptiveLimit';
+import { acceptQueueMs } from '../overload/monitors/acceptQueue';
+import { eventLoopUtilization } from '../overload/monitors/eventLoopUtilization';
+import { heapUsedMiB, rssMiB } from '../overload/monitors/memory';
+import { serviceTimeMs } from '../overload/monitors/serviceTime';
+import { targetLimit } from '../overload/targetLimit';
 import { serviceUnavailable } from '../protocol/serviceUnavailable';
 import type { WatchOptions } from '../source/watch';
 import { parseAddressList } from '../util/addresses';
-import { checkBoolean, checkInteger, checkKnownOptions, checkNumber, checkOptions } from '../util/validate';
-import { logFunction, type Logger } from './log';
-import { overloadPolicy } from './overloadPolicy';
+import { checkBoolean, checkInteger, checkKnownOptions, checkNumber } from '../util/validate';
+import { logFunction, type LogFunction, type Logger } from './log';
 
 /** The accept loop's policy: the options of {@link acceptLoop}, and of `listenAndServe` besides its own. */
 export interface AcceptLoopOptions {
@@ -31,10 +36,8 @@ export interface AcceptLoopOptions {
   /** A connection silent for this long (no byte either way) is closed, ms. Default: never. */
   silenceMs?: number;
   /**
-   * The longest an admitted request should wait for the event loop, ms: beyond it the process
-   * is overloaded, and sheds per request (`503` with `Retry-After`, the connection kept), then
-   * pauses accepting (the kernel refuses at no cost). See `overloadPolicy` and docs/overload.md.
-   * Default 100; 0: no shedding on CPU.
+   * The longest an admitted request should wait for the event loop, ms: beyond it the process sheds
+   * per request (`503`, the connection kept), then pauses accepting (docs/overload.md). Default 100; 0: no shedding on CPU.
    */
   maxLagMs?: number;
   /** Pause accepting while event-loop utilization is above this share, above 0, at most 1. Default: not watched. */
@@ -43,26 +46,18 @@ export interface AcceptLoopOptions {
   maxHeapMb?: number;
   /** Pause accepting while resident memory is above this many MiB. Default: not watched. */
   maxRssMb?: number;
-  /**
-   * How long an accept error that means a shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses
-   * accepting, ms; and the shortest pause under pressure if set. Default 500 (a pressure pause: 10).
-   */
+  /** How long a shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses accepting, and the shortest pause under pressure, ms. Default 500 (under pressure: 10). */
   pauseMs?: number;
   /** Read a PROXY protocol header (v1 or v2) on connections from `trustedProxies`: the client's address for the limits. Default false. */
   proxyProtocol?: boolean;
   /** The proxies allowed to send one: addresses and CIDR ranges. Default loopback (`127.0.0.1`, `::1`). */
   trustedProxies?: string | readonly string[];
   /**
-   * Under overload, refuse first the addresses that bring most of the new connections, and pause
-   * only when none stands out. Turn it off behind a balancer that reads the loop's state (an
-   * agent or readiness check) and sends no PROXY header: there every connection has its
-   * address, and the balancer moves traffic before a pause refuses anyone. Default true.
+   * Under overload, refuse first the addresses that bring most of the new connections, and pause only when none
+   * stands out. Off behind a balancer that reads the loop's state and sends no PROXY header (one address for all). Default true.
    */
   shedHeaviest?: boolean;
-  /**
-   * Behind a balancer that reads the loop's state: announce a pause this long (the agent says
-   * `drain`) before the listening socket closes, ms. Default 0.
-   */
+  /** Behind a balancer that reads the loop's state: announce a pause this long (the agent says `drain`) before the listening socket closes, ms. Default 0. */
   announcePauseMs?: number;
   /** Where shortages and overload are logged: a pino logger, a function, or false. Default: a line on stderr. */
   logger?: Logger;
@@ -113,15 +108,8 @@ export function acceptLoop(options: AcceptLoopOptions = {}): AcceptLoop {
   return acceptLoopAs('acceptLoop', checkKnownOptions('acceptLoop: options', options, ACCEPT_LOOP_OPTIONS));
 }
 
-/**
- * {@link acceptLoop} for a caller whose errors name it (`listenAndServe: options.limit ...`).
- *
- * @param caller The function called.
- * @param options Already checked for unknown keys.
- * @returns As {@link acceptLoop}.
- */
-export function acceptLoopAs(caller: string, options: AcceptLoopOptions): AcceptLoop {
-  checkOptions(`${caller}: options`, options);
+/** {@link acceptLoop} for a caller whose errors name it (`listenAndServe: options.limit ...`), its options and its `log` already checked. */
+export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: LogFunction): AcceptLoop {
   const name = (option: string): string => `${caller}: options.${option}`;
   const optional = <T>(option: keyof AcceptLoopOptions, check: (name: string, value: unknown) => T): T | undefined =>
     options[option] === undefined ? undefined : check(name(option), options[option]);
@@ -140,13 +128,30 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
   const useProxyProtocol = optional('proxyProtocol', checkBoolean) ?? false;
   const shedHeaviest = optional('shedHeaviest', checkBoolean) ?? true;
   const announcePause = optional('announcePauseMs', (n, v) => checkInteger(n, v, 0)) ?? 0;
-  const log = logFunction(options.logger, name('logger'));
+  log ??= logFunction(options.logger, name('logger'));
   const trusted = options.trustedProxies ?? ['127.0.0.1', '::1'];
   // Checked under this option's name first; proxyProtocol then parses the same list again.
   if (useProxyProtocol) parseAddressList(trusted, name('trustedProxies'));
   const readProxyHeader = useProxyProtocol ? proxyProtocol({ trusted }) : identity;
 
-  const policy = overloadPolicy({ maxLagMs, maxElu, maxHeapMb, maxRssMb });
+  // The overload policy measured in bench/RESULTS.md section 17: per request, then per connection, then the kernel's
+  // free refusal. With maxLagMs T: a request the loop reaches more than T/3 into a busy turn is answered 503, its
+  // connection kept (served ones wait about 2T/3 at most); no more exchanges in flight than finish within T (targetLimit
+  // from serviceTimeMs: idle keep-alive connections are not counted); and an accept queue that held a connection at
+  // every turn for T/2 pauses the listener: its newest T/2 kept as a batch, the rest answered 503, later clients refused
+  // by the kernel at once instead of served late (T/4 answered sooner but paused on a mere burst of 100 connects).
+  // maxElu is read over 20 ms: a saturated loop lets the accept queue fill. The heap is read every 100 ms (a handler can
+  // allocate past V8's limit within a second), RSS every 1 s; above the resume mark, after a GC (paused, nothing
+  // allocates). Without maxLagMs the limit follows the heap, halved above the resume mark (a burst admitted at the
+  // resume would each allocate at once); with it, CPU alone: two learners would overwrite each other.
+  const queueMs = Math.max(1, Math.round(maxLagMs / 2));
+  const cpu: Pressure[] = [];
+  if (maxLagMs > 0) cpu.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: queueMs, below: 0, unit: 'ms' });
+  if (maxElu !== undefined) cpu.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: maxElu });
+  const heap = maxHeapMb === undefined ? undefined : heapUsedMiB({ every: 100, collectAbove: maxHeapMb * 0.8 });
+  const memory: Pressure[] = [];
+  if (heap !== undefined) memory.push({ name: 'heapUsed', samples: heap, above: maxHeapMb!, unit: 'MiB' });
+  if (maxRssMb !== undefined) memory.push({ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: maxRssMb * 0.8 }), above: maxRssMb, unit: 'MiB' });
   // Every refusal is readable: a 503 with Retry-After, never a reset.
   const refuse = serviceUnavailable();
   const limiter = new Limiter(limit, {
@@ -155,7 +160,7 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
     queueSize,
     queueTimeout: queueTimeoutMs,
     onQueueTimeout: refuse,
-    maxWaitMs: policy.maxWaitMs,
+    maxWaitMs: maxLagMs > 0 ? Math.max(1, Math.round(maxLagMs / 3)) : undefined,
     refuse,
   });
   const metrics = new Metrics(limiter);
@@ -168,16 +173,19 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
   const operator = (source: Observable<AcceptResult>): Observable<Admitted> =>
     new Observable<Admitted>((subscriber) => {
       const running = new Subscription();
-      for (const learner of policy.learners(limiter)) running.add(learner.subscribe({ error: (error: unknown) => subscriber.error(error) }));
+      const learners = maxLagMs > 0 ? [targetLimit(limiter, serviceTimeMs(limiter), { target: maxLagMs })] : heap === undefined ? [] : [adaptiveLimit(limiter, heap, { target: maxHeapMb! * 0.8, decrease: 0.5 })];
+      for (const learner of learners) running.add(learner.subscribe({ error: (error: unknown) => subscriber.error(error) }));
       running.add(
         source
           .pipe(
-            pressured(policy.memory, false),
+            // Memory before anything reads the connection (whoever sends it, what is admitted allocates); CPU after
+            // the PROXY header, so that the heaviest clients are told apart by their own addresses.
+            pressured(memory, false),
             metrics.count(),
             logWarnings((w) => log('warn', w.message, { code: w.code, syscall: w.syscall, during: w.during, hint: w.hint, suppressed: w.suppressed, pauseMs: shortagePause }), { window: shortagePause }),
             handleErrors(shortagePause),
             readProxyHeader,
-            pressured(policy.cpu, shedHeaviest),
+            pressured(cpu, shedHeaviest),
             backpressure(limiter),
             silenceMs === undefined ? identity : silenceTimeout(silenceMs),
           )
@@ -189,7 +197,7 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
     limiter,
     metrics,
     status,
-    listenOptions: { refuse, keepNewest: policy.keepNewest, announcePause },
+    listenOptions: { refuse, keepNewest: maxLagMs > 0 ? { ms: queueMs, holdMs: maxLagMs } : undefined, announcePause },
   });
 }
 

@@ -30,11 +30,9 @@ export interface ListenAndServeOptions extends AcceptLoopOptions {
   /** Share the port with other processes (SO_REUSEPORT; Node >= 22.12, Linux). Default false. */
   reusePort?: boolean;
   /**
-   * On SIGTERM or {@link Serving.close}, go on serving (readiness failing, the agent saying
-   * `drain`, every response with `Connection: close`) until nothing has arrived for
-   * `drainQuietMs`, at most this long, ms; then stop accepting. A balancer that keeps
-   * connections open (nginx's upstream keep-alive) is told to close them before the process
-   * does, so no request meets a closed connection. Default 5000; 0: stop accepting at once.
+   * On SIGTERM or {@link Serving.close}, go on serving (readiness failing, the agent saying `drain`, every response
+   * with `Connection: close`, so a balancer's kept-alive connections close first) until nothing has arrived for
+   * `drainQuietMs`, at most this long, ms; then stop accepting. Default 5000; 0: stop accepting at once.
    */
   drainMs?: number;
   /** Traffic has stopped when nothing arrived for this long, ms. Default 1000. */
@@ -48,9 +46,8 @@ export interface ListenAndServeOptions extends AcceptLoopOptions {
   /** The capacity, exchanges a second of running time, that earns the agent's full weight. Default: the weight follows headroom only. */
   agentFullWeightAt?: number;
   /**
-   * Handle SIGTERM (drain, then shut down) and SIGINT (shut down without the drain; a second
-   * SIGINT ends the process as Node would). The handlers go when the server has closed.
-   * Default true; false: none, call {@link Serving.close}.
+   * Handle SIGTERM (drain, then shut down) and SIGINT (shut down without the drain; a second ends the process as
+   * Node would), until the server has closed. Default true; false: none, call {@link Serving.close}.
    */
   signals?: boolean;
 }
@@ -124,9 +121,8 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
   const reusePort = options.reusePort === undefined ? undefined : checkBoolean(name('reusePort'), options.reusePort);
   const signals = options.signals === undefined ? true : checkBoolean(name('signals'), options.signals);
   const log = logFunction(options.logger, name('logger'));
-  // Behind an agent-reading balancer with no PROXY header, every connection has the balancer's
-  // address, and the balancer moves traffic before a pause refuses anyone: no address to shed.
-  const loop = acceptLoopAs('listenAndServe', { shedHeaviest: options.proxyProtocol === true || agentPort === undefined, ...options });
+  // Behind an agent-reading balancer with no PROXY header, every connection has the balancer's address: none to shed.
+  const loop = acceptLoopAs('listenAndServe', { shedHeaviest: options.proxyProtocol === true || agentPort === undefined, ...options }, log);
   const { status, metrics, limiter } = loop;
 
   // The side ports: what balancers and the orchestrator read, never limited or paused.
