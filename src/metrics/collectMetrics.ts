@@ -16,8 +16,6 @@ export interface MetricsHolder {
 
 /** A prom-client `Registry`, as far as this module uses it (prom-client's types stay optional). */
 export interface PromRegistry {
-  /** The metric registered under `name`, if any. */
-  getSingleMetric(name: string): unknown;
   /** Registers a metric (prom-client's constructors call it). */
   registerMetric(metric: never): void;
 }
@@ -53,8 +51,6 @@ export function readerOf(caller: string, source: MetricsSource): () => Reading {
  * const server = listenAndServe(app, { port: 8080 });
  * collectMetrics(server); // then `await register.metrics()` in the application's /metrics
  *
- * @param source The loop's {@link Metrics}, or its holder.
- * @param options The registry and the prefix.
  * @throws {TypeError | RangeError} On a bad source or option, or when prom-client is not installed.
  */
 export function collectMetrics(source: MetricsSource, options: CollectMetricsOptions = {}): void {

@@ -94,7 +94,7 @@ export class Metrics {
       refused += listener.refused;
     }
     const limiter = this.limiter;
-    const counts = limiter?.counts ?? NO_COUNTS;
+    const counts = limiter?.counts ?? new Counts(); // a loop without a limiter counts none of these
     return {
       accepted: this.#accepted,
       connectionErrors: this.#connectionErrors,
@@ -115,21 +115,10 @@ export class Metrics {
     };
   }
 
-  /**
-   * A snapshot now and every `ms` after.
-   *
-   * @param ms The period, an integer >= 1.
-   * @param scheduler Where the period is timed. Default `asyncScheduler`.
-   */
+  /** A snapshot now and every `ms` (an integer >= 1) after, timed on `scheduler`. */
   every(ms: number, scheduler: SchedulerLike = asyncScheduler): Observable<AcceptStats> {
     checkInteger('Metrics.every: ms', ms, 1);
     checkScheduler('Metrics.every: scheduler', scheduler);
-    return interval(ms, scheduler).pipe(
-      startWith(0),
-      map(() => this.snapshot()),
-    );
+    return interval(ms, scheduler).pipe(startWith(0), map(() => this.snapshot()));
   }
 }
-
-/** A loop without a limiter counts none of these. */
-const NO_COUNTS: LimiterCounts = Object.freeze(new Counts());

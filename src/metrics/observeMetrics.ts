@@ -1,25 +1,22 @@
 import { METRICS } from './catalog';
 import { readerOf, type MetricsSource } from './collectMetrics';
 
-/** An OpenTelemetry instrument, as far as this module uses it. */
-type Observable = object;
-
 /** An OpenTelemetry `Meter` (`@opentelemetry/api`), as far as this module uses it: its types stay optional. */
 export interface OtelMeter {
   /** Creates a counter read at each collection. */
-  createObservableCounter(name: string, options: { description: string; unit: string }): Observable;
+  createObservableCounter(name: string, options: { description: string; unit: string }): object;
   /** Creates a gauge read at each collection. */
-  createObservableGauge(name: string, options: { description: string; unit: string }): Observable;
+  createObservableGauge(name: string, options: { description: string; unit: string }): object;
   /** Reads several instruments in one callback at each collection. */
-  addBatchObservableCallback(callback: BatchCallback, instruments: Observable[]): void;
+  addBatchObservableCallback(callback: BatchCallback, instruments: object[]): void;
   /** Stops such a callback. */
-  removeBatchObservableCallback(callback: BatchCallback, instruments: Observable[]): void;
+  removeBatchObservableCallback(callback: BatchCallback, instruments: object[]): void;
 }
 
 /** What a batch callback is given at each collection: where each instrument's values go. */
 export interface BatchResult {
   /** Records a value of `instrument`, with its attributes. */
-  observe(instrument: Observable, value: number, attributes?: Record<string, string>): void;
+  observe(instrument: object, value: number, attributes?: Record<string, string>): void;
 }
 
 /** A batch callback. */
@@ -35,8 +32,6 @@ export type BatchCallback = (result: BatchResult) => void;
  * const server = listenAndServe(app, { port: 8080 });
  * observeMetrics(server, metrics.getMeter('my-service'));
  *
- * @param source The loop's {@link Metrics}, or its holder.
- * @param meter The meter.
  * @returns A function that stops reporting.
  * @throws {TypeError} On a bad source or meter.
  */

@@ -5,7 +5,6 @@ import type { AcceptStats } from './metrics';
 /**
  * The stats in Prometheus' text exposition format, for a `/metrics` endpoint.
  *
- * @param stats A snapshot.
  * @param prefix Metric name prefix: letters, digits, `_` and `:`, not starting with a digit. Default `rxjs_listen_`.
  * @throws {TypeError} When `stats` is not a snapshot (say, the {@link Metrics} itself) or `prefix` not a string.
  * @throws {RangeError} When `prefix` would make invalid metric names (`'my-app '`): Prometheus would refuse the whole page.

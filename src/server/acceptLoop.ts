@@ -35,10 +35,7 @@ export interface AcceptLoopOptions {
   perPeerRate?: number;
   /** A connection silent for this long (no byte either way) is closed, ms. Default: never. */
   silenceMs?: number;
-  /**
-   * The longest an admitted request should wait for the event loop, ms: beyond it the process sheds
-   * per request (`503`, the connection kept), then pauses accepting (docs/overload.md). Default 100; 0: no shedding on CPU.
-   */
+  /** The longest an admitted request should wait for the event loop, ms: beyond it, `503`s (the connection kept), then a pause (docs/overload.md). Default 100; 0: none. */
   maxLagMs?: number;
   /** Pause accepting while event-loop utilization is above this share, above 0, at most 1. Default: not watched. */
   maxElu?: number;
@@ -52,10 +49,7 @@ export interface AcceptLoopOptions {
   proxyProtocol?: boolean;
   /** The proxies allowed to send one: addresses and CIDR ranges. Default loopback (`127.0.0.1`, `::1`). */
   trustedProxies?: string | readonly string[];
-  /**
-   * Under overload, refuse first the addresses that bring most of the new connections, and pause only when none
-   * stands out. Off behind a balancer that reads the loop's state and sends no PROXY header (one address for all). Default true.
-   */
+  /** Under overload, refuse first the addresses that bring most new connections, pause only when none stands out. Default true; off behind a balancer that sends no PROXY header. */
   shedHeaviest?: boolean;
   /** Behind a balancer that reads the loop's state: announce a pause this long (the agent says `drain`) before the listening socket closes, ms. Default 0. */
   announcePauseMs?: number;
@@ -63,10 +57,7 @@ export interface AcceptLoopOptions {
   logger?: Logger;
 }
 
-/**
- * {@link acceptLoop}'s operator, with the parts of the loop a server reads: its limiter, its
- * metrics, its state for the balancers, and what `listen` needs for the same policy.
- */
+/** {@link acceptLoop}'s operator, with the parts of the loop a server reads, and what `listen` needs for the same policy. */
 export interface AcceptLoop extends OperatorFunction<AcceptResult, Admitted> {
   /** The loop's limiter: live connections, the limit, the queue, the counts. */
   readonly limiter: Limiter;
@@ -85,23 +76,14 @@ export const ACCEPT_LOOP_OPTIONS = [
 ] as const;
 
 /**
- * Everything between a listener and the handlers, as one operator: shortages logged with a hint
- * and paused on, overload shed per request then per connection, a limit with a wait queue,
- * per-address bounds, the PROXY protocol, idle connections closed. `listenAndServe` is this
- * around an existing server; this is for a pipeline of one's own.
- *
- * ```
- * listen -> [memory pause] -> metrics -> logWarnings -> handleErrors -> [proxyProtocol]
- *        -> [CPU pause, heaviest shed] -> backpressure(limiter) -> [silenceTimeout] -> serve
- * ```
+ * Everything between a listener and the handlers, as one operator (`listenAndServe` is this around an existing server):
+ * `[memory pause] -> metrics -> logWarnings -> handleErrors -> [proxyProtocol] -> [CPU pause, heaviest shed] -> backpressure -> [silenceTimeout]`.
  *
  * @example
  * const loop = acceptLoop({ limit: 1000, maxLagMs: 100 });
  * listen({ port: 8080, ...loop.listenOptions }).pipe(loop, serve(handTo(app))).subscribe();
  *
- * @param options The policy; every option is optional.
- * @returns The operator, with its limiter, metrics and status. The limits it learns are learned
- *   while it is subscribed; subscribe it once.
+ * @returns The operator, with its limiter, metrics and status; it learns its limits while subscribed: subscribe it once.
  * @throws {TypeError | RangeError} At call time, on an unknown option or a value out of range, naming it.
  */
 export function acceptLoop(options: AcceptLoopOptions = {}): AcceptLoop {
@@ -134,16 +116,12 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
   if (useProxyProtocol) parseAddressList(trusted, name('trustedProxies'));
   const readProxyHeader = useProxyProtocol ? proxyProtocol({ trusted }) : identity;
 
-  // The overload policy measured in bench/RESULTS.md section 17: per request, then per connection, then the kernel's
-  // free refusal. With maxLagMs T: a request the loop reaches more than T/3 into a busy turn is answered 503, its
-  // connection kept (served ones wait about 2T/3 at most); no more exchanges in flight than finish within T (targetLimit
-  // from serviceTimeMs: idle keep-alive connections are not counted); and an accept queue that held a connection at
-  // every turn for T/2 pauses the listener: its newest T/2 kept as a batch, the rest answered 503, later clients refused
-  // by the kernel at once instead of served late (T/4 answered sooner but paused on a mere burst of 100 connects).
-  // maxElu is read over 20 ms: a saturated loop lets the accept queue fill. The heap is read every 100 ms (a handler can
-  // allocate past V8's limit within a second), RSS every 1 s; above the resume mark, after a GC (paused, nothing
-  // allocates). Without maxLagMs the limit follows the heap, halved above the resume mark (a burst admitted at the
-  // resume would each allocate at once); with it, CPU alone: two learners would overwrite each other.
+  // The overload policy measured in bench/RESULTS.md section 17. With maxLagMs T: a request reached more than T/3 into a
+  // busy turn is answered 503, its connection kept; no more exchanges in flight than finish within T (idle keep-alive not
+  // counted); an accept queue that held a connection at every turn for T/2 pauses the listener, its newest T/2 kept as a
+  // batch, the rest answered 503 (a T/4 threshold paused on a burst of 100 connects). ELU over 20 ms; the heap every 100 ms (a
+  // handler can pass V8's limit within a second), RSS every 1 s, after a GC above the resume mark (paused, nothing
+  // allocates). The limit follows the heap only without maxLagMs: two learners would overwrite each other.
   const queueMs = Math.max(1, Math.round(maxLagMs / 2));
   const cpu: Pressure[] = [];
   if (maxLagMs > 0) cpu.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: queueMs, below: 0, unit: 'ms' });
@@ -175,29 +153,22 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
       const running = new Subscription();
       const learners = maxLagMs > 0 ? [targetLimit(limiter, serviceTimeMs(limiter), { target: maxLagMs })] : heap === undefined ? [] : [adaptiveLimit(limiter, heap, { target: maxHeapMb! * 0.8, decrease: 0.5 })];
       for (const learner of learners) running.add(learner.subscribe({ error: (error: unknown) => subscriber.error(error) }));
-      running.add(
-        source
-          .pipe(
-            // Memory before anything reads the connection (whoever sends it, what is admitted allocates); CPU after
-            // the PROXY header, so that the heaviest clients are told apart by their own addresses.
-            pressured(memory, false),
-            metrics.count(),
-            logWarnings((w) => log('warn', w.message, { code: w.code, syscall: w.syscall, during: w.during, hint: w.hint, suppressed: w.suppressed, pauseMs: shortagePause }), { window: shortagePause }),
-            handleErrors(shortagePause),
-            readProxyHeader,
-            pressured(cpu, shedHeaviest),
-            backpressure(limiter),
-            silenceMs === undefined ? identity : silenceTimeout(silenceMs),
-          )
-          .subscribe(subscriber),
+      const admitted = source.pipe(
+        // Memory before anything reads the connection (whoever sends it, what is admitted allocates); CPU after
+        // the PROXY header, so that the heaviest clients are told apart by their own addresses.
+        pressured(memory, false),
+        metrics.count(),
+        logWarnings((w) => log('warn', w.message, { code: w.code, syscall: w.syscall, during: w.during, hint: w.hint, suppressed: w.suppressed, pauseMs: shortagePause }), { window: shortagePause }),
+        handleErrors(shortagePause),
+        readProxyHeader,
+        pressured(cpu, shedHeaviest),
+        backpressure(limiter),
+        silenceMs === undefined ? identity : silenceTimeout(silenceMs),
       );
+      running.add(admitted.subscribe(subscriber));
       return running;
     });
-  return Object.assign(operator, {
-    limiter,
-    metrics,
-    status,
-    listenOptions: { refuse, keepNewest: maxLagMs > 0 ? { ms: queueMs, holdMs: maxLagMs } : undefined, announcePause },
-  });
+  const listenOptions = { refuse, keepNewest: maxLagMs > 0 ? { ms: queueMs, holdMs: maxLagMs } : undefined, announcePause };
+  return Object.assign(operator, { limiter, metrics, status, listenOptions });
 }
 

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 
 /** A socket as seen by {@link SocketRecords}: it may carry records under symbols. */
 type Carrier = Socket & Record<symbol, unknown>;
+type Accessors<R> = [read: (socket: Carrier) => R | undefined, write: (socket: Carrier, record: R | undefined) => void];
 
 /**
  * One kind of record that rides on sockets (a token, a place in a queue), at most one per socket,
@@ -14,14 +15,13 @@ export class SocketRecords<R extends object> {
   readonly key: symbol;
   readonly #events: readonly string[];
   readonly #listeners: ReadonlyArray<(this: Carrier) => void>;
-  readonly #read: (socket: Carrier) => R | undefined;
-  readonly #write: (socket: Carrier, record: R | undefined) => void;
+  readonly #read: Accessors<R>[0];
+  readonly #write: Accessors<R>[1];
 
   /** @param on What to do with a socket's record on each of its events, while it carries one. */
   constructor(name: string, on: Readonly<Record<string, (record: R) => void>>) {
-    const key = Symbol(`rxjs-listen ${name}`);
-    this.key = key;
-    const { read, write } = accessors<R>(key);
+    this.key = Symbol(`rxjs-listen ${name}`);
+    const [read, write] = accessors<R>(this.key);
     this.#read = read;
     this.#write = write;
     this.#events = Object.keys(on);
@@ -61,14 +61,10 @@ export class SocketRecords<R extends object> {
  * is a megamorphic access, about 1 µs and 1-2% more instructions a connection (bench/RESULTS.md 14).
  * Shared closures, slower, where code generation from strings is disallowed.
  */
-function accessors<R>(key: symbol): { read: (socket: Carrier) => R | undefined; write: (socket: Carrier, record: R | undefined) => void } {
+function accessors<R>(key: symbol): Accessors<R> {
   try {
-    const make = new Function('key', 'return [(socket) => socket[key], (socket, record) => { socket[key] = record; }];') as (
-      key: symbol,
-    ) => [(socket: Carrier) => R | undefined, (socket: Carrier, record: R | undefined) => void];
-    const [read, write] = make(key);
-    return { read, write };
+    return (new Function('key', 'return [(socket) => socket[key], (socket, record) => { socket[key] = record; }];') as (key: symbol) => Accessors<R>)(key);
   } catch {
-    return { read: (socket) => socket[key] as R | undefined, write: (socket, record) => void (socket[key] = record) };
+    return [(socket) => socket[key] as R | undefined, (socket, record) => void (socket[key] = record)];
   }
 }

@@ -35,11 +35,7 @@ export function checkBoolean(name: string, value: unknown): boolean {
   return value;
 }
 
-/**
- * Throws unless `value` is a number within the inclusive `min`/`max` and the exclusive
- * `above`/`below` given: a `TypeError` if not a number, a `RangeError` if out of range. It must be
- * finite unless `min` or `max` is that very infinity (a default that means "never"); never `NaN`.
- */
+/** Throws unless `value` is a number within the inclusive `min`/`max` and exclusive `above`/`below`, finite unless a bound is that very infinity. */
 export function checkNumber(name: string, value: unknown, bounds: { min?: number; above?: number; max?: number; below?: number }): number {
   const { min, above, max, below } = bounds;
   // One bound as a sign (`> 0`), two in words (`above 0 and at most 1`); an infinite bound only allows infinity, so it is left out.
@@ -60,20 +56,11 @@ export function checkNumber(name: string, value: unknown, bounds: { min?: number
 
 /** Throws unless `value` is an options bag (an object, not `null`, not an array); `expected` is what the message says it must be. */
 export function checkOptions<T>(name: string, value: T, expected = 'an object'): T {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${name} must be ${expected}, got ${Array.isArray(value) ? 'an array' : show(value)}`);
-  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`${name} must be ${expected}, got ${Array.isArray(value) ? 'an array' : show(value)}`);
   return value;
 }
 
-/**
- * Throws unless `value` is an options bag whose every key is one of `known`: a misspelt option
- * would otherwise be ignored without a word. The message names the nearest known name, if one is close.
- *
- * @example
- * checkKnownOptions('Limiter: options', { queueSzie: 3 }, ['queueSize', 'queueTimeout']);
- * // TypeError: Limiter: options has no "queueSzie"; did you mean "queueSize"? Known: queueSize, queueTimeout
- */
+/** Throws unless `value` is an options bag whose every key is one of `known` (a misspelt option would be ignored), naming the nearest. */
 export function checkKnownOptions<T>(name: string, value: T, known: readonly string[], expected?: string): T {
   checkOptions(name, value, expected);
   for (const key of Object.keys(value as object)) {
@@ -85,18 +72,12 @@ export function checkKnownOptions<T>(name: string, value: T, known: readonly str
   return value;
 }
 
-/**
- * The names of an options interface, for {@link checkKnownOptions}: the compiler checks that the
- * record lists every key of `T` and no other, so an option added to the interface is not refused.
- */
+/** The names of an options interface for {@link checkKnownOptions}: the compiler checks they are every key of `T` and no other. */
 export function optionNames<T>(names: Record<keyof T, true>): readonly string[] {
   return Object.keys(names);
 }
 
-/**
- * The known name closest to `key` by edit distance ignoring case, if at most a third of the longer
- * name apart (at least one edit): a name further off would be a guess, and a wrong guess misleads.
- */
+/** The known name closest to `key` (edit distance, case ignored), if at most a third of the longer name apart: a wrong guess misleads. */
 function nearest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
@@ -110,26 +91,20 @@ function nearest(key: string, known: readonly string[]): string | undefined {
 
 /** Damerau-Levenshtein distance (optimal string alignment): a swap of two neighbours counts one edit. */
 function editDistance(a: string, b: string): number {
-  let beforeLast: number[] = [];
-  let last = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      let distance = Math.min(last[j]! + 1, row[j - 1]! + 1, last[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, beforeLast[j - 2]! + 1);
-      row.push(distance);
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
-    [beforeLast, last] = [last, row];
   }
-  return last[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
 /** Throws unless `value` is a scheduler (with `now()` and `schedule()`): anything else would fail only when the first timer is due. */
 export function checkScheduler<S extends SchedulerLike>(name: string, value: S): S {
   const scheduler = value as Partial<SchedulerLike> | null | undefined;
-  if (typeof scheduler?.now !== 'function' || typeof scheduler.schedule !== 'function') {
-    throw new TypeError(`${name} must be a scheduler (with now() and schedule()), got ${show(value)}`);
-  }
+  if (typeof scheduler?.now !== 'function' || typeof scheduler.schedule !== 'function') throw new TypeError(`${name} must be a scheduler (with now() and schedule()), got ${show(value)}`);
   return value;
 }
 
