@@ -68,8 +68,7 @@ export function collectMetrics(source: MetricsSource, options: CollectMetricsOpt
     const { help, labels: labelNames, histogram } = family;
     const name = `${prefix}${family.name}`;
     if (histogram !== undefined) {
-      // prom-client's Histogram only observes values one by one: the loop's buckets are passed as
-      // they are, through prom-client's own interface for a metric (what its registry calls).
+      // prom-client's Histogram only observes values one by one: the loop's buckets go through its interface for a metric.
       const metric = { name, help, type: 'histogram', aggregator: 'sum' } as const;
       registers[0]!.registerMetric({ ...metric, get: () => ({ ...metric, values: histogramSamples(name, histogram(read())) }), reset: () => undefined } as never);
     } else if (family.type === 'counter') {

@@ -47,9 +47,7 @@ export function observeMetrics(source: MetricsSource, meter: OtelMeter): () => v
   });
   const observe: BatchCallback = (result) => {
     const reading = read();
-    families.forEach((family, i) => {
-      for (const { labels, value } of family.read(reading)) result.observe(instruments[i]!, value, labels);
-    });
+    families.forEach((family, i) => family.read(reading).forEach(({ labels, value }) => result.observe(instruments[i]!, value, labels)));
   };
   meter.addBatchObservableCallback(observe, instruments);
   return () => meter.removeBatchObservableCallback(observe, instruments);

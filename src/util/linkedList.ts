@@ -5,10 +5,9 @@ export interface Links<T> {
 }
 
 /**
- * Records in the order they were added, each carrying its own links: append, remove and take the
- * first in O(1), allocating nothing. Not a Map or Set: a long-lived one holding live connections'
- * young objects made scavenges copy twice as much under a flood (2.3 -> 5 µs a connection,
- * bench/RESULTS.md section 11); records linked to one another do not.
+ * Records in the order they were added, each carrying its own links: append, remove and take the first in O(1), allocating
+ * nothing. Not a Map or Set: a long-lived one holding live connections' young objects made scavenges copy twice as much
+ * under a flood (2.3 -> 5 µs a connection, bench/RESULTS.md section 11); records linked to one another do not.
  */
 export class LinkedList<T extends Links<T>> {
   #first: T | undefined = undefined;
