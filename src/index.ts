@@ -1,24 +1,16 @@
 /**
  * rxjs-listen: a production-ready accept loop for Node.js servers, as RxJS operators.
  *
- * The one call: `listenAndServe(server, options)`. The pipeline, for RxJS servers of one's own:
- *
- * ```
- * listen / fromServer  ->  logWarnings  ->  handleErrors  ->  backpressure  ->  serve
- *   accept results          log shortage      skip, pause       token per         handlers,
- *   (values, never          with a hint,      or fail           connection, a     finalizer
- *    thrown)                rate-limited                         wait queue,       releases
- *                                                                pause when full
- * ```
- *
- * (`acceptLoop(options)` is that pipeline's policy in one operator.) More under subpaths:
- * `rxjs-listen/overload`, `/balancer`, `/metrics`, `/proxy`, `/errors`.
+ * The one call: `listenAndServe(server, options)`; its policy as one operator: `acceptLoop(options)`. The pipeline,
+ * for RxJS servers of one's own: `listen` / `fromServer` (accept results as values, never thrown) -> `logWarnings`
+ * (shortages, with a hint, rate-limited) -> `handleErrors` (skip, pause or fail) -> `backpressure` (a token per
+ * connection, a wait queue, a pause when full) -> `serve` (the handlers; a finalizer releases the token). More under
+ * subpaths: `rxjs-listen/overload`, `/balancer`, `/metrics`, `/proxy`, `/errors`.
  *
  * @packageDocumentation
  */
-// The declarations name `node:net` and `NodeJS`: this makes every .d.ts of the package (all
-// reached through index.d.ts) pull in @types/node, which TypeScript 6 no longer includes by
-// default. `preserve` keeps the directive in the emitted index.d.ts (TypeScript >= 5.5).
+// The declarations name `node:net` and `NodeJS`: every .d.ts (all reached through index.d.ts) pulls in @types/node, which
+// TypeScript 6 no longer includes by default; `preserve` keeps the directive in the emitted file (TypeScript >= 5.5).
 /// <reference types="node" preserve="true" />
 export { listenAndServe, type ListenAndServeOptions, type Serving, type ServingAddresses } from './server/listenAndServe';
 export { acceptLoop, type AcceptLoop, type AcceptLoopOptions } from './server/acceptLoop';

@@ -12,35 +12,24 @@ export interface StateReading {
 }
 
 /** One reading of the loop: its counts, and its state where a `LoopStatus` is at hand. */
-export interface Reading {
-  readonly stats: AcceptStats;
-  readonly state?: StateReading;
-}
+export type Reading = { readonly stats: AcceptStats; readonly state?: StateReading };
 
 /** One value of a metric, with its labels. */
-export interface Sample {
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly value: number;
-}
+type Sample = { readonly labels?: Readonly<Record<string, string>>; readonly value: number };
 
-/**
- * One metric, as every exporter writes it: Prometheus text ({@link metrics!toPrometheus}), prom-client
- * ({@link metrics!collectMetrics}) and OpenTelemetry ({@link metrics!observeMetrics}) read this one list.
- */
+/** One metric, as every exporter (`toPrometheus`, `collectMetrics`, `observeMetrics`) reads it from this one list. */
 export interface MetricFamily {
-  /** The Prometheus name, after the prefix: `accepted_total`. */
+  /** The Prometheus name after the prefix (`accepted_total`), and the OpenTelemetry one after `rxjs_listen.` (`connections.accepted`). */
   readonly name: string;
-  /** The OpenTelemetry instrument name, after `rxjs_listen.`: `connections.accepted`. */
   readonly otel: string;
   readonly type: 'counter' | 'gauge' | 'histogram';
-  /** The unit, UCUM as OpenTelemetry writes it: `{connection}`, `s`, `1`. */
+  /** UCUM, as OpenTelemetry writes it: `{connection}`, `s`, `1`. */
   readonly unit: string;
   readonly help: string;
   /** The label names its samples carry (empty: one unlabelled sample). */
   readonly labels: readonly string[];
-  /** Its samples in a reading; a labelled metric's known series are there from the start, at 0. None for a histogram. */
+  /** Its samples in a reading; a labelled metric's known series there from the start, at 0. None for a histogram. */
   read(reading: Reading): readonly Sample[];
-  /** A histogram's figures in a reading. */
   histogram?(reading: Reading): HistogramData;
 }
 
@@ -85,10 +74,7 @@ export const METRICS: readonly MetricFamily[] = [
   { name: 'completed_total', otel: 'exchanges.completed', type: 'counter', unit: '{exchange}', help: 'Exchanges completed.', labels: [], read: ({ stats: s }) => one(s.completed) },
   { name: 'pauses_total', otel: 'pauses', type: 'counter', unit: '{pause}', help: 'Pauses of accepting, by reason (shortage, limit, pressure:NAME, batch, retry).', labels: ['reason'], read: ({ stats: s }) => pauseSamples(s, (t) => t.count) },
   { name: 'paused_seconds_total', otel: 'paused.time', type: 'counter', unit: 's', help: 'Time accepting was paused, by reason (reasons that overlap each count).', labels: ['reason'], read: ({ stats: s }) => pauseSamples(s, (t) => t.seconds) },
-  {
-    name: 'queue_wait_seconds', otel: 'queue.wait', type: 'histogram', unit: 's', help: 'How long the connections admitted from the queue waited there.', labels: [],
-    read: () => [], histogram: ({ stats: s }) => s.queueWait,
-  },
+  { name: 'queue_wait_seconds', otel: 'queue.wait', type: 'histogram', unit: 's', help: 'How long the connections admitted from the queue waited there.', labels: [], read: () => [], histogram: ({ stats: s }) => s.queueWait },
   { name: 'waiting_connections', otel: 'connections.waiting', type: 'gauge', unit: '{connection}', help: 'Connections waiting for a slot.', labels: [], read: ({ stats: s }) => one(s.waiting) },
   { name: 'live_connections', otel: 'connections.live', type: 'gauge', unit: '{connection}', help: 'Live connections.', labels: [], read: ({ stats: s }) => one(s.live) },
   { name: 'connection_limit', otel: 'connections.limit', type: 'gauge', unit: '{connection}', help: 'The connection limit in force.', labels: [], read: ({ stats: s }) => one(s.limit) },

@@ -1,4 +1,4 @@
-import { checkKnownOptions, checkOptions, show } from '../util/validate';
+import { checkKnownOptions, show } from '../util/validate';
 import { histogramSamples, METRICS, type Reading, type StateReading } from './catalog';
 import { Metrics } from './metrics';
 import { checkPrefix } from './prometheus';
@@ -16,8 +16,6 @@ export interface MetricsHolder {
 
 /** A prom-client `Registry`, as far as this module uses it (prom-client's types stay optional). */
 export interface PromRegistry {
-  /** The metric registered under `name`, if any. */
-  getSingleMetric(name: string): unknown;
   /** Registers a metric (prom-client's constructors call it). */
   registerMetric(metric: never): void;
 }
@@ -36,13 +34,7 @@ export interface CollectMetricsOptions {
   prefix?: string;
 }
 
-/**
- * The reader of a {@link MetricsSource}, checked.
- *
- * @param caller The function, as errors name it.
- * @param source The source.
- * @returns A function that takes one reading now.
- */
+/** The reader of a {@link MetricsSource}, checked: `caller` names the function in errors. */
 export function readerOf(caller: string, source: MetricsSource): () => Reading {
   const metrics = source instanceof Metrics ? source : (source as { metrics?: unknown } | null)?.metrics;
   if (!(metrics instanceof Metrics)) throw new TypeError(`${caller}: source must be a Metrics, or have one as .metrics (listenAndServe's handle, an acceptLoop), got ${show(source)}`);
@@ -52,21 +44,18 @@ export function readerOf(caller: string, source: MetricsSource): () => Reading {
 
 /**
  * Adds the loop's metrics to a prom-client registry, so that an application's own `/metrics`
- * serves them beside its others: counters as counters, gauges as gauges, every value read
- * at scrape time (nothing runs between scrapes). prom-client is an optional peer dependency:
- * loaded only when this is called.
+ * serves them beside its others, every value read at scrape time. prom-client is an optional
+ * peer dependency, loaded only when this is called.
  *
  * @example
  * const server = listenAndServe(app, { port: 8080 });
  * collectMetrics(server); // then `await register.metrics()` in the application's /metrics
  *
- * @param source The loop's {@link Metrics}, or its holder.
- * @param options The registry and the prefix.
  * @throws {TypeError | RangeError} On a bad source or option, or when prom-client is not installed.
  */
 export function collectMetrics(source: MetricsSource, options: CollectMetricsOptions = {}): void {
   const read = readerOf('collectMetrics', source);
-  const { register, prefix = 'rxjs_listen_' } = checkKnownOptions('collectMetrics: options', checkOptions('collectMetrics: options', options), ['register', 'prefix']);
+  const { register, prefix = 'rxjs_listen_' } = checkKnownOptions('collectMetrics: options', options, ['register', 'prefix']);
   checkPrefix('collectMetrics: options.prefix', prefix);
   let client: typeof import('prom-client');
   try {
@@ -76,22 +65,17 @@ export function collectMetrics(source: MetricsSource, options: CollectMetricsOpt
   }
   const registers = [(register ?? client.register) as unknown as import('prom-client').Registry];
   for (const family of METRICS) {
+    const { help, labels: labelNames, histogram } = family;
     const name = `${prefix}${family.name}`;
-    if (family.histogram !== undefined) {
-      // prom-client's Histogram only observes values one by one: the loop's buckets are read as
-      // they are, through prom-client's own interface for a metric (what its registry calls).
-      const histogram = family.histogram;
-      const metric = {
-        name, help: family.help, type: 'histogram', aggregator: 'sum',
-        get: () => ({ name, help: family.help, type: 'histogram', aggregator: 'sum', values: histogramSamples(name, histogram(read())) }),
-        reset: () => undefined,
-      };
-      registers[0]!.registerMetric(metric as never);
+    if (histogram !== undefined) {
+      // prom-client's Histogram only observes values one by one: the loop's buckets go through its interface for a metric.
+      const metric = { name, help, type: 'histogram', aggregator: 'sum' } as const;
+      registers[0]!.registerMetric({ ...metric, get: () => ({ ...metric, values: histogramSamples(name, histogram(read())) }), reset: () => undefined } as never);
     } else if (family.type === 'counter') {
       // prom-client's counters only go up: each scrape adds what the loop counted since the last.
       const last = new Map<string, number>();
       new client.Counter({
-        name, help: family.help, labelNames: family.labels, registers,
+        name, help, labelNames, registers,
         collect() {
           for (const { labels = {}, value } of family.read(read())) {
             const key = JSON.stringify(labels);
@@ -102,9 +86,9 @@ export function collectMetrics(source: MetricsSource, options: CollectMetricsOpt
       });
     } else {
       new client.Gauge({
-        name, help: family.help, labelNames: family.labels, registers,
+        name, help, labelNames, registers,
         collect() {
-          if (family.labels.length > 0) this.reset(); // a pause reason, a protocol gone since the last scrape
+          if (labelNames.length > 0) this.reset(); // a pause reason, a protocol gone since the last scrape
           for (const { labels = {}, value } of family.read(read())) this.set(labels, value);
         },
       });

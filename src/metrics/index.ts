@@ -1,6 +1,5 @@
 /**
- * `rxjs-listen/metrics`: the loop's counts, and where they go: Prometheus text, a prom-client
- * registry, an OpenTelemetry meter.
+ * `rxjs-listen/metrics`: the loop's counts, and where they go: Prometheus text, a prom-client registry, an OpenTelemetry meter.
  *
  * @module metrics
  */

@@ -3,7 +3,7 @@ import { classifyFailure } from '../errors/classify';
 import { Counts, type LimiterCounts } from '../limit/counts';
 import { Limiter } from '../limit/limiter';
 import type { AcceptResult, ListenerControl } from '../errors/result';
-import { copyOf, Histogram } from '../util/histogram';
+import { copyOf } from '../util/histogram';
 import { checkInstance, checkInteger, checkScheduler } from '../util/validate';
 
 /** What {@link Metrics.snapshot} reports: the listener's counts, then the limiter's figures ({@link index!LimiterCounts}). */
@@ -26,10 +26,7 @@ export interface AcceptStats extends LimiterCounts {
   readonly exchangeLimit: number;
   /** Connections waiting for a slot now. */
   readonly waiting: number;
-  /**
-   * Live connections between exchanges now, by protocol (`{ 'http/1.1': 3, h2: 1 }`): what
-   * reclaim could retire for waiting clients ({@link index!Limiter.idleByProtocol}).
-   */
+  /** Live connections between exchanges now, by protocol (`{ 'http/1.1': 3, h2: 1 }`) ({@link index!Limiter.idleByProtocol}). */
   readonly idleByProtocol: Readonly<Record<string, number>>;
   /** Whether a listener is paused (any of them, where several feed the loop). */
   readonly paused: boolean;
@@ -67,10 +64,7 @@ export class Metrics {
   readonly #listeners = new Set<ListenerControl>();
   #lastListener: ListenerControl | undefined;
 
-  /**
-   * @param limiter The limiter whose live count, queue and counts to report, if any.
-   * @throws {TypeError} When `limiter` is given and is not a {@link index!Limiter}.
-   */
+  /** @param limiter The limiter whose live count, queue and counts to report, if any. */
   constructor(private readonly limiter?: Limiter) {
     if (limiter !== undefined) checkInstance('Metrics: limiter', limiter, Limiter);
   }
@@ -100,6 +94,7 @@ export class Metrics {
       refused += listener.refused;
     }
     const limiter = this.limiter;
+    const counts = limiter?.counts ?? new Counts(); // a loop without a limiter counts none of these
     return {
       accepted: this.#accepted,
       connectionErrors: this.#connectionErrors,
@@ -111,8 +106,8 @@ export class Metrics {
       exchangeLimit: limiter?.exchangeLimit ?? Infinity,
       waiting: limiter?.waiting ?? 0,
       idleByProtocol: limiter?.idleByProtocol ?? {},
-      ...(limiter?.counts ?? NO_COUNTS),
-      queueWait: copyOf(limiter?.counts.queueWait ?? NO_WAITS),
+      ...counts,
+      queueWait: copyOf(counts.queueWait),
       paused: pauses.size > 0,
       pauses: [...pauses],
       pauseTotals,
@@ -120,23 +115,10 @@ export class Metrics {
     };
   }
 
-  /**
-   * A snapshot now and every `ms` after.
-   *
-   * @param ms The period, an integer >= 1.
-   * @param scheduler Where the period is timed. Default `asyncScheduler`.
-   * @throws {TypeError | RangeError} On an `ms` that is not an integer >= 1, or a `scheduler` that is not one.
-   */
+  /** A snapshot now and every `ms` (an integer >= 1) after, timed on `scheduler`. */
   every(ms: number, scheduler: SchedulerLike = asyncScheduler): Observable<AcceptStats> {
     checkInteger('Metrics.every: ms', ms, 1);
     checkScheduler('Metrics.every: scheduler', scheduler);
-    return interval(ms, scheduler).pipe(
-      startWith(0),
-      map(() => this.snapshot()),
-    );
+    return interval(ms, scheduler).pipe(startWith(0), map(() => this.snapshot()));
   }
 }
-
-/** A loop without a limiter counts none of these. */
-const NO_COUNTS: LimiterCounts = Object.freeze(new Counts());
-const NO_WAITS = new Histogram();

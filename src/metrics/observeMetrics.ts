@@ -1,25 +1,22 @@
 import { METRICS } from './catalog';
 import { readerOf, type MetricsSource } from './collectMetrics';
 
-/** An OpenTelemetry instrument, as far as this module uses it. */
-type Observable = object;
-
 /** An OpenTelemetry `Meter` (`@opentelemetry/api`), as far as this module uses it: its types stay optional. */
 export interface OtelMeter {
   /** Creates a counter read at each collection. */
-  createObservableCounter(name: string, options: { description: string; unit: string }): Observable;
+  createObservableCounter(name: string, options: { description: string; unit: string }): object;
   /** Creates a gauge read at each collection. */
-  createObservableGauge(name: string, options: { description: string; unit: string }): Observable;
+  createObservableGauge(name: string, options: { description: string; unit: string }): object;
   /** Reads several instruments in one callback at each collection. */
-  addBatchObservableCallback(callback: BatchCallback, instruments: Observable[]): void;
+  addBatchObservableCallback(callback: BatchCallback, instruments: object[]): void;
   /** Stops such a callback. */
-  removeBatchObservableCallback(callback: BatchCallback, instruments: Observable[]): void;
+  removeBatchObservableCallback(callback: BatchCallback, instruments: object[]): void;
 }
 
 /** What a batch callback is given at each collection: where each instrument's values go. */
 export interface BatchResult {
   /** Records a value of `instrument`, with its attributes. */
-  observe(instrument: Observable, value: number, attributes?: Record<string, string>): void;
+  observe(instrument: object, value: number, attributes?: Record<string, string>): void;
 }
 
 /** A batch callback. */
@@ -27,17 +24,14 @@ export type BatchCallback = (result: BatchResult) => void;
 
 /**
  * Reports the loop's metrics through an OpenTelemetry `Meter`: observable counters and gauges
- * named `rxjs_listen.*` (`rxjs_listen.connections.accepted`, unit `{connection}`; times in
- * `s`), all read from one snapshot per collection (all but the queue wait histogram, which
- * only the Prometheus exporters have). `@opentelemetry/api` is an optional peer dependency:
- * pass the meter (`metrics.getMeter('my-service')`).
+ * named `rxjs_listen.*` (`rxjs_listen.connections.accepted`, unit `{connection}`; times in `s`),
+ * read from one snapshot per collection; all but the queue wait histogram, which has no
+ * observable form (OpenTelemetry records histograms value by value, as they happen).
  *
  * @example
  * const server = listenAndServe(app, { port: 8080 });
  * observeMetrics(server, metrics.getMeter('my-service'));
  *
- * @param source The loop's {@link Metrics}, or its holder.
- * @param meter The meter.
  * @returns A function that stops reporting.
  * @throws {TypeError} On a bad source or meter.
  */
@@ -46,19 +40,14 @@ export function observeMetrics(source: MetricsSource, meter: OtelMeter): () => v
   if (typeof (meter as Partial<OtelMeter> | null)?.addBatchObservableCallback !== 'function') {
     throw new TypeError(`observeMetrics: meter must be an OpenTelemetry Meter (metrics.getMeter(name)), got ${String(meter)}`);
   }
-  // OpenTelemetry's histograms are recorded value by value, as they happen; the queue wait's
-  // buckets, counted in the limiter, have no observable form: Prometheus and prom-client have it.
   const families = METRICS.filter((family) => family.histogram === undefined);
   const instruments = families.map((family) => {
-    const options = { description: family.help, unit: family.unit };
-    const name = `rxjs_listen.${family.otel}`;
-    return family.type === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableGauge(name, options);
+    const create = family.type === 'counter' ? meter.createObservableCounter : meter.createObservableGauge;
+    return create.call(meter, `rxjs_listen.${family.otel}`, { description: family.help, unit: family.unit });
   });
   const observe: BatchCallback = (result) => {
     const reading = read();
-    families.forEach((family, i) => {
-      for (const { labels, value } of family.read(reading)) result.observe(instruments[i]!, value, labels);
-    });
+    families.forEach((family, i) => family.read(reading).forEach(({ labels, value }) => result.observe(instruments[i]!, value, labels)));
   };
   meter.addBatchObservableCallback(observe, instruments);
   return () => meter.removeBatchObservableCallback(observe, instruments);

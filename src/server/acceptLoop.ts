@@ -9,12 +9,17 @@ import { silenceTimeout } from '../operators/silenceTimeout';
 import { logWarnings } from '../operators/logWarnings';
 import { pauseUnderPressure, type Pressure, type PressureWarning } from '../operators/pauseUnderPressure';
 import { proxyProtocol } from '../operators/proxyProtocol';
+import { adaptiveLimit } from '../overload/adaptiveLimit';
+import { acceptQueueMs } from '../overload/monitors/acceptQueue';
+import { eventLoopUtilization } from '../overload/monitors/eventLoopUtilization';
+import { heapUsedMiB, rssMiB } from '../overload/monitors/memory';
+import { serviceTimeMs } from '../overload/monitors/serviceTime';
+import { targetLimit } from '../overload/targetLimit';
 import { serviceUnavailable } from '../protocol/serviceUnavailable';
 import type { WatchOptions } from '../source/watch';
 import { parseAddressList } from '../util/addresses';
-import { checkBoolean, checkInteger, checkKnownOptions, checkNumber, checkOptions } from '../util/validate';
-import { logFunction, type Logger } from './log';
-import { overloadPolicy } from './overloadPolicy';
+import { checkBoolean, checkInteger, checkKnownOptions, checkNumber } from '../util/validate';
+import { logFunction, type LogFunction, type Logger } from './log';
 
 /** The accept loop's policy: the options of {@link acceptLoop}, and of `listenAndServe` besides its own. */
 export interface AcceptLoopOptions {
@@ -30,12 +35,7 @@ export interface AcceptLoopOptions {
   perPeerRate?: number;
   /** A connection silent for this long (no byte either way) is closed, ms. Default: never. */
   silenceMs?: number;
-  /**
-   * The longest an admitted request should wait for the event loop, ms: beyond it the process
-   * is overloaded, and sheds per request (`503` with `Retry-After`, the connection kept), then
-   * pauses accepting (the kernel refuses at no cost). See `overloadPolicy` and docs/overload.md.
-   * Default 100; 0: no shedding on CPU.
-   */
+  /** The longest an admitted request should wait for the event loop, ms: beyond it, `503`s (the connection kept), then a pause (docs/overload.md). Default 100; 0: none. */
   maxLagMs?: number;
   /** Pause accepting while event-loop utilization is above this share, above 0, at most 1. Default: not watched. */
   maxElu?: number;
@@ -43,35 +43,21 @@ export interface AcceptLoopOptions {
   maxHeapMb?: number;
   /** Pause accepting while resident memory is above this many MiB. Default: not watched. */
   maxRssMb?: number;
-  /**
-   * How long an accept error that means a shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses
-   * accepting, ms; and the shortest pause under pressure if set. Default 500 (a pressure pause: 10).
-   */
+  /** How long a shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses accepting, and the shortest pause under pressure, ms. Default 500 (under pressure: 10). */
   pauseMs?: number;
   /** Read a PROXY protocol header (v1 or v2) on connections from `trustedProxies`: the client's address for the limits. Default false. */
   proxyProtocol?: boolean;
   /** The proxies allowed to send one: addresses and CIDR ranges. Default loopback (`127.0.0.1`, `::1`). */
   trustedProxies?: string | readonly string[];
-  /**
-   * Under overload, refuse first the addresses that bring most of the new connections, and pause
-   * only when none stands out. Turn it off behind a balancer that reads the loop's state (an
-   * agent or readiness check) and sends no PROXY header: there every connection has its
-   * address, and the balancer moves traffic before a pause refuses anyone. Default true.
-   */
+  /** Under overload, refuse first the addresses that bring most new connections, pause only when none stands out. Default true; off behind a balancer that sends no PROXY header. */
   shedHeaviest?: boolean;
-  /**
-   * Behind a balancer that reads the loop's state: announce a pause this long (the agent says
-   * `drain`) before the listening socket closes, ms. Default 0.
-   */
+  /** Behind a balancer that reads the loop's state: announce a pause this long (the agent says `drain`) before the listening socket closes, ms. Default 0. */
   announcePauseMs?: number;
   /** Where shortages and overload are logged: a pino logger, a function, or false. Default: a line on stderr. */
   logger?: Logger;
 }
 
-/**
- * {@link acceptLoop}'s operator, with the parts of the loop a server reads: its limiter, its
- * metrics, its state for the balancers, and what `listen` needs for the same policy.
- */
+/** {@link acceptLoop}'s operator, with the parts of the loop a server reads, and what `listen` needs for the same policy. */
 export interface AcceptLoop extends OperatorFunction<AcceptResult, Admitted> {
   /** The loop's limiter: live connections, the limit, the queue, the counts. */
   readonly limiter: Limiter;
@@ -90,38 +76,22 @@ export const ACCEPT_LOOP_OPTIONS = [
 ] as const;
 
 /**
- * Everything between a listener and the handlers, as one operator: shortages logged with a hint
- * and paused on, overload shed per request then per connection, a limit with a wait queue,
- * per-address bounds, the PROXY protocol, idle connections closed. `listenAndServe` is this
- * around an existing server; this is for a pipeline of one's own.
- *
- * ```
- * listen -> [memory pause] -> metrics -> logWarnings -> handleErrors -> [proxyProtocol]
- *        -> [CPU pause, heaviest shed] -> backpressure(limiter) -> [silenceTimeout] -> serve
- * ```
+ * Everything between a listener and the handlers, as one operator (`listenAndServe` is this around an existing server):
+ * `[memory pause] -> metrics -> logWarnings -> handleErrors -> [proxyProtocol] -> [CPU pause, heaviest shed] -> backpressure -> [silenceTimeout]`.
  *
  * @example
  * const loop = acceptLoop({ limit: 1000, maxLagMs: 100 });
  * listen({ port: 8080, ...loop.listenOptions }).pipe(loop, serve(handTo(app))).subscribe();
  *
- * @param options The policy; every option is optional.
- * @returns The operator, with its limiter, metrics and status. The limits it learns are learned
- *   while it is subscribed; subscribe it once.
+ * @returns The operator, with its limiter, metrics and status; it learns its limits while subscribed: subscribe it once.
  * @throws {TypeError | RangeError} At call time, on an unknown option or a value out of range, naming it.
  */
 export function acceptLoop(options: AcceptLoopOptions = {}): AcceptLoop {
   return acceptLoopAs('acceptLoop', checkKnownOptions('acceptLoop: options', options, ACCEPT_LOOP_OPTIONS));
 }
 
-/**
- * {@link acceptLoop} for a caller whose errors name it (`listenAndServe: options.limit ...`).
- *
- * @param caller The function called.
- * @param options Already checked for unknown keys.
- * @returns As {@link acceptLoop}.
- */
-export function acceptLoopAs(caller: string, options: AcceptLoopOptions): AcceptLoop {
-  checkOptions(`${caller}: options`, options);
+/** {@link acceptLoop} for a caller whose errors name it (`listenAndServe: options.limit ...`), its options and its `log` already checked. */
+export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: LogFunction): AcceptLoop {
   const name = (option: string): string => `${caller}: options.${option}`;
   const optional = <T>(option: keyof AcceptLoopOptions, check: (name: string, value: unknown) => T): T | undefined =>
     options[option] === undefined ? undefined : check(name(option), options[option]);
@@ -140,13 +110,26 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
   const useProxyProtocol = optional('proxyProtocol', checkBoolean) ?? false;
   const shedHeaviest = optional('shedHeaviest', checkBoolean) ?? true;
   const announcePause = optional('announcePauseMs', (n, v) => checkInteger(n, v, 0)) ?? 0;
-  const log = logFunction(options.logger, name('logger'));
+  log ??= logFunction(options.logger, name('logger'));
   const trusted = options.trustedProxies ?? ['127.0.0.1', '::1'];
   // Checked under this option's name first; proxyProtocol then parses the same list again.
   if (useProxyProtocol) parseAddressList(trusted, name('trustedProxies'));
   const readProxyHeader = useProxyProtocol ? proxyProtocol({ trusted }) : identity;
 
-  const policy = overloadPolicy({ maxLagMs, maxElu, maxHeapMb, maxRssMb });
+  // The overload policy measured in bench/RESULTS.md section 17. With maxLagMs T: a request reached more than T/3 into a
+  // busy turn is answered 503, its connection kept; no more exchanges in flight than finish within T (idle keep-alive not
+  // counted); an accept queue that held a connection at every turn for T/2 pauses the listener, its newest T/2 kept as a
+  // batch, the rest answered 503 (a T/4 threshold paused on a burst of 100 connects). ELU over 20 ms; the heap every 100 ms (a
+  // handler can pass V8's limit within a second), RSS every 1 s, after a GC above the resume mark (paused, nothing
+  // allocates). The limit follows the heap only without maxLagMs: two learners would overwrite each other.
+  const queueMs = Math.max(1, Math.round(maxLagMs / 2));
+  const cpu: Pressure[] = [];
+  if (maxLagMs > 0) cpu.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: queueMs, below: 0, unit: 'ms' });
+  if (maxElu !== undefined) cpu.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: maxElu });
+  const heap = maxHeapMb === undefined ? undefined : heapUsedMiB({ every: 100, collectAbove: maxHeapMb * 0.8 });
+  const memory: Pressure[] = [];
+  if (heap !== undefined) memory.push({ name: 'heapUsed', samples: heap, above: maxHeapMb!, unit: 'MiB' });
+  if (maxRssMb !== undefined) memory.push({ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: maxRssMb * 0.8 }), above: maxRssMb, unit: 'MiB' });
   // Every refusal is readable: a 503 with Retry-After, never a reset.
   const refuse = serviceUnavailable();
   const limiter = new Limiter(limit, {
@@ -155,7 +138,7 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
     queueSize,
     queueTimeout: queueTimeoutMs,
     onQueueTimeout: refuse,
-    maxWaitMs: policy.maxWaitMs,
+    maxWaitMs: maxLagMs > 0 ? Math.max(1, Math.round(maxLagMs / 3)) : undefined,
     refuse,
   });
   const metrics = new Metrics(limiter);
@@ -168,28 +151,24 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions): Accept
   const operator = (source: Observable<AcceptResult>): Observable<Admitted> =>
     new Observable<Admitted>((subscriber) => {
       const running = new Subscription();
-      for (const learner of policy.learners(limiter)) running.add(learner.subscribe({ error: (error: unknown) => subscriber.error(error) }));
-      running.add(
-        source
-          .pipe(
-            pressured(policy.memory, false),
-            metrics.count(),
-            logWarnings((w) => log('warn', w.message, { code: w.code, syscall: w.syscall, during: w.during, hint: w.hint, suppressed: w.suppressed, pauseMs: shortagePause }), { window: shortagePause }),
-            handleErrors(shortagePause),
-            readProxyHeader,
-            pressured(policy.cpu, shedHeaviest),
-            backpressure(limiter),
-            silenceMs === undefined ? identity : silenceTimeout(silenceMs),
-          )
-          .subscribe(subscriber),
+      const learners = maxLagMs > 0 ? [targetLimit(limiter, serviceTimeMs(limiter), { target: maxLagMs })] : heap === undefined ? [] : [adaptiveLimit(limiter, heap, { target: maxHeapMb! * 0.8, decrease: 0.5 })];
+      for (const learner of learners) running.add(learner.subscribe({ error: (error: unknown) => subscriber.error(error) }));
+      const admitted = source.pipe(
+        // Memory before anything reads the connection (whoever sends it, what is admitted allocates); CPU after
+        // the PROXY header, so that the heaviest clients are told apart by their own addresses.
+        pressured(memory, false),
+        metrics.count(),
+        logWarnings((w) => log('warn', w.message, { code: w.code, syscall: w.syscall, during: w.during, hint: w.hint, suppressed: w.suppressed, pauseMs: shortagePause }), { window: shortagePause }),
+        handleErrors(shortagePause),
+        readProxyHeader,
+        pressured(cpu, shedHeaviest),
+        backpressure(limiter),
+        silenceMs === undefined ? identity : silenceTimeout(silenceMs),
       );
+      running.add(admitted.subscribe(subscriber));
       return running;
     });
-  return Object.assign(operator, {
-    limiter,
-    metrics,
-    status,
-    listenOptions: { refuse, keepNewest: policy.keepNewest, announcePause },
-  });
+  const listenOptions = { refuse, keepNewest: maxLagMs > 0 ? { ms: queueMs, holdMs: maxLagMs } : undefined, announcePause };
+  return Object.assign(operator, { limiter, metrics, status, listenOptions });
 }
 

@@ -13,7 +13,7 @@ import type { Metrics } from '../metrics/metrics';
 import { serve } from '../operators/serve';
 import { handTo } from '../protocol/handTo';
 import { listen } from '../source/listen';
-import { checkBoolean, checkInteger, checkKnownOptions, checkOptions, checkString } from '../util/validate';
+import { checkBoolean, checkInteger, checkKnownOptions, checkString } from '../util/validate';
 import { acceptLoopAs, ACCEPT_LOOP_OPTIONS, type AcceptLoopOptions } from './acceptLoop';
 import { logFunction } from './log';
 
@@ -30,11 +30,8 @@ export interface ListenAndServeOptions extends AcceptLoopOptions {
   /** Share the port with other processes (SO_REUSEPORT; Node >= 22.12, Linux). Default false. */
   reusePort?: boolean;
   /**
-   * On SIGTERM or {@link Serving.close}, go on serving (readiness failing, the agent saying
-   * `drain`, every response with `Connection: close`) until nothing has arrived for
-   * `drainQuietMs`, at most this long, ms; then stop accepting. A balancer that keeps
-   * connections open (nginx's upstream keep-alive) is told to close them before the process
-   * does, so no request meets a closed connection. Default 5000; 0: stop accepting at once.
+   * On SIGTERM or {@link Serving.close}, go on serving (readiness failing, the agent saying `drain`, `Connection: close`
+   * so a balancer's kept-alive connections close first) until nothing arrives for `drainQuietMs`, at most this long, ms. Default 5000; 0: stop at once.
    */
   drainMs?: number;
   /** Traffic has stopped when nothing arrived for this long, ms. Default 1000. */
@@ -47,11 +44,7 @@ export interface ListenAndServeOptions extends AcceptLoopOptions {
   agentPort?: number;
   /** The capacity, exchanges a second of running time, that earns the agent's full weight. Default: the weight follows headroom only. */
   agentFullWeightAt?: number;
-  /**
-   * Handle SIGTERM (drain, then shut down) and SIGINT (shut down without the drain; a second
-   * SIGINT ends the process as Node would). The handlers go when the server has closed.
-   * Default true; false: none, call {@link Serving.close}.
-   */
+  /** Handle SIGTERM (drain, then shut down) and SIGINT (no drain; a second ends the process) until closed. Default true; false: call {@link Serving.close}. */
   signals?: boolean;
 }
 
@@ -84,26 +77,21 @@ export interface Serving {
 const OWN_OPTIONS = ['port', 'host', 'path', 'backlog', 'reusePort', 'drainMs', 'drainQuietMs', 'graceMs', 'healthPort', 'agentPort', 'agentFullWeightAt', 'signals'] as const;
 
 /**
- * Serves an existing `http`, `https`, `http2`, `tls` or `net` server (one that never listens
- * itself) on a production accept loop: shortages paused on with a hint, overload shed (`503`s,
- * then the kernel's refusal), a connection limit with a queue, health and agent ports for the
- * balancers, a drain on SIGTERM. It never calls `process.exit`.
+ * Serves an existing `http`, `https`, `http2`, `tls` or `net` server (one that never listens itself) on a production
+ * accept loop ({@link acceptLoop}), with health and agent ports for the balancers and a drain on SIGTERM. It never calls `process.exit`.
  *
  * @example
  * const app = createServer((request, response) => response.end('hello\n'));
  * const server = listenAndServe(app, { port: 8080, healthPort: 9090 });
  * const { address } = await server.ready;
  *
- * @param server The server to hand connections to; its socket options (`allowHalfOpen`,
- *   `noDelay`, `keepAlive`) are the listener's.
- * @param options Where to listen, and the policy; only `port` or `path` is required.
- * @returns The running server.
+ * @param server The server to hand connections to; its socket options (`allowHalfOpen`, `noDelay`, `keepAlive`) are the listener's.
  * @throws {TypeError | RangeError} At call time, on a server that listens, an unknown option or a value out of range, naming it.
  */
 export function listenAndServe(server: NetServer, options: ListenAndServeOptions): Serving {
   if (!(server instanceof NetServer)) throw new TypeError(`listenAndServe: server must be a net.Server (http, https, http2, tls or net), got ${server === null ? 'null' : typeof server}`);
   if (server.listening) throw new TypeError('listenAndServe: server must not listen itself (connections are accepted here and handed to it): remove its listen() call');
-  checkKnownOptions('listenAndServe: options', checkOptions('listenAndServe: options', options), [...ACCEPT_LOOP_OPTIONS, ...OWN_OPTIONS]);
+  checkKnownOptions('listenAndServe: options', options, [...ACCEPT_LOOP_OPTIONS, ...OWN_OPTIONS]);
   const name = (option: string): string => `listenAndServe: options.${option}`;
   const port = (option: 'port' | 'healthPort' | 'agentPort'): number | undefined => (options[option] === undefined ? undefined : checkInteger(name(option), options[option], 0, 65535));
   const { host, path } = options;
@@ -124,26 +112,20 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
   const reusePort = options.reusePort === undefined ? undefined : checkBoolean(name('reusePort'), options.reusePort);
   const signals = options.signals === undefined ? true : checkBoolean(name('signals'), options.signals);
   const log = logFunction(options.logger, name('logger'));
-  // Behind an agent-reading balancer with no PROXY header, every connection has the balancer's
-  // address, and the balancer moves traffic before a pause refuses anyone: no address to shed.
-  const loop = acceptLoopAs('listenAndServe', { shedHeaviest: options.proxyProtocol === true || agentPort === undefined, ...options });
+  // Behind an agent-reading balancer with no PROXY header, every connection has the balancer's address: none to shed.
+  const loop = acceptLoopAs('listenAndServe', { shedHeaviest: options.proxyProtocol === true || agentPort === undefined, ...options }, log);
   const { status, metrics, limiter } = loop;
 
   // The side ports: what balancers and the orchestrator read, never limited or paused.
   const sockets = new Set<Socket>();
-  const sides: [keyof ServingAddresses, NetServer][] = [];
-  if (healthPort !== undefined) sides.push(['healthAddress', createHttpServer(healthCheck(status))]);
-  if (agentPort !== undefined) sides.push(['agentAddress', createNetServer(agentCheck(status, { fullWeightAt }))]);
-  for (const [, side] of sides) side.on('connection', (socket: Socket) => sockets.add(socket.once('close', () => sockets.delete(socket))));
+  const sides: [keyof ServingAddresses, NetServer, number][] = [];
+  if (healthPort !== undefined) sides.push(['healthAddress', createHttpServer(healthCheck(status)), healthPort]);
+  if (agentPort !== undefined) sides.push(['agentAddress', createNetServer(agentCheck(status, { fullWeightAt })), agentPort]);
   const sidesListening = Promise.all(
-    sides.map(async ([key, side]) => {
-      side.listen({ port: key === 'healthAddress' ? healthPort : agentPort, host });
-      try {
-        await once(side, 'listening'); // rejects on the server's 'error'
-      } catch (error) {
-        throw isErrno(error) ? new ListenError(error) : error; // with its hint, as the main port's
-      }
-      return [key, side.address() as AddressInfo] as const;
+    sides.map(async ([key, side, port]) => {
+      side.on('connection', (socket: Socket) => sockets.add(socket.once('close', () => sockets.delete(socket)))).listen({ port, host });
+      // Rejects on the server's 'error', with its hint as the main port's.
+      return once(side, 'listening').then(() => [key, side.address() as AddressInfo] as const, (error: unknown) => Promise.reject(asListenError(error)));
     }),
   );
   sidesListening.catch((error: unknown) => stop(error)); // a side port failed: close the rest
@@ -152,8 +134,7 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
   const mainListening = new Promise<AddressInfo | string>((resolve) => (listening = resolve));
   let failed: (error: unknown) => void;
   const failure = new Promise<never>((_, reject) => (failed = reject));
-  // Not handled here: a caller who ignores a failure to listen gets Node's unhandled rejection
-  // (the process ends with the ListenError) rather than a process that quietly exits 0.
+  // Not handled here: a failure to listen ignored ends the process (Node's unhandled rejection) rather than exit 0 quietly.
   const ready = Promise.race([Promise.all([mainListening, sidesListening]), failure]).then(([address, side]) => ({ address, ...Object.fromEntries(side) }) as ServingAddresses);
 
   const shutdown = new AbortController();
@@ -166,25 +147,17 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
   let ended = false; // the pipeline has completed (the last connection ended) or failed
   const serving = listen({ ...where, backlog, reusePort, server: socketOptions, ...loop.listenOptions, onListening: (address) => listening(address) })
     .pipe(loop, serve(handTo(server), { signal: shutdown.signal, graceMs }))
-    .subscribe({
-      error: (error: unknown) => {
-        ended = true;
-        stop(error);
-      },
-      complete: () => {
-        ended = true;
-        stop();
-      },
-    });
+    .subscribe({ error: (error: unknown) => stop(error, true), complete: () => stop(undefined, true) });
 
   let draining: Subscription | undefined;
   let stopped = false;
   let error: unknown;
   let closing = false;
-  /** Stops accepting; once live connections have finished (within graceMs), closes the side ports. A failure stops at once. */
-  function stop(failedWith?: unknown): void {
+  /** Stops accepting; once the pipeline has `ended` (live connections finished within graceMs), closes the side ports. A failure stops at once. */
+  function stop(failedWith?: unknown, pipelineEnded = false): void {
+    if (pipelineEnded) ended = true;
     if (failedWith !== undefined && error === undefined) {
-      error = failedWith instanceof ListenError || !isErrno(failedWith) ? failedWith : new ListenError(failedWith);
+      error = asListenError(failedWith);
       log('error', `listenAndServe: ${error instanceof Error ? error.message : String(error)}`, {});
       failed(error);
     }
@@ -200,7 +173,7 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
     }
     if (!ended || closing) return;
     closing = true;
-    removeSignals();
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt);
     for (const socket of sockets) socket.destroy();
     // A turn later: the listening socket closed by the pipeline's teardown is gone by then.
     void Promise.all(sides.map(([, side]) => new Promise((resolve) => side.close(resolve)))).then(() => setImmediate(() => finished(error)));
@@ -211,34 +184,22 @@ export function listenAndServe(server: NetServer, options: ListenAndServeOptions
     if (drainFor === 0) {
       log('info', `stopping: ${limiter.live} live connections, up to ${graceMs} ms to finish`, { live: limiter.live, graceMs });
       stop();
-      return closed;
+    } else {
+      log('info', `draining: ${limiter.live} live connections; serving until nothing arrives for ${drainQuietMs} ms, up to ${drainFor} ms`, { live: limiter.live, drainMs: drainFor, drainQuietMs });
+      draining = drain(status, { maxMs: drainFor, quietMs: drainQuietMs }).subscribe(() => void close(0));
     }
-    log('info', `draining: ${limiter.live} live connections; serving until nothing arrives for ${drainQuietMs} ms, up to ${drainFor} ms`, { live: limiter.live, drainMs: drainFor, drainQuietMs });
-    draining = drain(status, { maxMs: drainFor, quietMs: drainQuietMs }).subscribe(() => void close(0));
     return closed;
   }
 
   const onTerm = (): void => void close();
-  const onInt = (): void => {
-    process.off('SIGINT', onInt); // a second one ends the process, as Node would
-    void close(0);
-  };
-  if (signals) {
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
-  }
-  function removeSignals(): void {
-    process.off('SIGTERM', onTerm);
-    process.off('SIGINT', onInt);
-  }
+  const onInt = (): void => void close(0);
+  if (signals) process.on('SIGTERM', onTerm).once('SIGINT', onInt); // once: a second SIGINT ends the process, as Node would
 
   return { ready, status, metrics, limiter, close: () => close(), closed };
 }
 
-/**
- * Whether `error` is a system error Node reported (with a code), as a listen failure is. Not by
- * `instanceof Error`: an error made in another realm (a vm context, a test runner's sandbox) fails it.
- */
-function isErrno(error: unknown): error is AcceptError {
-  return typeof error === 'object' && error !== null && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as Error).message === 'string';
+/** A system error (with a code) made a ListenError, with its hint; told by its fields: one from another realm (a vm context) fails `instanceof Error`. */
+function asListenError(error: unknown): unknown {
+  const errno = typeof error === 'object' && error !== null && typeof (error as AcceptError).code === 'string' && typeof (error as Error).message === 'string';
+  return error instanceof ListenError || !errno ? error : new ListenError(error as AcceptError);
 }

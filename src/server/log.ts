@@ -22,23 +22,13 @@ export type Logger = LevelLogger | LogFunction | false;
 /** The default: one text line on stderr, as `2026-12-06T04:42:47.000Z [warn] message`. */
 const toStderr: LogFunction = (level, message) => console.error(`${new Date().toISOString()} [${level}] ${message}`);
 
-/**
- * The {@link LogFunction} a {@link Logger} option stands for.
- *
- * @param logger The option's value: undefined for stderr.
- * @param name The option, as errors name it.
- * @returns A function that never throws: a logger that fails must not take the accept loop down with it.
- */
+/** The {@link LogFunction} a {@link Logger} option (`name` in errors) stands for; it never throws: a logger that fails must not take the loop down. */
 export function logFunction(logger: Logger | undefined, name: string): LogFunction {
   if (logger === undefined) return toStderr;
   if (logger === false) return () => undefined;
-  const write: LogFunction | undefined =
-    typeof logger === 'function'
-      ? logger
-      : typeof logger === 'object' && logger !== null && ['info', 'warn', 'error'].every((level) => typeof (logger as unknown as Record<string, unknown>)[level] === 'function')
-        ? (level, message, fields) => logger[level](fields, message)
-        : undefined;
-  if (write === undefined) throw new TypeError(`${name} must be a function, a logger with info, warn and error methods (pino), or false, got ${show(logger)}`);
+  const levels = typeof logger === 'object' && logger !== null && ['info', 'warn', 'error'].every((level) => typeof (logger as unknown as Record<string, unknown>)[level] === 'function');
+  if (typeof logger !== 'function' && !levels) throw new TypeError(`${name} must be a function, a logger with info, warn and error methods (pino), or false, got ${show(logger)}`);
+  const write: LogFunction = typeof logger === 'function' ? logger : (level, message, fields) => logger[level](fields, message);
   return (level, message, fields) => {
     try {
       write(level, message, fields);

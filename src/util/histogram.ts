@@ -10,17 +10,14 @@ export interface HistogramData {
   readonly count: number;
 }
 
-/** Prometheus' default buckets, in seconds: 5 ms to 10 s. */
-export const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
 /** Counts values into fixed buckets: one comparison per bound, no allocation. */
 export class Histogram implements HistogramData {
   readonly buckets: number[];
   sum = 0;
   count = 0;
 
-  /** @param bounds The upper bounds, ascending. */
-  constructor(readonly bounds: readonly number[] = SECONDS) {
+  /** @param bounds The upper bounds, ascending. Default Prometheus' buckets, in seconds: 5 ms to 10 s. */
+  constructor(readonly bounds: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]) {
     this.buckets = bounds.map(() => 0);
   }
 

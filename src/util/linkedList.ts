@@ -5,15 +5,9 @@ export interface Links<T> {
 }
 
 /**
- * Records in the order they were added, each carrying its own links: append, remove from
- * anywhere and take the first in O(1), allocating nothing.
- *
- * What the accept path keeps per live connection (connections handed off, idle and waiting
- * ones) is kept in these rather than in a Map or Set. A long-lived Map or Set that holds the
- * young objects of live connections (a socket, or anything that points to one) made V8's
- * young-generation collections copy about twice as much under a flood of short connections
- * (new-space survivors per scavenge 0.76 -> 1.7 MiB, scavenge time per connection 2.3 -> 5 µs,
- * bench/RESULTS.md section 11); records linked to one another do not.
+ * Records in the order they were added, each carrying its own links: append, remove and take the first in O(1), allocating
+ * nothing. Not a Map or Set: a long-lived one holding live connections' young objects made scavenges copy twice as much
+ * under a flood (2.3 -> 5 µs a connection, bench/RESULTS.md section 11); records linked to one another do not.
  */
 export class LinkedList<T extends Links<T>> {
   #first: T | undefined = undefined;
@@ -29,10 +23,7 @@ export class LinkedList<T extends Links<T>> {
     return this.#first;
   }
 
-  /**
-   * Whether `item` is in this list, for a record that is in this list or in none (it reads the
-   * record's own links: one with a predecessor is taken to be here).
-   */
+  /** Whether `item`, in this list or in none, is here (read from its own links). */
   has(item: T): boolean {
     return item.prev !== undefined || this.#first === item;
   }

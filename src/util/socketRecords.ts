@@ -2,37 +2,26 @@ import type { Socket } from 'node:net';
 
 /** A socket as seen by {@link SocketRecords}: it may carry records under symbols. */
 type Carrier = Socket & Record<symbol, unknown>;
+type Accessors<R> = [read: (socket: Carrier) => R | undefined, write: (socket: Carrier, record: R | undefined) => void];
 
 /**
- * One kind of record that rides on sockets (a connection's token, its place in a queue, its
- * entry in a list), at most one per socket, stored under a symbol of its own and told of the
- * socket's events through one listener per event shared by every socket.
- *
- * Why not a closure per socket: a listener is held by the socket's `_events` object, and once
- * V8 allocates those objects in the old generation (Node 26 pretenures that literal of the
- * Duplex constructor), a dead one keeps a young closure, and the connection it reaches, alive
- * through young-generation collections until the next full one (bench/RESULTS.md section 11).
- * A shared listener reaches nothing young; the record is found on the socket.
+ * One kind of record that rides on sockets (a token, a place in a queue), at most one per socket,
+ * under a symbol of its own, told of the socket's events by one listener per event shared by all.
+ * Not a closure per socket: an old-generation `_events` (Node 26 pretenures it) keeps a dead
+ * socket's young closure, and its connection, alive until the next full GC (bench/RESULTS.md 11).
  */
 export class SocketRecords<R extends object> {
   /** Where the record is stored: public for the hot paths that read it on every request. */
   readonly key: symbol;
-  // The events and their shared listeners, side by side: attach runs once per connection.
   readonly #events: readonly string[];
   readonly #listeners: ReadonlyArray<(this: Carrier) => void>;
-  // The record's read and write under `key`, as code of this kind's own (see `accessors`).
-  readonly #read: (socket: Carrier) => R | undefined;
-  readonly #write: (socket: Carrier, record: R | undefined) => void;
+  readonly #read: Accessors<R>[0];
+  readonly #write: Accessors<R>[1];
 
-  /**
-   * @param name For the symbol's description.
-   * @param on What to do with a socket's record on each of its events (called only while the
-   *   socket carries one).
-   */
+  /** @param on What to do with a socket's record on each of its events, while it carries one. */
   constructor(name: string, on: Readonly<Record<string, (record: R) => void>>) {
-    const key = Symbol(`rxjs-listen ${name}`);
-    this.key = key;
-    const { read, write } = accessors<R>(key);
+    this.key = Symbol(`rxjs-listen ${name}`);
+    const [read, write] = accessors<R>(this.key);
     this.#read = read;
     this.#write = write;
     this.#events = Object.keys(on);
@@ -50,12 +39,7 @@ export class SocketRecords<R extends object> {
     return this.#read(socket as Carrier);
   }
 
-  /**
-   * Puts `record` on `socket`. The shared listeners are added when the socket carries no
-   * record of this kind; one that does (a record that has served, like a released token) has
-   * them already and only gets the new record: check {@link SocketRecords.get} first where
-   * a record still in use must not be replaced.
-   */
+  /** Puts `record` on `socket`, replacing any (check {@link SocketRecords.get} first); the listeners are added to a bare socket only. */
   attach(socket: Socket, record: R): void {
     const carrier = socket as Carrier;
     const bare = this.#read(carrier) === undefined;
@@ -73,22 +57,14 @@ export class SocketRecords<R extends object> {
 }
 
 /**
- * A read and a write of the property `key`, compiled for this key alone where Node allows it.
- * One function reading sockets under several symbols (a token, a handed-off entry, a waiting
- * entry) is a megamorphic keyed access, and per connection that showed: about 1 µs a connection
- * in a CPU profile, 1-2% more instructions per new connection (bench/RESULTS.md section 14).
- * Code of its own per key keeps each access monomorphic, as a constant symbol written at each
- * use was. Where code generation from strings is disallowed
- * (`--disallow-code-generation-from-strings`), shared closures do the same, slower.
+ * A read and a write of `key`, compiled for this key alone: one function reading several symbols
+ * is a megamorphic access, about 1 µs and 1-2% more instructions a connection (bench/RESULTS.md 14).
+ * Shared closures, slower, where code generation from strings is disallowed.
  */
-function accessors<R>(key: symbol): { read: (socket: Carrier) => R | undefined; write: (socket: Carrier, record: R | undefined) => void } {
+function accessors<R>(key: symbol): Accessors<R> {
   try {
-    const make = new Function('key', 'return [(socket) => socket[key], (socket, record) => { socket[key] = record; }];') as (
-      key: symbol,
-    ) => [(socket: Carrier) => R | undefined, (socket: Carrier, record: R | undefined) => void];
-    const [read, write] = make(key);
-    return { read, write };
+    return (new Function('key', 'return [(socket) => socket[key], (socket, record) => { socket[key] = record; }];') as (key: symbol) => Accessors<R>)(key);
   } catch {
-    return { read: (socket) => socket[key] as R | undefined, write: (socket, record) => void (socket[key] = record) };
+    return [(socket) => socket[key] as R | undefined, (socket, record) => void (socket[key] = record)];
   }
 }

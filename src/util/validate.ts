@@ -1,7 +1,4 @@
-/*
- * Option checks shared by every entry point: bad input fails at call time, with a message
- * that names the option and shows the value.
- */
+/* Option checks shared by every entry point: bad input fails at call time, with a message that names the option and shows the value. */
 import type { SchedulerLike } from 'rxjs';
 
 /** A value as a message shows it: strings quoted, so that `"500"` is told from `500`. */
@@ -11,9 +8,7 @@ export function show(value: unknown): string {
 
 /** Throws unless `value` is an integer within `[min, max]`. */
 export function checkInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`${name} must be a number, got ${show(value)}`);
-  }
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number, got ${show(value)}`);
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
     throw new RangeError(`${name} must be an integer ${range}, got ${show(value)}`);
@@ -23,12 +18,8 @@ export function checkInteger(name: string, value: unknown, min: number, max = Nu
 
 /** Throws unless `value` is a finite number of milliseconds, zero or more. */
 export function checkDelay(name: string, value: unknown): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`${name} must be a number of milliseconds, got ${show(value)}`);
-  }
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`${name} must be a finite number of milliseconds >= 0, got ${show(value)}`);
-  }
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number of milliseconds, got ${show(value)}`);
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a finite number of milliseconds >= 0, got ${show(value)}`);
   return value;
 }
 
@@ -44,48 +35,14 @@ export function checkBoolean(name: string, value: unknown): boolean {
   return value;
 }
 
-/** The range {@link checkNumber} allows: any of an inclusive `min`/`max` and an exclusive `above`/`below`. */
-export interface NumberBounds {
-  /** The least value allowed. */
-  min?: number;
-  /** Values must be greater than this. */
-  above?: number;
-  /** The greatest value allowed; `Infinity` allows `Infinity` itself. */
-  max?: number;
-  /** Values must be less than this. */
-  below?: number;
-}
-
-/**
- * Throws unless `value` is a number within `bounds`.
- *
- * It must be finite, unless `min` or `max` is that very infinity (a default of `Infinity` that
- * means "never"); `NaN` never passes. A value that is not a number is a `TypeError`, one out of
- * range a `RangeError`.
- *
- * @example
- * checkNumber('targetLimit: options.weight', 1.5, { above: 0, max: 1 });
- * // RangeError: targetLimit: options.weight must be a number above 0 and at most 1, got 1.5
- *
- * @param name What to call it in the message: the function and the option.
- * @param value The value given.
- * @param bounds The range allowed.
- * @returns `value`, checked.
- */
-export function checkNumber(name: string, value: unknown, bounds: NumberBounds): number {
+/** Throws unless `value` is a number within the inclusive `min`/`max` and exclusive `above`/`below`, finite unless a bound is that very infinity. */
+export function checkNumber(name: string, value: unknown, bounds: { min?: number; above?: number; max?: number; below?: number }): number {
   const { min, above, max, below } = bounds;
-  // The range as a user reads it: one bound as a sign (`> 0`), two in words (`above 0 and at
-  // most 1`); an infinite bound only says that infinity is allowed, so it is left out.
+  // One bound as a sign (`> 0`), two in words (`above 0 and at most 1`); an infinite bound only allows infinity, so it is left out.
   const lower = min !== undefined && min !== -Infinity ? ['>=', 'at least', min] : above !== undefined ? ['>', 'above', above] : undefined;
   const upper = max !== undefined && max !== Infinity ? ['<=', 'at most', max] : below !== undefined ? ['<', 'below', below] : undefined;
-  const range =
-    lower !== undefined && upper !== undefined
-      ? ` ${lower[1]} ${lower[2]} and ${upper[1]} ${upper[2]}`
-      : lower !== undefined
-        ? ` ${lower[0]} ${lower[2]}`
-        : upper !== undefined
-          ? ` ${upper[0]} ${upper[2]}`
-          : '';
+  const one = lower ?? upper;
+  const range = lower !== undefined && upper !== undefined ? ` ${lower[1]} ${lower[2]} and ${upper[1]} ${upper[2]}` : one !== undefined ? ` ${one[0]} ${one[2]}` : '';
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number${range}, got ${show(value)}`);
   const allowed =
     (Number.isFinite(value) || value === min || value === max) && // NaN is never allowed
@@ -97,40 +54,13 @@ export function checkNumber(name: string, value: unknown, bounds: NumberBounds):
   return value;
 }
 
-/**
- * Throws unless `value` is an object (not `null`, not an array): an options bag.
- *
- * @example
- * checkOptions('targetLimit: options', null); // TypeError: targetLimit: options must be an object, got null
- *
- * @param name What to call it in the message: the function and the parameter.
- * @param value The value given.
- * @param expected What the message says it must be, where an entry also takes something else
- *   (`'an object or a number of ms'`). Default `'an object'`.
- * @returns `value`, checked.
- */
+/** Throws unless `value` is an options bag (an object, not `null`, not an array); `expected` is what the message says it must be. */
 export function checkOptions<T>(name: string, value: T, expected = 'an object'): T {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${name} must be ${expected}, got ${Array.isArray(value) ? 'an array' : show(value)}`);
-  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`${name} must be ${expected}, got ${Array.isArray(value) ? 'an array' : show(value)}`);
   return value;
 }
 
-/**
- * Throws unless `value` is an options bag ({@link checkOptions}) whose every key is one of
- * `known`: a misspelt option would otherwise be ignored without a word. The message names the
- * nearest known name when one is close enough to be the one meant.
- *
- * @example
- * checkKnownOptions('Limiter: options', { queueSzie: 3 }, ['queueSize', 'queueTimeout']);
- * // TypeError: Limiter: options has no "queueSzie"; did you mean "queueSize"? Known: queueSize, queueTimeout
- *
- * @param name What to call it in the message: the function and the parameter.
- * @param value The value given.
- * @param known The option names.
- * @param expected What the message says it must be when it is not an object (see {@link checkOptions}).
- * @returns `value`, checked.
- */
+/** Throws unless `value` is an options bag whose every key is one of `known` (a misspelt option would be ignored), naming the nearest. */
 export function checkKnownOptions<T>(name: string, value: T, known: readonly string[], expected?: string): T {
   checkOptions(name, value, expected);
   for (const key of Object.keys(value as object)) {
@@ -142,23 +72,12 @@ export function checkKnownOptions<T>(name: string, value: T, known: readonly str
   return value;
 }
 
-/**
- * The names of an options interface, for {@link checkKnownOptions}: the record must list every
- * key of `T` and no other (the compiler checks both), so that an option added to the interface
- * and not here fails to compile instead of being refused at run time.
- *
- * @example
- * const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, scheduler: true });
- */
+/** The names of an options interface for {@link checkKnownOptions}: the compiler checks they are every key of `T` and no other. */
 export function optionNames<T>(names: Record<keyof T, true>): readonly string[] {
   return Object.keys(names);
 }
 
-/**
- * The known name closest to `key`, by edit distance ignoring case (a typo, a swapped pair, a
- * wrong case), if it is close enough to be the one meant: at most a third of the longer name
- * apart, at least one edit. A name further off would be a guess, and a wrong guess misleads.
- */
+/** The known name closest to `key` (edit distance, case ignored), if at most a third of the longer name apart: a wrong guess misleads. */
 function nearest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
@@ -170,83 +89,38 @@ function nearest(key: string, known: readonly string[]): string | undefined {
   return best;
 }
 
-/**
- * Damerau-Levenshtein distance (optimal string alignment): insertions, deletions,
- * substitutions and swaps of two neighbours each count one. Option names are short: the
- * whole table costs nothing at call time.
- */
+/** Damerau-Levenshtein distance (optimal string alignment): a swap of two neighbours counts one edit. */
 function editDistance(a: string, b: string): number {
-  let beforeLast: number[] = [];
-  let last = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      let distance = Math.min(last[j]! + 1, row[j - 1]! + 1, last[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, beforeLast[j - 2]! + 1);
-      row.push(distance);
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
-    [beforeLast, last] = [last, row];
   }
-  return last[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
-/**
- * Throws unless `value` is a scheduler (an object with `now()` and `schedule()`, as RxJS's):
- * anything else would fail only when the first timer is due.
- *
- * @param name What to call it in the message: the function and the option.
- * @param value The value given.
- * @returns `value`, checked.
- */
+/** Throws unless `value` is a scheduler (with `now()` and `schedule()`): anything else would fail only when the first timer is due. */
 export function checkScheduler<S extends SchedulerLike>(name: string, value: S): S {
   const scheduler = value as Partial<SchedulerLike> | null | undefined;
-  if (typeof scheduler?.now !== 'function' || typeof scheduler.schedule !== 'function') {
-    throw new TypeError(`${name} must be a scheduler (with now() and schedule()), got ${show(value)}`);
-  }
+  if (typeof scheduler?.now !== 'function' || typeof scheduler.schedule !== 'function') throw new TypeError(`${name} must be a scheduler (with now() and schedule()), got ${show(value)}`);
   return value;
 }
 
-/**
- * Throws unless `value` is one of `allowed`.
- *
- * @example
- * checkOneOf('errorHint: during', 'later', ['start', 'accept', 'resume']);
- * // TypeError: errorHint: during must be one of "start", "accept", "resume", got "later"
- *
- * @param name What to call it in the message: the function and the option.
- * @param value The value given.
- * @param allowed The values allowed.
- * @returns `value`, checked.
- */
+/** Throws unless `value` is one of `allowed`. */
 export function checkOneOf<const V>(name: string, value: unknown, allowed: readonly V[]): V {
   if (!allowed.includes(value as V)) throw new TypeError(`${name} must be one of ${allowed.map(show).join(', ')}, got ${show(value)}`);
   return value as V;
 }
 
-/**
- * Throws unless `value` is an instance of `type`: a class the library's own code reads
- * private state of, where a look-alike object would fail later and far from the call.
- *
- * @param name What to call it in the message: the function and the parameter.
- * @param value The value given.
- * @param type The class.
- * @returns `value`, checked.
- */
+/** Throws unless `value` is an instance of `type`: a class whose private state the library reads, where a look-alike would fail later and far from the call. */
 export function checkInstance<T>(name: string, value: unknown, type: abstract new (...args: never[]) => T): T {
   if (!(value instanceof type)) throw new TypeError(`${name} must be ${/^[AEIOU]/.test(type.name) ? 'an' : 'a'} ${type.name}, got ${show(value)}`);
   return value;
 }
 
-/**
- * Throws unless `value` is a string with at least one character.
- *
- * @example
- * checkString('cgroupMemory: options.root', ''); // TypeError: cgroupMemory: options.root must be a non-empty string, got ""
- *
- * @param name What to call it in the message: the function and the option.
- * @param value The value given.
- * @returns `value`, checked.
- */
+/** Throws unless `value` is a string with at least one character. */
 export function checkString(name: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string, got ${show(value)}`);
   return value;
