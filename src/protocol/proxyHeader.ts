@@ -13,7 +13,8 @@
  * byte, without waiting for a timeout).
  */
 import { isUtf8 } from 'node:buffer';
-import { formatIPv6, parseIPv4, parseIPv6 } from '../util/addresses';
+import { isIPv4 } from 'node:net';
+import { formatIPv6, parseIPv6 } from '../util/addresses';
 
 /** The longest v1 header, its CRLF included: `PROXY UNKNOWN` with two full IPv6 addresses and ports. */
 export const PROXY_V1_MAX_LENGTH = 107;
@@ -297,7 +298,7 @@ function checkV1Field(protocol: 'TCP4' | 'TCP6', index: number, field: string, w
     return undefined;
   }
   if (protocol === 'TCP4') {
-    if (whole ? parseIPv4(field) === undefined : !IPV4_START.test(field)) return `v1: bad IPv4 ${name} ${show(field)}`;
+    if (whole ? !isIPv4(field) : !IPV4_START.test(field)) return `v1: bad IPv4 ${name} ${show(field)}`;
     return undefined;
   }
   if (whole ? parseIPv6(field) === undefined : !IPV6_START.test(field)) return `v1: bad IPv6 ${name} ${show(field)}`;
