@@ -11,18 +11,7 @@ import { checkInteger } from './validate';
 const COLON = 0x3a;
 const DOT = 0x2e;
 
-/** Whether an address is on a list; `undefined` (a socket that has no remote address) is not. */
-export type AddressMatcher = (address: string | undefined) => boolean;
-
-/**
- * Reads an IPv6 address that `net.isIPv6` accepts, except with a zone index (`%eth0`).
- *
- * @example
- * parseIPv6('::ffff:10.0.0.1'); // Uint8Array [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 10, 0, 0, 1]
- *
- * @param text The address.
- * @returns The 16 bytes of the address, or `undefined` if `text` is not one.
- */
+/** The 16 bytes of an IPv6 address that `net.isIPv6` accepts, but for a zone index (`%eth0`); `undefined` for any other text. */
 export function parseIPv6(text: string): Uint8Array | undefined {
   if (!isIPv6(text) || text.includes('%')) return undefined;
   // Valid now, so read in one pass without checks (this runs on every v1 TCP6 header, twice).
@@ -60,17 +49,10 @@ export function parseIPv6(text: string): Uint8Array | undefined {
 }
 
 /**
- * Writes an IPv6 address as Node does (`socket.remoteAddress`, libuv's `inet_ntop`): RFC 5952
- * (lower case, no leading zeros, the first longest run of two zero groups or more as `::`),
- * and the last 32 bits as a dotted quad for IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible
- * (`::a.b.c.d`) addresses.
- *
- * @example
- * formatIPv6(Buffer.from('20010db8000000000000000000000001', 'hex')); // '2001:db8::1'
- *
- * @param bytes The address, in network order.
- * @param offset Where its 16 bytes start in `bytes`.
- * @returns The address as text.
+ * The IPv6 address whose 16 bytes start at `offset`, written as Node does (`socket.remoteAddress`,
+ * libuv's `inet_ntop`): RFC 5952 (lower case, no leading zeros, the first longest run of two zero
+ * groups or more as `::`), with the last 32 bits as a dotted quad for IPv4-mapped
+ * (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) addresses.
  */
 export function formatIPv6(bytes: Uint8Array, offset = 0): string {
   const words: number[] = [];
@@ -110,25 +92,13 @@ function show(value: unknown): string {
 }
 
 /**
- * A matcher for a list of addresses and CIDR ranges, IPv4 and IPv6: `127.0.0.1`, `10.0.0.0/8`,
- * `::1`, `fd00::/8`, `::ffff:10.0.0.0/104`. An IPv4 entry matches the IPv4-mapped form of its
- * addresses too, and a range of mapped addresses the IPv4 addresses it maps; a zone index on
- * the address checked is ignored. Entries are strict, since they grant trust: a range with bits
- * set past its prefix (`10.0.0.1/8`) is refused rather than widened, and so are zone indexes and
- * leading zeros.
- *
- * @example
- * const trusted = parseAddressList('127.0.0.1, 10.0.0.0/8, fd00::/8');
- * trusted('::ffff:10.1.2.3'); // true
- * parseAddressList(['10.0.0.0/33']); // TypeError: proxy protocol: trusted entry "10.0.0.0/33": prefix length must be 0 to 32
- *
- * @param list The entries: an array, or a string of them separated by commas or white space
- *   (an empty string trusts nothing).
- * @param label What to call the list in errors.
- * @returns Whether an address is on the list.
- * @throws TypeError naming the first bad entry.
+ * A matcher for a list of addresses and CIDR ranges (`127.0.0.1`, `10.0.0.0/8`, `fd00::/8`,
+ * `::ffff:10.0.0.0/104`), an array or a string separated by commas or white space. A zone index
+ * on the address checked is ignored. Entries are strict, since they grant trust: a range with
+ * bits set past its prefix (`10.0.0.1/8`) is refused rather than widened, and so are zone
+ * indexes and leading zeros, with a TypeError that names the entry and `label`.
  */
-export function parseAddressList(list: string | readonly string[], label = 'proxy protocol: trusted'): AddressMatcher {
+export function parseAddressList(list: string | readonly string[], label = 'proxy protocol: trusted'): (address: string | undefined) => boolean {
   if (typeof list !== 'string' && !Array.isArray(list)) {
     throw new TypeError(`${label} addresses must be a string or an array of strings, got ${show(list)}`);
   }
@@ -178,20 +148,10 @@ function mask(bytes: ArrayLike<number>, bits: number): Uint8Array {
 }
 
 /**
- * The network an IPv6 address is in, as a string key: the address masked to its first `bits`
- * bits, in Node's canonical form, with the prefix length (`2001:db8:1:2::/64`). An IPv6 host
- * commonly holds a whole /64, so per-client counts keyed by this see one client where keying
- * by address would see 2^64. IPv4 addresses, IPv4-mapped IPv6 addresses (an IPv4 client of a
- * dual-stack socket) and text that is not an IP address are returned unchanged.
- *
- * @example
- * ipv6Prefix('2001:db8:1:2:3:4:5:6', 64); // '2001:db8:1:2::/64'
- * ipv6Prefix('::ffff:10.1.2.3', 64); // '::ffff:10.1.2.3'
- *
- * @param address The address, as `socket.remoteAddress` gives it (a zone index is dropped).
- * @param bits The prefix length kept, an integer 0 to 128.
- * @returns The key.
- * @throws RangeError if `bits` is not an integer 0 to 128.
+ * The network an IPv6 address is in, as a key: its first `bits` bits (0 to 128, else a
+ * RangeError) and the prefix length (`2001:db8:1:2::/64`), its zone index dropped. An IPv6 host
+ * commonly holds a whole /64, which keying by address would count as 2^64 clients. IPv4
+ * addresses, IPv4-mapped ones (an IPv4 client of a dual-stack socket) and other text stay as they are.
  */
 export function ipv6Prefix(address: string, bits: number): string {
   checkInteger('ipv6Prefix: bits', bits, 0, 128);
