@@ -24,11 +24,10 @@ export interface ProxyProtocolOptions {
 const OPTIONS = optionNames<ProxyProtocolOptions>({ trusted: true, untrusted: true, headerTimeout: true, onRefused: true, scheduler: true });
 
 /**
- * Reads the PROXY protocol header (v1 or v2: HAProxy's `send-proxy`, nginx's `proxy_protocol`,
- * AWS NLB) that a load balancer sends first on each connection, and emits the connection as the
- * client's: `socket.remoteAddress`, `remotePort` and `remoteFamily` say the client's from then
- * on, for the per-peer limits of {@link index!backpressure}, the metrics and the application
- * (`req.ip` without trust-proxy settings). The header's other fields are {@link proxyHeaderOf}.
+ * Reads the PROXY protocol header (v1 or v2) that a load balancer sends first on each
+ * connection, and emits the connection as the client's: `socket.remoteAddress`, `remotePort` and
+ * `remoteFamily` say the client's from then on, for {@link index!backpressure}'s per-peer limits,
+ * the metrics and the application. The header's other fields are {@link proxyHeaderOf}.
  *
  * Each connection from a `trusted` address must start with a valid header (the spec: a
  * receiver must not guess), complete within `headerTimeout`, or it is closed; a LOCAL header (a

@@ -6,7 +6,7 @@
  * turned away at its first byte, not at a timeout).
  */
 import { isAscii, isUtf8 } from 'node:buffer';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { formatIPv6, parseIPv6 } from '../util/addresses';
 
 /** The longest v1 header, its CRLF included: `PROXY UNKNOWN` with two full IPv6 addresses and ports. */
@@ -92,8 +92,7 @@ export interface ProxySsl {
  * A PROXY protocol header, v1 or v2.
  *
  * @example
- * // Whom the connection is from: the client the proxy relays, or for a health check (LOCAL,
- * // UNKNOWN) the proxy itself.
+ * // Whom the connection is from: the client, or for a health check (LOCAL, UNKNOWN) the proxy.
  * const client = header.source?.address ?? socket.remoteAddress;
  */
 export interface ProxyHeader {
@@ -129,8 +128,6 @@ export type ProxyHeaderResult =
 
 const INCOMPLETE: ProxyHeaderResult = Object.freeze({ state: 'incomplete' });
 const NOT_A_HEADER = 'not a PROXY protocol header';
-const CR = 0x0d;
-const LF = 0x0a;
 
 function invalid(reason: string): ProxyHeaderResult {
   return { state: 'invalid', reason };
@@ -142,20 +139,17 @@ function show(text: string): string {
 }
 
 /**
- * Parses the PROXY protocol header, v1 or v2, at the start of the bytes read so far; never
- * reads past the header, never throws. `incomplete` is never the answer once `buffer` is as
- * long as the longest header ({@link PROXY_V1_MAX_LENGTH}, {@link PROXY_V2_MAX_LENGTH}).
- *
- * As strict as the spec: v1 takes exactly one space between fields, dotted quads and ports
- * without leading zeros, IPv6 addresses as `net.isIPv6` reads them (no zone index), and a CRLF
- * within 107 bytes; v2 takes version 2, the LOCAL and PROXY commands, the seven family and
- * protocol bytes the spec lists, address blocks the length covers, TLVs that end where the
- * header does (singular ones once each, text ones in their encoding), and a matching CRC32C.
+ * Parses the PROXY protocol header, v1 or v2, at the start of the bytes read so far; never reads
+ * past it, never throws, never says `incomplete` of a buffer as long as the longest header. As
+ * strict as the spec: v1 takes one space between fields, dotted quads and ports without leading
+ * zeros, IPv6 as `net.isIPv6` reads it (no zone index), a CRLF within 107 bytes; v2 takes the
+ * commands, families and protocols the spec lists, address blocks the length covers, TLVs that
+ * end where the header does (singular ones once, text in its encoding), and a matching CRC32C.
  */
 export function parseProxyHeader(buffer: Buffer): ProxyHeaderResult {
   if (buffer.length === 0) return INCOMPLETE;
   if (buffer[0] === 0x50) return parseV1(buffer); // 'P'
-  if (buffer[0] === CR) return parseV2(buffer);
+  if (buffer[0] === 0x0d) return parseV2(buffer); // '\r'
   return invalid(NOT_A_HEADER);
 }
 
@@ -167,14 +161,14 @@ const PORT = /^(?:0|[1-9]\d{0,4})$/;
 // refuse it early. IPv6 is only checked for its characters and length then: net.isIPv6 reads 45 at most.
 const V1_ADDRESSES = {
   TCP4: { family: 'IPv4', whole: isIPv4, start: /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){0,3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)?$/ },
-  TCP6: { family: 'IPv6', whole: (text: string) => parseIPv6(text) !== undefined, start: /^[0-9a-fA-F:.]{0,45}$/ },
+  TCP6: { family: 'IPv6', whole: (text: string) => isIPv6(text) && !text.includes('%'), start: /^[0-9a-fA-F:.]{0,45}$/ },
 };
 const ONE_SPACE = 'v1: expected exactly one space after "PROXY"';
 
 function parseV1(buffer: Buffer): ProxyHeaderResult {
-  // The line ends at the first LF; nothing after it is read.
-  const lf = buffer.subarray(0, PROXY_V1_MAX_LENGTH).indexOf(LF);
-  const ended = lf >= 0;
+  // The line ends at the first LF, if it comes soon enough; nothing after it is read.
+  const lf = buffer.indexOf(0x0a);
+  const ended = lf >= 0 && lf < PROXY_V1_MAX_LENGTH;
   const text = buffer.toString('latin1', 0, ended ? lf + 1 : PROXY_V1_MAX_LENGTH);
   // The line without its end: a CRLF, a bare LF (refused below), or a CR still waiting for its LF.
   const line = ended ? text.slice(0, text.endsWith('\r\n') ? -2 : -1) : text.endsWith('\r') ? text.slice(0, -1) : text;
@@ -216,14 +210,9 @@ function parseV1(buffer: Buffer): ProxyHeaderResult {
   if (fields.length < V1_FIELDS.length) return invalid(`v1: the ${protocol} line ends after ${fields.length} of its 4 fields (addresses and ports)`);
   const [source, destination, sourcePort, destinationPort] = fields as [string, string, string, string];
   const canonical = (address: string): string => (protocol === 'TCP4' ? address : formatIPv6(parseIPv6(address)!));
-  const header: ProxyHeader = {
-    version: 1,
-    command: 'proxy',
-    family: protocol === 'TCP4' ? 'tcp4' : 'tcp6',
-    source: { address: canonical(source), port: Number(sourcePort) },
-    destination: { address: canonical(destination), port: Number(destinationPort) },
-    tlvs: [],
-  };
+  const header: ProxyHeader = { version: 1, command: 'proxy', family: protocol === 'TCP4' ? 'tcp4' : 'tcp6', tlvs: [] };
+  header.source = { address: canonical(source), port: Number(sourcePort) };
+  header.destination = { address: canonical(destination), port: Number(destinationPort) };
   return { state: 'complete', header, length: lf + 1 };
 }
 
@@ -280,8 +269,8 @@ function parseV2(buffer: Buffer): ProxyHeaderResult {
   // LOCAL: the family is ignored, and so are the addresses, if the length holds them at all.
   const header: ProxyHeader = { version: 2, command: proxied ? 'proxy' : 'local', family: proxied ? layout.family : 'unknown', tlvs: [] };
   if (header.family === 'tcp4') {
-    header.source = { address: buffer.subarray(16, 20).join('.'), port: buffer.readUInt16BE(24) };
-    header.destination = { address: buffer.subarray(20, 24).join('.'), port: buffer.readUInt16BE(26) };
+    header.source = { address: `${buffer[16]}.${buffer[17]}.${buffer[18]}.${buffer[19]}`, port: buffer.readUInt16BE(24) };
+    header.destination = { address: `${buffer[20]}.${buffer[21]}.${buffer[22]}.${buffer[23]}`, port: buffer.readUInt16BE(26) };
   } else if (header.family === 'tcp6') {
     header.source = { address: formatIPv6(buffer, 16), port: buffer.readUInt16BE(48) };
     header.destination = { address: formatIPv6(buffer, 32), port: buffer.readUInt16BE(50) };
@@ -343,32 +332,25 @@ function readTlvs(buffer: Buffer, start: number, end: number, header: ProxyHeade
   const problem = walkTlvs(buffer, start, end, 'header', SINGULAR_TLVS, (type, at, size) => {
     const value = Buffer.from(buffer.subarray(at, at + size)); // a copy, not a view that would pin the caller's buffer
     header.tlvs.push({ type, value });
+    // Each field is filled before its value is checked: a header found invalid is not returned.
     switch (type) {
       case ProxyTlvType.ALPN:
         header.alpn = value.toString('latin1'); // a byte string; registered ALPN IDs are ASCII
         return undefined;
       case ProxyTlvType.AUTHORITY:
-        if (!isUtf8(value)) return 'v2: the AUTHORITY TLV is not UTF-8';
         header.authority = value.toString('utf8');
-        return undefined;
+        return isUtf8(value) ? undefined : 'v2: the AUTHORITY TLV is not UTF-8';
       case ProxyTlvType.CRC32C:
-        if (size !== 4) return `v2: CRC32C TLV of ${size} bytes (4 expected)`;
         checksumAt = at;
-        return undefined;
+        return size === 4 ? undefined : `v2: CRC32C TLV of ${size} bytes (4 expected)`;
       case ProxyTlvType.UNIQUE_ID:
-        if (size > 128) return `v2: UNIQUE_ID TLV of ${size} bytes (128 at most)`;
         header.uniqueId = value;
-        return undefined;
-      case ProxyTlvType.SSL: {
-        const ssl = readSsl(value);
-        if (typeof ssl === 'string') return ssl;
-        header.ssl = ssl;
-        return undefined;
-      }
+        return size <= 128 ? undefined : `v2: UNIQUE_ID TLV of ${size} bytes (128 at most)`;
+      case ProxyTlvType.SSL:
+        return readSsl(value, header);
       case ProxyTlvType.NETNS:
-        if (!isAscii(value)) return 'v2: the NETNS TLV is not US-ASCII';
         header.netns = value.toString('latin1');
-        return undefined;
+        return isAscii(value) ? undefined : 'v2: the NETNS TLV is not US-ASCII';
       default:
         return undefined; // NOOP, and types this parser does not read: kept in `tlvs`
     }
@@ -383,21 +365,19 @@ function readTlvs(buffer: Buffer, start: number, end: number, header: ProxyHeade
   return undefined;
 }
 
-/** Reads an SSL TLV's value: client and verify fields, then sub-TLVs. @returns It, or what is wrong. */
-function readSsl(value: Buffer): ProxySsl | string {
+/** Reads an SSL TLV's value (client and verify fields, then sub-TLVs) into `header.ssl`. @returns What is wrong, if anything. */
+function readSsl(value: Buffer, header: ProxyHeader): string | undefined {
   if (value.length < 5) return `v2: SSL TLV of ${value.length} bytes, shorter than its 5-byte client and verify fields`;
   const client = value[0]!;
   const verify = value.readUInt32BE(1);
-  const ssl: ProxySsl = { client, verify, verified: verify === 0 && (client & 0x06) !== 0 };
-  const problem = walkTlvs(value, 5, value.length, 'SSL TLV', SINGULAR_SSL_TLVS, (type, at, size) => {
+  const ssl: ProxySsl = (header.ssl = { client, verify, verified: verify === 0 && (client & 0x06) !== 0 });
+  return walkTlvs(value, 5, value.length, 'SSL TLV', SINGULAR_SSL_TLVS, (type, at, size) => {
     const known = SSL_FIELDS.get(type);
     if (known === undefined) return undefined; // a subtype this parser does not read
     const bytes = value.subarray(at, at + size);
-    if (known.utf8 ? !isUtf8(bytes) : !isAscii(bytes)) return `v2: the ${known.name} is not ${known.utf8 ? 'UTF-8' : 'US-ASCII'}`;
     ssl[known.field] = bytes.toString(known.utf8 ? 'utf8' : 'latin1');
-    return undefined;
+    return (known.utf8 ? isUtf8(bytes) : isAscii(bytes)) ? undefined : `v2: the ${known.name} is not ${known.utf8 ? 'UTF-8' : 'US-ASCII'}`;
   });
-  return problem ?? ssl;
 }
 
 // CRC32C as RFC 4960 appendix B computes it: reflected, polynomial 0x82F63B78, initial value and final XOR all ones.

@@ -38,14 +38,10 @@ export function serviceUnavailable(options: ServiceUnavailableOptions = {}): (so
     `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfter}\r\nConnection: close\r\n` +
     `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   return (socket) => {
-    socket.on('error', destroyQuietly); // a client that resets now has nothing more to learn
+    socket.on('error', () => socket.destroy()); // a client that resets now has nothing more to learn
     const linger = scheduler.schedule(() => socket.destroy(), lingerMs);
     socket.once('close', () => linger.unsubscribe());
     socket.end(answer);
     socket.resume(); // read and drop the request: unread data would make the close a reset
   };
-}
-
-function destroyQuietly(this: Socket): void {
-  this.destroy();
 }

@@ -24,7 +24,6 @@ type Seen = Socket & Record<symbol, Token | undefined> & { _parent?: Seen | null
  *   socket.on('data', (line) => { tokenOf(socket)?.busy(); answer(line).then(() => tokenOf(socket)?.idle()); });
  * });
  *
- * @param socket The socket a protocol handler was given.
  * @returns Its token, or `undefined` where no limiter admitted it.
  * @throws {TypeError} When `socket` is not an object (nor `null` or `undefined`): a string would have no token without a word.
  */

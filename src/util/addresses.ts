@@ -1,9 +1,7 @@
 /*
- * IP addresses as text, read as strictly as Node's `net.isIPv4` and `net.isIPv6` (no leading
- * zeros in a dotted quad), without zone indexes; Node's canonical IPv6 form; and matching
- * against a list of addresses and CIDR ranges (the proxies trusted to send a PROXY protocol
- * header), where `10.1.2.3` and `::ffff:10.1.2.3` (how a dual-stack socket reports an IPv4
- * client) are the same address, whichever way an entry is written.
+ * IP addresses as text, as strict as Node's `net.isIPv4` and `net.isIPv6` (no leading zeros in
+ * a dotted quad) but without zone indexes, and matched against a list of addresses and CIDR
+ * ranges, where `10.1.2.3` and `::ffff:10.1.2.3` (how a dual-stack socket reports an IPv4 client) are one.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { checkInteger } from './validate';
@@ -49,10 +47,9 @@ export function parseIPv6(text: string): Uint8Array | undefined {
 }
 
 /**
- * The IPv6 address whose 16 bytes start at `offset`, written as Node does (`socket.remoteAddress`,
- * libuv's `inet_ntop`): RFC 5952 (lower case, no leading zeros, the first longest run of two zero
- * groups or more as `::`), with the last 32 bits as a dotted quad for IPv4-mapped
- * (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) addresses.
+ * The IPv6 address at `offset` written as Node does (libuv's `inet_ntop`): RFC 5952 (lower case,
+ * no leading zeros, the first longest run of two zero groups or more as `::`), with the last 32
+ * bits as a dotted quad for IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) addresses.
  */
 export function formatIPv6(bytes: Uint8Array, offset = 0): string {
   const words: number[] = [];
@@ -92,16 +89,13 @@ function show(value: unknown): string {
 }
 
 /**
- * A matcher for a list of addresses and CIDR ranges (`127.0.0.1`, `10.0.0.0/8`, `fd00::/8`,
- * `::ffff:10.0.0.0/104`), an array or a string separated by commas or white space. A zone index
- * on the address checked is ignored. Entries are strict, since they grant trust: a range with
- * bits set past its prefix (`10.0.0.1/8`) is refused rather than widened, and so are zone
- * indexes and leading zeros, with a TypeError that names the entry and `label`.
+ * A matcher for a list of addresses and CIDR ranges (`10.0.0.0/8`, `fd00::/8`), an array or a
+ * string separated by commas or white space; a zone index on the address checked is ignored.
+ * Entries are strict, since they grant trust: a range with bits set past its prefix
+ * (`10.0.0.1/8`) is refused rather than widened, with a TypeError that names the entry and `label`.
  */
 export function parseAddressList(list: string | readonly string[], label = 'proxy protocol: trusted'): (address: string | undefined) => boolean {
-  if (typeof list !== 'string' && !Array.isArray(list)) {
-    throw new TypeError(`${label} addresses must be a string or an array of strings, got ${show(list)}`);
-  }
+  if (typeof list !== 'string' && !Array.isArray(list)) throw new TypeError(`${label} addresses must be a string or an array of strings, got ${show(list)}`);
   const entries: readonly unknown[] = typeof list === 'string' ? list.split(/[\s,]+/).filter((entry) => entry !== '') : list;
   const blockList = new BlockList();
   for (const entry of entries) {
@@ -149,9 +143,8 @@ function mask(bytes: ArrayLike<number>, bits: number): Uint8Array {
 
 /**
  * The network an IPv6 address is in, as a key: its first `bits` bits (0 to 128, else a
- * RangeError) and the prefix length (`2001:db8:1:2::/64`), its zone index dropped. An IPv6 host
- * commonly holds a whole /64, which keying by address would count as 2^64 clients. IPv4
- * addresses, IPv4-mapped ones (an IPv4 client of a dual-stack socket) and other text stay as they are.
+ * RangeError) and the prefix length (`2001:db8:1:2::/64`): a host commonly holds a whole /64.
+ * IPv4 addresses, IPv4-mapped ones and other text stay as they are.
  */
 export function ipv6Prefix(address: string, bits: number): string {
   checkInteger('ipv6Prefix: bits', bits, 0, 128);
