@@ -315,10 +315,8 @@ function walkTlvs(buffer: Buffer, start: number, end: number, where: string, sin
     const size = buffer.readUInt16BE(at + 1);
     if (at + 3 + size > end) return `v2: TLV ${hex(type)} of ${size} bytes runs past the end of the ${where}`;
     const name = singular.get(type);
-    if (name !== undefined) {
-      if (seen.has(type)) return `v2: more than one ${name} TLV`;
-      seen.add(type);
-    }
+    if (name !== undefined && seen.has(type)) return `v2: more than one ${name} TLV`;
+    seen.add(type);
     const problem = take(type, at + 3, size);
     if (problem !== undefined) return problem;
     at += 3 + size;
@@ -355,14 +353,11 @@ function readTlvs(buffer: Buffer, start: number, end: number, header: ProxyHeade
         return undefined; // NOOP, and types this parser does not read: kept in `tlvs`
     }
   });
-  if (problem !== undefined) return problem;
-  if (checksumAt >= 0) {
-    // The checksum covers the whole header with its own field as zeros.
-    const sent = buffer.readUInt32BE(checksumAt);
-    const crc = crc32c(Buffer.from(buffer.subarray(0, end)).fill(0, checksumAt, checksumAt + 4));
-    if (crc !== sent) return `v2: CRC32C mismatch (the header says ${hex(sent, 8)}, its bytes give ${hex(crc, 8)})`;
-  }
-  return undefined;
+  if (problem !== undefined || checksumAt < 0) return problem;
+  // The checksum covers the whole header with its own field as zeros.
+  const sent = buffer.readUInt32BE(checksumAt);
+  const crc = crc32c(Buffer.from(buffer.subarray(0, end)).fill(0, checksumAt, checksumAt + 4));
+  return crc === sent ? undefined : `v2: CRC32C mismatch (the header says ${hex(sent, 8)}, its bytes give ${hex(crc, 8)})`;
 }
 
 /** Reads an SSL TLV's value (client and verify fields, then sub-TLVs) into `header.ssl`. @returns What is wrong, if anything. */

@@ -12,7 +12,7 @@ const DOT = 0x2e;
 /** The 16 bytes of an IPv6 address that `net.isIPv6` accepts, but for a zone index (`%eth0`); `undefined` for any other text. */
 export function parseIPv6(text: string): Uint8Array | undefined {
   if (!isIPv6(text) || text.includes('%')) return undefined;
-  // Valid now, so read in one pass without checks (this runs on every v1 TCP6 header, twice).
+  // Valid now, so read in one pass without checks (this runs for every v1 TCP6 header).
   const bytes = new Uint8Array(16);
   let at = 0;
   let gap = -1; // where "::" is, in bytes written
