@@ -9,25 +9,13 @@ import { forward, operate } from './internal/operate';
 
 /** Options of {@link proxyProtocol}. */
 export interface ProxyProtocolOptions {
-  /**
-   * The proxies: addresses and CIDR ranges, IPv4 and IPv6 (`'127.0.0.1'`, `'10.0.0.0/8'`,
-   * `'fd00::/8'`), as an array or a string separated by commas. Only their connections may
-   * carry a header, and each of them must: a header is never guessed.
-   */
+  /** The proxies, the only ones whose connections carry a header: addresses and CIDR ranges (`'10.0.0.0/8'`, `'fd00::/8'`), an array or a string. */
   trusted: string | readonly string[];
-  /**
-   * A connection from any other address: `'refuse'` (closed at once: a client reaching a port
-   * meant for proxies directly is a misconfiguration, or an attempt to claim an address) or
-   * `'direct'` (served with its own address, no header read). Default `'refuse'`.
-   */
+  /** A connection from any other address: `'refuse'` (closed at once) or `'direct'` (served with its own address). Default `'refuse'`. */
   untrusted?: 'refuse' | 'direct';
   /** How long a proxy's connection may take to send its whole header, ms; then it is closed. Default 3000. */
   headerTimeout?: number;
-  /**
-   * Called for every connection closed here, with why (`'untrusted'`, `'timeout'`, the
-   * parser's reason for an invalid header), before the socket is destroyed: to count or log
-   * them. An exception it throws errors the stream.
-   */
+  /** Called with why (`'untrusted'`, `'timeout'`, the parser's reason) before a connection is closed here; what it throws errors the stream. */
   onRefused?: (reason: string, socket: Socket) => void;
   /** Where header timeouts are timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
@@ -36,21 +24,15 @@ export interface ProxyProtocolOptions {
 const OPTIONS = optionNames<ProxyProtocolOptions>({ trusted: true, untrusted: true, headerTimeout: true, onRefused: true, scheduler: true });
 
 /**
- * Reads the PROXY protocol header (HAProxy's v1 text or v2 binary: `send-proxy`,
- * `send-proxy-v2`, nginx's `proxy_protocol`, AWS NLB) that a load balancer sends first on each
- * connection, and emits the connection as the client's: `socket.remoteAddress`,
- * `remotePort` and `remoteFamily` say the client's address from then on, so the per-peer
- * limits and rates of {@link index!backpressure}, the metrics, the logs and the application (Express's
- * `req.ip`, Fastify's `request.ip`, Koa's `ctx.ip`, without trust-proxy settings) all see the
- * real client. The header's other fields are {@link proxyHeaderOf}.
+ * Reads the PROXY protocol header (v1 or v2) that a load balancer sends first on each
+ * connection, and emits the connection as the client's: `socket.remoteAddress`, `remotePort` and
+ * `remoteFamily` say the client's from then on, for {@link index!backpressure}'s per-peer limits,
+ * the metrics and the application. The header's other fields are {@link proxyHeaderOf}.
  *
- * Only connections from `trusted` addresses are read, and each of them must start with a
- * valid header (HAProxy's specification: a receiver must not guess): an invalid one, or one not
- * complete within `headerTimeout`, is closed. A LOCAL header (a balancer's own health check)
- * keeps the connection's own address. The bytes after the header reach the protocol
- * untouched (put back on the socket), and nothing is read past the header before the whole of it
- * has arrived, however it is split. Connections wait here, not holding a slot, until their
- * header is read: place it before {@link index!backpressure}.
+ * Each connection from a `trusted` address must start with a valid header (the spec: a
+ * receiver must not guess), complete within `headerTimeout`, or it is closed; a LOCAL header (a
+ * health check) keeps the connection's own address. The bytes after the header are put back on
+ * the socket. Connections wait here without a slot: place it before {@link index!backpressure}.
  *
  * ```
  * accepted: -a-b---|         a from a trusted proxy, its header split in two reads; b untrusted
@@ -62,8 +44,6 @@ const OPTIONS = optionNames<ProxyProtocolOptions>({ trusted: true, untrusted: tr
  *   .subscribe();
  * // Output: app sees req.socket.remoteAddress === the client's address, not the balancer's.
  *
- * @param options The trusted proxies, what to do with others, the header timeout.
- * @returns An operator from accepted connections to accepted connections, as their clients'.
  * @throws {TypeError | RangeError} At call time, on options that are not an object, an unknown
  *   option, or an option of the wrong type or out of range, naming it and its value.
  */
@@ -96,11 +76,10 @@ export function proxyProtocol<C extends Accepted>(options: ProxyProtocolOptions)
         pending.delete(socket);
         timer?.unsubscribe();
         socket.off('readable', onReadable);
-        socket.off('close', onClose);
+        socket.off('close', stop);
         socket.off('error', onError);
       };
-      // From the socket's events and the timer, out of any RxJS call: what onRefused throws
-      // errors the stream here, instead of escaping from an event handler to the process.
+      // Called from events and the timer: what onRefused throws errors the stream, not the process.
       const fail = (reason: string): void => {
         stop();
         try {
@@ -109,9 +88,8 @@ export function proxyProtocol<C extends Accepted>(options: ProxyProtocolOptions)
           subscriber.error(error);
         }
       };
-      // 'readable' and read(), not 'data': the socket is left out of flowing mode, so that the
-      // bytes after the header wait in it for whoever reads it next (a server that gets it
-      // later, after the wait queue), instead of flowing to nobody.
+      // 'readable' and read(), not 'data': out of flowing mode, the bytes after the header wait
+      // in the socket for whoever reads it next (after the wait queue), instead of flowing to nobody.
       function onReadable(): void {
         for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
           buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
@@ -125,13 +103,10 @@ export function proxyProtocol<C extends Accepted>(options: ProxyProtocolOptions)
         actAs(socket, result.header);
         subscriber.next(connection);
       }
-      function onClose(): void {
-        stop(); // the client (the proxy) left before its header was whole: nothing to serve
-      }
       function onError(): void {} // a reset while reading the header: 'close' follows
       pending.set(socket, stop);
       socket.on('readable', onReadable);
-      socket.on('close', onClose);
+      socket.on('close', stop); // the proxy left before its header was whole: nothing to serve
       socket.on('error', onError);
       timer = scheduler.schedule(() => fail('timeout'), headerTimeout);
     };

@@ -1,19 +1,13 @@
 /*
- * The PROXY protocol header (HAProxy's doc/proxy-protocol.txt, versions 1 and 2) that a load
- * balancer puts before the first byte of a connection it relays, to say whom the connection is
- * really from. Parsing only: no I/O, nothing kept between calls. The caller keeps the bytes
- * read so far and parses them again as more arrive, which a header this small (a v1 line is at
- * most 107 bytes, a v2 header is typically under 250) makes cheaper than keeping state.
- *
- * The spec's rules for a receiver shape the results: it must not guess whether a header is
- * there (a connection from a trusted proxy either starts with a valid header or is rejected),
- * must not process data before the whole header, and should tolerate a header split over
- * reads. So a buffer is 'incomplete' only while it could still become a valid header, and
- * 'invalid' as soon as it cannot (a client that is not a proxy is turned away at its first
- * byte, without waiting for a timeout).
+ * The PROXY protocol header (HAProxy's doc/proxy-protocol.txt, v1 and v2). Nothing is kept
+ * between calls: the caller parses the bytes read so far again as more arrive, cheaper than
+ * keeping state for a header this small. A buffer is 'incomplete' only while it could still
+ * become a valid header, and 'invalid' as soon as it cannot (a client that is not a proxy is
+ * turned away at its first byte, not at a timeout).
  */
-import { isUtf8 } from 'node:buffer';
-import { formatIPv6, parseIPv4, parseIPv6 } from '../util/addresses';
+import { isAscii, isUtf8 } from 'node:buffer';
+import { isIPv4, isIPv6 } from 'node:net';
+import { formatIPv6, parseIPv6 } from '../util/addresses';
 
 /** The longest v1 header, its CRLF included: `PROXY UNKNOWN` with two full IPv6 addresses and ports. */
 export const PROXY_V1_MAX_LENGTH = 107;
@@ -80,10 +74,7 @@ export interface ProxySsl {
   client: number;
   /** The verify field as sent: 0 when a certificate was verified. */
   verify: number;
-  /**
-   * Whether the client gave a certificate and it was verified (`verify` is 0 and a certificate
-   * bit is set: HAProxy sends 0 when there was no certificate at all).
-   */
+  /** Whether the client gave a certificate and it was verified (HAProxy sends `verify` 0 when there was no certificate). */
   verified: boolean;
   /** The TLS version, e.g. `TLSv1.3`. */
   version?: string;
@@ -101,8 +92,7 @@ export interface ProxySsl {
  * A PROXY protocol header, v1 or v2.
  *
  * @example
- * // Whom the connection is from: the client the proxy relays, or for a health check (LOCAL,
- * // UNKNOWN) the proxy itself.
+ * // Whom the connection is from: the client, or for a health check (LOCAL, UNKNOWN) the proxy.
  * const client = header.source?.address ?? socket.remoteAddress;
  */
 export interface ProxyHeader {
@@ -110,11 +100,7 @@ export interface ProxyHeader {
   version: 1 | 2;
   /** `local`: a connection the proxy made itself (a health check); it keeps its own addresses. */
   command: 'proxy' | 'local';
-  /**
-   * The relayed connection's family. `unknown` (v1 `UNKNOWN`; v2 LOCAL, UNSPEC, or UDP and UNIX
-   * datagram, which a stream server does not relay) has no addresses: the connection keeps its
-   * own.
-   */
+  /** The relayed connection's family; `unknown` (v1 `UNKNOWN`; v2 LOCAL, UNSPEC, UDP or UNIX datagram) has no addresses. */
   family: 'tcp4' | 'tcp6' | 'unix' | 'unknown';
   /** Where the relayed connection came from: the client. */
   source?: ProxyAddress;
@@ -134,15 +120,7 @@ export interface ProxyHeader {
   netns?: string;
 }
 
-/**
- * What {@link parseProxyHeader} makes of the bytes read so far: wait for more, close the
- * connection, or go on after `length` bytes.
- *
- * @example
- * const result = parseProxyHeader(received);
- * if (result.state === 'invalid') socket.destroy();
- * else if (result.state === 'complete') handOn(result.header, received.subarray(result.length));
- */
+/** What {@link parseProxyHeader} makes of the bytes read so far: wait for more, close the connection, or go on after `length` bytes. */
 export type ProxyHeaderResult =
   | { state: 'incomplete' }
   | { state: 'invalid'; reason: string }
@@ -150,8 +128,6 @@ export type ProxyHeaderResult =
 
 const INCOMPLETE: ProxyHeaderResult = Object.freeze({ state: 'incomplete' });
 const NOT_A_HEADER = 'not a PROXY protocol header';
-const CR = 0x0d;
-const LF = 0x0a;
 
 function invalid(reason: string): ProxyHeaderResult {
   return { state: 'invalid', reason };
@@ -163,69 +139,37 @@ function show(text: string): string {
 }
 
 /**
- * Parses the PROXY protocol header at the start of `buffer`, v1 or v2, for a connection from
- * a trusted proxy. Call it with all the bytes read so far, each time more arrive, until it
- * says `complete` or `invalid`; the bytes after `length` belong to the protocol the header
- * precedes, and the parser never reads them. It never throws.
- *
- * - `incomplete`: the bytes so far are the start of a valid header; never when `buffer` is as
- *   long as the longest header could be ({@link PROXY_V1_MAX_LENGTH},
- *   {@link PROXY_V2_MAX_LENGTH}).
- * - `invalid`: they cannot start a valid header, decided as early as can be: a first byte
- *   other than `P` or `\r` fails at once. The connection should be closed.
- * - `complete`: a valid header of `length` bytes.
- *
- * It is as strict as the spec: v1 takes exactly one space between fields, dotted quads and
- * ports without leading zeros, IPv6 addresses as `net.isIPv6` reads them (no zone index), and
- * a CRLF within 107 bytes; v2 takes version 2, the LOCAL and PROXY commands, the seven family
- * and protocol bytes the spec lists, address blocks the length covers, TLVs that end where
- * the header does (singular ones once each, text ones in their encoding), and a CRC32C, when
- * one is sent, that matches.
- *
- * @example
- * const result = parseProxyHeader(Buffer.from('PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\nGET / HTTP/1.1\r\n'));
- * if (result.state === 'complete') {
- *   result.header.source; // { address: '192.168.0.1', port: 56324 }
- *   result.length; // 47: the request starts there
- * }
- * parseProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')); // { state: 'invalid', reason: 'not a PROXY protocol header' }
- *
- * @param buffer The bytes read from the connection so far.
- * @returns Whether they hold a header yet, and if so the header and its length.
+ * Parses the PROXY protocol header, v1 or v2, at the start of the bytes read so far; never reads
+ * past it, never throws, never says `incomplete` of a buffer as long as the longest header. As
+ * strict as the spec: v1 takes one space between fields, dotted quads and ports without leading
+ * zeros, IPv6 as `net.isIPv6` reads it (no zone index), a CRLF within 107 bytes; v2 takes the
+ * commands, families and protocols the spec lists, address blocks the length covers, TLVs that
+ * end where the header does (singular ones once, text in its encoding), and a matching CRC32C.
  */
 export function parseProxyHeader(buffer: Buffer): ProxyHeaderResult {
   if (buffer.length === 0) return INCOMPLETE;
   if (buffer[0] === 0x50) return parseV1(buffer); // 'P'
-  if (buffer[0] === CR) return parseV2(buffer);
+  if (buffer[0] === 0x0d) return parseV2(buffer); // '\r'
   return invalid(NOT_A_HEADER);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Version 1: `PROXY TCP4|TCP6 <source> <destination> <source port> <destination port>\r\n`, or
-// `PROXY UNKNOWN[ <anything>]\r\n`.
+// Version 1: `PROXY TCP4|TCP6 <source> <destination> <source port> <destination port>\r\n`, or `PROXY UNKNOWN[ <anything>]\r\n`.
 
 const V1_FIELDS = ['source address', 'destination address', 'source port', 'destination port'] as const;
 const PORT = /^(?:0|[1-9]\d{0,4})$/;
-// The starts of valid fields, to refuse a field before it ends. A start of a dotted quad is up
-// to three numbers and dots, then a number or nothing (a start of a number 0-255 without
-// leading zeros is one too). IPv6 is only checked for its characters and length: the longest
-// text net.isIPv6 reads is 45 characters, six groups and a dotted quad.
-const IPV4_START = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){0,3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)?$/;
-const IPV6_START = /^[0-9a-fA-F:.]{0,45}$/;
+// Whether a whole field is a valid address, and whether one still arriving can start one, to
+// refuse it early. IPv6 is only checked for its characters and length then: net.isIPv6 reads 45 at most.
+const V1_ADDRESSES = {
+  TCP4: { family: 'IPv4', whole: isIPv4, start: /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){0,3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)?$/ },
+  TCP6: { family: 'IPv6', whole: (text: string) => isIPv6(text) && !text.includes('%'), start: /^[0-9a-fA-F:.]{0,45}$/ },
+};
 const ONE_SPACE = 'v1: expected exactly one space after "PROXY"';
 
 function parseV1(buffer: Buffer): ProxyHeaderResult {
-  // The line ends at the first LF; nothing after it is read.
-  const limit = Math.min(buffer.length, PROXY_V1_MAX_LENGTH);
-  let lf = -1;
-  for (let i = 0; i < limit; i++) {
-    if (buffer[i] === LF) {
-      lf = i;
-      break;
-    }
-  }
-  const ended = lf >= 0;
-  const text = buffer.toString('latin1', 0, ended ? lf + 1 : limit);
+  // The line ends at the first LF, if it comes soon enough; nothing after it is read.
+  const lf = buffer.indexOf(0x0a);
+  const ended = lf >= 0 && lf < PROXY_V1_MAX_LENGTH;
+  const text = buffer.toString('latin1', 0, ended ? lf + 1 : PROXY_V1_MAX_LENGTH);
   // The line without its end: a CRLF, a bare LF (refused below), or a CR still waiting for its LF.
   const line = ended ? text.slice(0, text.endsWith('\r\n') ? -2 : -1) : text.endsWith('\r') ? text.slice(0, -1) : text;
 
@@ -238,8 +182,7 @@ function parseV1(buffer: Buffer): ProxyHeaderResult {
   if (ended && !text.endsWith('\r\n')) return invalid('v1: the line ends with a bare LF (CRLF expected)');
   if (line.includes('\r')) return invalid('v1: CR not followed by LF');
   if (ended && line.length <= 6) return invalid('v1: missing protocol (TCP4, TCP6 or UNKNOWN)');
-  const pending = (): ProxyHeaderResult =>
-    buffer.length >= PROXY_V1_MAX_LENGTH ? invalid(`v1: line longer than ${PROXY_V1_MAX_LENGTH} bytes`) : INCOMPLETE;
+  const pending = (): ProxyHeaderResult => (buffer.length >= PROXY_V1_MAX_LENGTH ? invalid(`v1: line longer than ${PROXY_V1_MAX_LENGTH} bytes`) : INCOMPLETE);
   if (line.length <= signature.length) return pending();
 
   const rest = line.slice(signature.length);
@@ -251,9 +194,8 @@ function parseV1(buffer: Buffer): ProxyHeaderResult {
   const protocol = rest.startsWith('TCP4 ') ? 'TCP4' : rest.startsWith('TCP6 ') ? 'TCP6' : undefined;
   if (protocol === undefined) {
     if (!ended && ['TCP4 ', 'TCP6 ', 'UNKNOWN'].some((known) => known.startsWith(rest))) return pending();
-    const word = rest.split(' ')[0]!;
     if (ended && (rest === 'TCP4' || rest === 'TCP6')) return invalid(`v1: ${rest} without addresses and ports`);
-    return invalid(`v1: unknown protocol ${show(word)} (TCP4, TCP6 or UNKNOWN expected)`);
+    return invalid(`v1: unknown protocol ${show(rest.split(' ')[0]!)} (TCP4, TCP6 or UNKNOWN expected)`);
   }
 
   const fields = rest.slice(5).split(' ');
@@ -265,61 +207,35 @@ function parseV1(buffer: Buffer): ProxyHeaderResult {
     if (problem !== undefined) return invalid(problem);
   }
   if (!ended) return pending();
-  if (fields.length < V1_FIELDS.length) {
-    return invalid(`v1: the ${protocol} line ends after ${fields.length} of its 4 fields (addresses and ports)`);
-  }
+  if (fields.length < V1_FIELDS.length) return invalid(`v1: the ${protocol} line ends after ${fields.length} of its 4 fields (addresses and ports)`);
   const [source, destination, sourcePort, destinationPort] = fields as [string, string, string, string];
   const canonical = (address: string): string => (protocol === 'TCP4' ? address : formatIPv6(parseIPv6(address)!));
-  const header: ProxyHeader = {
-    version: 1,
-    command: 'proxy',
-    family: protocol === 'TCP4' ? 'tcp4' : 'tcp6',
-    source: { address: canonical(source), port: Number(sourcePort) },
-    destination: { address: canonical(destination), port: Number(destinationPort) },
-    tlvs: [],
-  };
+  const header: ProxyHeader = { version: 1, command: 'proxy', family: protocol === 'TCP4' ? 'tcp4' : 'tcp6', tlvs: [] };
+  header.source = { address: canonical(source), port: Number(sourcePort) };
+  header.destination = { address: canonical(destination), port: Number(destinationPort) };
   return { state: 'complete', header, length: lf + 1 };
 }
 
-/**
- * What is wrong with field `index` of a TCP4 or TCP6 line, if anything. A field that may still
- * grow is only checked for being the start of a valid one, so that a header split over reads
- * is never refused, and one that cannot become valid is refused at once.
- */
+/** What is wrong with field `index` of a TCP4 or TCP6 line, if anything; one that may still grow only if it cannot start a valid one. */
 function checkV1Field(protocol: 'TCP4' | 'TCP6', index: number, field: string, whole: boolean): string | undefined {
   const name = V1_FIELDS[index]!;
   if (whole && field === '') return `v1: missing ${name} (fields take exactly one space between them)`;
   if (index >= 2) {
-    // Every start of a valid port is itself a valid port: no leading zeros, so fewer digits is less.
-    if ((whole || field !== '') && !(PORT.test(field) && Number(field) <= 0xffff)) {
-      return `v1: bad ${name} ${show(field)} (0 to 65535, no leading zeros)`;
-    }
-    return undefined;
+    // Every start of a valid port is a valid port: no leading zeros, so fewer digits is less.
+    if (field === '' || (PORT.test(field) && Number(field) <= 0xffff)) return undefined;
+    return `v1: bad ${name} ${show(field)} (0 to 65535, no leading zeros)`;
   }
-  if (protocol === 'TCP4') {
-    if (whole ? parseIPv4(field) === undefined : !IPV4_START.test(field)) return `v1: bad IPv4 ${name} ${show(field)}`;
-    return undefined;
-  }
-  if (whole ? parseIPv6(field) === undefined : !IPV6_START.test(field)) return `v1: bad IPv6 ${name} ${show(field)}`;
-  return undefined;
+  const address = V1_ADDRESSES[protocol];
+  return (whole ? address.whole(field) : address.start.test(field)) ? undefined : `v1: bad ${address.family} ${name} ${show(field)}`;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Version 2: a 16-byte binary header (signature, version and command, family and protocol,
-// length), an address block, and TLVs.
+// Version 2: 16 bytes (signature, version and command, family and protocol, length), an address block, and TLVs.
 
 const SIGNATURE = Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1');
 
-/** What a family and protocol byte says: the family reported, and the size of the address block. */
-interface Layout {
-  family: ProxyHeader['family'];
-  size: number;
-  name: string;
-}
-
-// Only the seven bytes the spec lists: any other is a sender's bug, and refused. UDP and UNIX
-// datagram headers fall back to `unknown`, as the spec allows a receiver that does not relay them.
-const LAYOUTS = new Map<number, Layout>([
+// What each family and protocol byte the spec lists says: the family reported (`unknown` for
+// datagrams, which the spec lets a stream receiver ignore), the address block's size. Any other is refused.
+const LAYOUTS = new Map<number, { family: ProxyHeader['family']; size: number; name: string }>([
   [0x00, { family: 'unknown', size: 0, name: 'UNSPEC' }],
   [0x11, { family: 'tcp4', size: 12, name: 'TCP over IPv4' }],
   [0x12, { family: 'unknown', size: 12, name: 'UDP over IPv4' }],
@@ -346,17 +262,15 @@ function parseV2(buffer: Buffer): ProxyHeaderResult {
   if (buffer.length < 16) return INCOMPLETE;
   const declared = buffer.readUInt16BE(14);
   const proxied = command === 1;
-  if (proxied && declared < layout.size) {
-    return invalid(`v2: length ${declared} is shorter than the ${layout.size}-byte address block of ${layout.name}`);
-  }
+  if (proxied && declared < layout.size) return invalid(`v2: length ${declared} is shorter than the ${layout.size}-byte address block of ${layout.name}`);
   const length = 16 + declared;
   if (buffer.length < length) return INCOMPLETE;
 
   // LOCAL: the family is ignored, and so are the addresses, if the length holds them at all.
   const header: ProxyHeader = { version: 2, command: proxied ? 'proxy' : 'local', family: proxied ? layout.family : 'unknown', tlvs: [] };
   if (header.family === 'tcp4') {
-    header.source = { address: ipv4At(buffer, 16), port: buffer.readUInt16BE(24) };
-    header.destination = { address: ipv4At(buffer, 20), port: buffer.readUInt16BE(26) };
+    header.source = { address: `${buffer[16]}.${buffer[17]}.${buffer[18]}.${buffer[19]}`, port: buffer.readUInt16BE(24) };
+    header.destination = { address: `${buffer[20]}.${buffer[21]}.${buffer[22]}.${buffer[23]}`, port: buffer.readUInt16BE(26) };
   } else if (header.family === 'tcp6') {
     header.source = { address: formatIPv6(buffer, 16), port: buffer.readUInt16BE(48) };
     header.destination = { address: formatIPv6(buffer, 32), port: buffer.readUInt16BE(50) };
@@ -368,35 +282,20 @@ function parseV2(buffer: Buffer): ProxyHeaderResult {
   return problem === undefined ? { state: 'complete', header, length } : invalid(problem);
 }
 
-function ipv4At(buffer: Buffer, at: number): string {
-  return `${buffer[at]}.${buffer[at + 1]}.${buffer[at + 2]}.${buffer[at + 3]}`;
-}
-
 /** A 108-byte `sun_path`: a path up to its NUL, or `@name` for a name in the abstract namespace (a first byte of 0). */
 function unixPathAt(buffer: Buffer, at: number): string {
-  const abstract = buffer[at] === 0;
-  const start = abstract ? at + 1 : at;
-  let end = start;
-  while (end < at + 108 && buffer[end] !== 0) end++;
-  if (abstract) return end > start ? `@${buffer.toString('utf8', start, end)}` : '';
-  return buffer.toString('utf8', start, end);
+  const start = buffer[at] === 0 ? at + 1 : at;
+  const nul = buffer.subarray(start, at + 108).indexOf(0);
+  const path = buffer.toString('utf8', start, nul < 0 ? at + 108 : start + nul);
+  return start > at && path !== '' ? `@${path}` : path;
 }
 
 // The types that may come once at most in a header, and in an SSL TLV: two ALPNs would leave
 // the receiver to guess which one holds.
-const SINGULAR_TLVS = new Map<number, string>([
-  [ProxyTlvType.ALPN, 'ALPN'],
-  [ProxyTlvType.AUTHORITY, 'AUTHORITY'],
-  [ProxyTlvType.CRC32C, 'CRC32C'],
-  [ProxyTlvType.UNIQUE_ID, 'UNIQUE_ID'],
-  [ProxyTlvType.SSL, 'SSL'],
-  [ProxyTlvType.NETNS, 'NETNS'],
-]);
-
-type SslText = 'version' | 'cn' | 'cipher' | 'sigAlg' | 'keyAlg';
+const SINGULAR_TLVS = new Map((['ALPN', 'AUTHORITY', 'CRC32C', 'UNIQUE_ID', 'SSL', 'NETNS'] as const).map((name) => [ProxyTlvType[name], name]));
 
 /** The SSL subtypes read, what they fill, what to call them, and whether they are UTF-8 (else US-ASCII). */
-const SSL_FIELDS = new Map<number, { field: SslText; name: string; utf8: boolean }>([
+const SSL_FIELDS = new Map<number, { field: 'version' | 'cn' | 'cipher' | 'sigAlg' | 'keyAlg'; name: string; utf8: boolean }>([
   [ProxyTlvType.SSL_VERSION, { field: 'version', name: 'SSL version', utf8: false }],
   [ProxyTlvType.SSL_CN, { field: 'cn', name: 'SSL CN', utf8: true }],
   [ProxyTlvType.SSL_CIPHER, { field: 'cipher', name: 'SSL cipher', utf8: false }],
@@ -405,19 +304,10 @@ const SSL_FIELDS = new Map<number, { field: SslText; name: string; utf8: boolean
 ]);
 const SINGULAR_SSL_TLVS = new Map([...SSL_FIELDS].map(([type, { name }]) => [type, name]));
 
-/**
- * Walks the TLVs in `buffer` from `start` to `end`, calling `take` with each. They must fill
- * the span exactly, and the `singular` types must come once at most.
- * @returns What is wrong, if anything.
- */
-function walkTlvs(
-  buffer: Buffer,
-  start: number,
-  end: number,
-  where: string,
-  singular: ReadonlyMap<number, string>,
-  take: (type: number, at: number, size: number) => string | undefined,
-): string | undefined {
+type TakeTlv = (type: number, at: number, size: number) => string | undefined;
+
+/** Walks the TLVs that must fill `buffer` from `start` to `end`, `singular` types once at most. @returns What is wrong, if anything. */
+function walkTlvs(buffer: Buffer, start: number, end: number, where: string, singular: ReadonlyMap<number, string>, take: TakeTlv): string | undefined {
   const seen = new Set<number>();
   for (let at = start; at < end; ) {
     if (end - at < 3) return `v2: ${end - at} byte(s) left at the end of the ${where}, too few for a TLV`;
@@ -425,10 +315,8 @@ function walkTlvs(
     const size = buffer.readUInt16BE(at + 1);
     if (at + 3 + size > end) return `v2: TLV ${hex(type)} of ${size} bytes runs past the end of the ${where}`;
     const name = singular.get(type);
-    if (name !== undefined) {
-      if (seen.has(type)) return `v2: more than one ${name} TLV`;
-      seen.add(type);
-    }
+    if (name !== undefined && seen.has(type)) return `v2: more than one ${name} TLV`;
+    seen.add(type);
     const problem = take(type, at + 3, size);
     if (problem !== undefined) return problem;
     at += 3 + size;
@@ -442,74 +330,52 @@ function readTlvs(buffer: Buffer, start: number, end: number, header: ProxyHeade
   const problem = walkTlvs(buffer, start, end, 'header', SINGULAR_TLVS, (type, at, size) => {
     const value = Buffer.from(buffer.subarray(at, at + size)); // a copy, not a view that would pin the caller's buffer
     header.tlvs.push({ type, value });
+    // Each field is filled before its value is checked: a header found invalid is not returned.
     switch (type) {
       case ProxyTlvType.ALPN:
         header.alpn = value.toString('latin1'); // a byte string; registered ALPN IDs are ASCII
         return undefined;
       case ProxyTlvType.AUTHORITY:
-        if (!isUtf8(value)) return 'v2: the AUTHORITY TLV is not UTF-8';
         header.authority = value.toString('utf8');
-        return undefined;
+        return isUtf8(value) ? undefined : 'v2: the AUTHORITY TLV is not UTF-8';
       case ProxyTlvType.CRC32C:
-        if (size !== 4) return `v2: CRC32C TLV of ${size} bytes (4 expected)`;
         checksumAt = at;
-        return undefined;
+        return size === 4 ? undefined : `v2: CRC32C TLV of ${size} bytes (4 expected)`;
       case ProxyTlvType.UNIQUE_ID:
-        if (size > 128) return `v2: UNIQUE_ID TLV of ${size} bytes (128 at most)`;
         header.uniqueId = value;
-        return undefined;
-      case ProxyTlvType.SSL: {
-        const ssl = readSsl(value);
-        if (typeof ssl === 'string') return ssl;
-        header.ssl = ssl;
-        return undefined;
-      }
+        return size <= 128 ? undefined : `v2: UNIQUE_ID TLV of ${size} bytes (128 at most)`;
+      case ProxyTlvType.SSL:
+        return readSsl(value, header);
       case ProxyTlvType.NETNS:
-        if (!isAscii(value)) return 'v2: the NETNS TLV is not US-ASCII';
         header.netns = value.toString('latin1');
-        return undefined;
+        return isAscii(value) ? undefined : 'v2: the NETNS TLV is not US-ASCII';
       default:
         return undefined; // NOOP, and types this parser does not read: kept in `tlvs`
     }
   });
-  if (problem !== undefined) return problem;
-  if (checksumAt >= 0) {
-    // The checksum covers the whole header with its own field as zeros.
-    const sent = buffer.readUInt32BE(checksumAt);
-    let crc = crc32cUpdate(0xffffffff, buffer, 0, checksumAt);
-    crc = crc32cUpdate(crc, FOUR_ZEROS, 0, 4);
-    crc = (crc32cUpdate(crc, buffer, checksumAt + 4, end) ^ 0xffffffff) >>> 0;
-    if (crc !== sent) return `v2: CRC32C mismatch (the header says ${hex(sent, 8)}, its bytes give ${hex(crc, 8)})`;
-  }
-  return undefined;
+  if (problem !== undefined || checksumAt < 0) return problem;
+  // The checksum covers the whole header with its own field as zeros.
+  const sent = buffer.readUInt32BE(checksumAt);
+  const crc = crc32c(Buffer.from(buffer.subarray(0, end)).fill(0, checksumAt, checksumAt + 4));
+  return crc === sent ? undefined : `v2: CRC32C mismatch (the header says ${hex(sent, 8)}, its bytes give ${hex(crc, 8)})`;
 }
 
-/** Reads an SSL TLV's value: client and verify fields, then sub-TLVs. @returns It, or what is wrong. */
-function readSsl(value: Buffer): ProxySsl | string {
+/** Reads an SSL TLV's value (client and verify fields, then sub-TLVs) into `header.ssl`. @returns What is wrong, if anything. */
+function readSsl(value: Buffer, header: ProxyHeader): string | undefined {
   if (value.length < 5) return `v2: SSL TLV of ${value.length} bytes, shorter than its 5-byte client and verify fields`;
   const client = value[0]!;
   const verify = value.readUInt32BE(1);
-  const ssl: ProxySsl = { client, verify, verified: verify === 0 && (client & 0x06) !== 0 };
-  const problem = walkTlvs(value, 5, value.length, 'SSL TLV', SINGULAR_SSL_TLVS, (type, at, size) => {
+  const ssl: ProxySsl = (header.ssl = { client, verify, verified: verify === 0 && (client & 0x06) !== 0 });
+  return walkTlvs(value, 5, value.length, 'SSL TLV', SINGULAR_SSL_TLVS, (type, at, size) => {
     const known = SSL_FIELDS.get(type);
     if (known === undefined) return undefined; // a subtype this parser does not read
     const bytes = value.subarray(at, at + size);
-    if (known.utf8 ? !isUtf8(bytes) : !isAscii(bytes)) return `v2: the ${known.name} is not ${known.utf8 ? 'UTF-8' : 'US-ASCII'}`;
     ssl[known.field] = bytes.toString(known.utf8 ? 'utf8' : 'latin1');
-    return undefined;
+    return (known.utf8 ? isUtf8(bytes) : isAscii(bytes)) ? undefined : `v2: the ${known.name} is not ${known.utf8 ? 'UTF-8' : 'US-ASCII'}`;
   });
-  return problem ?? ssl;
 }
 
-function isAscii(bytes: Uint8Array): boolean {
-  return bytes.every((byte) => byte < 0x80);
-}
-
-// ---------------------------------------------------------------------------------------------
-// CRC32C (Castagnoli), as RFC 4960 appendix B computes it: reflected, polynomial 0x82F63B78,
-// initial value and final XOR all ones.
-
-const FOUR_ZEROS = new Uint8Array(4);
+// CRC32C as RFC 4960 appendix B computes it: reflected, polynomial 0x82F63B78, initial value and final XOR all ones.
 const CRC32C_TABLE = new Uint32Array(256);
 for (let n = 0; n < 256; n++) {
   let c = n;
@@ -517,20 +383,9 @@ for (let n = 0; n < 256; n++) {
   CRC32C_TABLE[n] = c >>> 0;
 }
 
-function crc32cUpdate(crc: number, bytes: Uint8Array, start: number, end: number): number {
-  for (let i = start; i < end; i++) crc = CRC32C_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return crc;
-}
-
-/**
- * The CRC32C (Castagnoli) checksum of `data`, which a v2 header's CRC32C TLV carries.
- *
- * @example
- * crc32c(Buffer.from('123456789')); // 0xe3069283
- *
- * @param data The bytes.
- * @returns The checksum, an unsigned 32-bit number.
- */
+/** The CRC32C (Castagnoli) checksum of `data`, an unsigned 32-bit number, as a v2 header's CRC32C TLV carries it. */
 export function crc32c(data: Uint8Array): number {
-  return (crc32cUpdate(0xffffffff, data, 0, data.length) ^ 0xffffffff) >>> 0;
+  let crc = 0xffffffff;
+  for (let i = 0; i < data.length; i++) crc = CRC32C_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
 }

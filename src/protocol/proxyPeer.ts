@@ -17,11 +17,9 @@ const headers = new SocketRecords<ProxyHeader>('proxy header', {});
 const proxies = new SocketRecords<Peer>('proxy peer', {});
 
 /**
- * Makes a socket the client's that a PROXY protocol header names: its header is kept for
- * {@link proxyHeaderOf}, and unless the header is LOCAL (the balancer's own health check) or
- * names no TCP client, `remoteAddress`, `remotePort` and `remoteFamily` become own properties
- * that say the client's, over the prototype's getters that ask the kernel for the proxy's (kept
- * for {@link proxyPeerOf}).
+ * Keeps a socket's header for {@link proxyHeaderOf} and, when it names a TCP client (not LOCAL),
+ * makes `remoteAddress`, `remotePort` and `remoteFamily` own properties that say the client's,
+ * over the prototype's getters that give the proxy's (kept for {@link proxyPeerOf}).
  */
 export function actAs(socket: Socket, header: ProxyHeader): void {
   headers.attach(socket, header);
@@ -42,7 +40,6 @@ export function actAs(socket: Socket, header: ProxyHeader): void {
  * app.get('/', (req, res) => res.send(proxyHeaderOf(req.socket)?.ssl?.cn ?? 'no client certificate'));
  *
  * @param socket The accepted socket (or the one a server hands its handlers).
- * @returns The header.
  * @throws {TypeError} When `socket` is not an object.
  */
 export function proxyHeaderOf(socket: Socket): ProxyHeader | undefined {
@@ -53,8 +50,6 @@ export function proxyHeaderOf(socket: Socket): ProxyHeader | undefined {
  * Where the connection really came from (the proxy), where {@link proxyProtocol} made the
  * socket say the client's address; `undefined` otherwise.
  *
- * @param socket The accepted socket.
- * @returns The proxy's end of the connection.
  * @throws {TypeError} When `socket` is not an object.
  */
 export function proxyPeerOf(socket: Socket): Peer | undefined {

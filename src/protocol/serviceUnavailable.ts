@@ -16,18 +16,15 @@ const OPTIONS = optionNames<ServiceUnavailableOptions>({ retryAfter: true, linge
 
 /**
  * An `onQueueTimeout` hook for plain HTTP (see {@link LimiterOptions}): answers a connection
- * that waited too long for a slot with `503 Service Unavailable` and `Retry-After`, which
- * HTTP clients, proxies and load balancers understand, instead of a bare close they may take
- * for a network failure. It writes the answer without reading the request (the server has no
- * slot to read it in), then half-closes and discards what the client still sends, so that
- * the answer is not lost to a reset; the socket is destroyed when the client closes, or
- * after `lingerMs`. Not for TLS: a socket that waits has not done its handshake yet.
+ * that waited too long for a slot with `503 Service Unavailable` and `Retry-After` instead of a
+ * bare close a client may take for a network failure. It writes the answer without reading the
+ * request, then half-closes and discards what the client still sends, so that the answer is not
+ * lost to a reset, until the client closes or `lingerMs` passes. Not for TLS: a socket that
+ * waits has not done its handshake yet.
  *
  * @example
  * const limiter = new Limiter(100, { queueTimeout: 5000, onQueueTimeout: serviceUnavailable({ retryAfter: 2 }) });
  *
- * @param options `Retry-After` and how long to linger.
- * @returns The hook.
  * @throws {TypeError | RangeError} At call time, on options that are not an object, an unknown
  *   option, or an option of the wrong type or out of range, naming it and its value.
  */
@@ -41,14 +38,10 @@ export function serviceUnavailable(options: ServiceUnavailableOptions = {}): (so
     `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfter}\r\nConnection: close\r\n` +
     `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   return (socket) => {
-    socket.on('error', destroyQuietly); // a client that resets now has nothing more to learn
+    socket.on('error', () => socket.destroy()); // a client that resets now has nothing more to learn
     const linger = scheduler.schedule(() => socket.destroy(), lingerMs);
     socket.once('close', () => linger.unsubscribe());
     socket.end(answer);
     socket.resume(); // read and drop the request: unread data would make the close a reset
   };
-}
-
-function destroyQuietly(this: Socket): void {
-  this.destroy();
 }

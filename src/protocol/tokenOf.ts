@@ -10,23 +10,20 @@ type Seen = Socket & Record<symbol, Token | undefined> & { _parent?: Seen | null
 
 /**
  * The {@link Token} of a connection admitted by {@link backpressure}, from the socket a
- * protocol sees: the accepted socket itself, or the TLS socket wrapped around it (`https`,
- * `tls` and secure `http2` servers give their handlers that one, or an HTTP/2 session's proxy
- * of it). A protocol that knows when its connections sit between exchanges marks them with it
- * ({@link Token.busy}, {@link Token.idle}) and says how to retire them
+ * protocol sees: the accepted socket, or the TLS socket wrapped around it (or an HTTP/2
+ * session's proxy of it). A protocol that knows when its connections sit between exchanges
+ * marks them with it ({@link Token.busy}, {@link Token.idle}) and says how to retire them
  * ({@link Token.retireWith}); {@link handTo} does so for HTTP/1, HTTPS and HTTP/2.
  *
- * A TLS socket links to the socket it wraps through a property Node does not document
- * (`_parent`, present in Node 20 to 26, checked by the suite on each); where it is missing,
- * this finds no token for TLS sockets, and their connections are neither reclaimed nor asked
- * to close, as before 0.2.
+ * A TLS socket links to the one it wraps through `_parent`, which Node does not document
+ * (present in Node 20 to 26, checked by the suite); without it, TLS connections have no token
+ * here, and are neither reclaimed nor asked to close.
  *
  * @example
  * tlsServer.on('secureConnection', (socket) => {
  *   socket.on('data', (line) => { tokenOf(socket)?.busy(); answer(line).then(() => tokenOf(socket)?.idle()); });
  * });
  *
- * @param socket The socket a protocol handler was given.
  * @returns Its token, or `undefined` where no limiter admitted it.
  * @throws {TypeError} When `socket` is not an object (nor `null` or `undefined`): a string would have no token without a word.
  */
