@@ -1,4 +1,4 @@
-import { distinctUntilChanged, map, scan, type Observable } from 'rxjs';
+import { distinctUntilChanged, map, scan, tap, type Observable } from 'rxjs';
 import type { Limiter } from '../limit/limiter';
 import { checkInteger, checkKnownOptions, checkNumber } from '../util/validate';
 
@@ -16,18 +16,13 @@ export interface TargetLimitOptions {
 
 /**
  * Learns how many exchanges may be in flight ({@link index!Limiter.exchangeLimit}) from what an
- * exchange costs.
- *
- * With `serviceTimeMs` ms of the event loop per exchange, the process finishes
- * `target / serviceTimeMs` exchanges within `target` ms (Little's law): that many may be in
- * flight; a request beyond them is answered at once that the server is overloaded (HTTP: `503`
- * with `Retry-After`, see {@link index!Token.tryBusy}), which costs it nothing, instead of waiting
- * behind work it would time out in anyway. It bounds exchanges, not connections: an idle
- * keep-alive connection costs the loop nothing, and a limit learned from CPU that counted it
- * would close it under its client's next request. Unlike a limit learned from latency (AIMD,
- * {@link adaptiveLimit}), it needs no signal that rises with the load: Node's event-loop delay
- * stays flat while clients wait in the kernel (see {@link eventLoopBusyMs}). When the load is
- * gone, exchanges cost almost nothing and the limit returns to `max`. Emits each limit it
+ * exchange costs: at `serviceTimeMs` ms of the event loop each, `target / serviceTimeMs` finish
+ * within `target` ms (Little's law). A request beyond them is answered at once that the server is
+ * overloaded (HTTP `503`, see {@link index!Token.tryBusy}) instead of waiting behind work it would
+ * time out in anyway. It bounds exchanges, not connections: an idle keep-alive connection costs
+ * the loop nothing. Unlike {@link adaptiveLimit} it needs no signal that rises with the load
+ * (Node's event-loop delay stays flat while clients wait in the kernel, see
+ * {@link eventLoopBusyMs}); once the load is gone the limit returns to `max`. Emits each limit it
  * sets; it runs while subscribed (the last limit stays when it stops).
  *
  * @example
@@ -54,9 +49,6 @@ export function targetLimit(limiter: Limiter, serviceTimes: Observable<number>, 
     }, NaN),
     map((cost) => Math.min(max, Math.max(min, Math.floor(target / cost)))), // max when an exchange costs nothing
     distinctUntilChanged(),
-    map((limit) => {
-      limiter.setExchangeLimit(limit);
-      return limit;
-    }),
+    tap((limit) => limiter.setExchangeLimit(limit)),
   );
 }
