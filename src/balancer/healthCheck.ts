@@ -6,9 +6,8 @@ import { LoopStatus, type LoopState } from './loopStatus';
 /** Options of {@link healthCheck}. */
 export interface HealthCheckOptions {
   /**
-   * Whether `/ready` answers 200 while the listener is paused (full, overloaded, short of
-   * descriptors): a pause lasts from milliseconds to seconds, and taking the process out of
-   * every balancer for each would make readiness flap. Default true.
+   * Whether `/ready` answers 200 while the listener is paused: a pause lasts milliseconds to
+   * seconds, and taking the process out of every balancer for each would make readiness flap. Default true.
    */
   readyWhilePaused?: boolean;
 }
@@ -33,8 +32,8 @@ const OPTIONS = optionNames<HealthCheckOptions>({ readyWhilePaused: true });
  * @param status The loop's status.
  * @param options Whether a paused loop is ready.
  * @returns The handler, for `http.createServer`.
- * @throws {TypeError} At call time, on a `status` that is not a {@link LoopStatus}, options that
- *   are not an object, an unknown option, or an option of the wrong type, naming it and its value.
+ * @throws {TypeError} At call time, on a `status` that is not a {@link LoopStatus}, or options that
+ *   are not an object, unknown or of the wrong type, naming it and its value.
  */
 export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}): (request: IncomingMessage, response: ServerResponse) => void {
   checkInstance('healthCheck: status', status, LoopStatus);

@@ -1,5 +1,5 @@
 import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil } from 'rxjs';
-import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
+import type { ObservableInput, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { RESOURCE_ERRORS } from '../errors/classify';
 import { LinkedList, type Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
@@ -16,12 +16,10 @@ export interface ServeOptions<C extends Accepted> {
    */
   onError?: (error: unknown, connection: C) => void;
   /**
-   * Graceful shutdown: when it aborts, stop accepting (the source is unsubscribed, which closes
-   * the listener and the connections still waiting in {@link backpressure}'s queue), let live
-   * connections finish for up to `graceMs`, then end the rest (their sockets destroyed, tokens
-   * released) and complete. Connections whose protocol marks them idle ({@link Token.idle}:
-   * {@link handTo} does for HTTP/1) are closed as soon as they are idle, now or later in the
-   * grace, and HTTP responses meanwhile carry `Connection: close`.
+   * Graceful shutdown: when it aborts, the source is unsubscribed (the listener closes, and the
+   * connections waiting in {@link backpressure}'s queue), live connections may finish for up to
+   * `graceMs`, then the rest end and it completes. Connections marked idle ({@link Token.idle}, as
+   * {@link handTo} does for HTTP/1) close as soon as they are idle; HTTP responses carry `Connection: close`.
    */
   signal?: AbortSignal;
   /** How long live connections may finish after `signal` aborts. Default 10 000 ms. */
@@ -31,15 +29,15 @@ export interface ServeOptions<C extends Accepted> {
 }
 
 /**
- * How many `mergeMap`s share the connections whose handler returned a stream. RxJS removes a
- * finished inner subscription from its `mergeMap`'s list with indexOf and splice: with one
- * `mergeMap` every end costs O(live streams). Dealt round-robin to 256 of them, an end scans
- * about live / 256 (`bench:micro`, an end and a new start at 15 000 live: 41 µs with one, 19 µs
- * with 256; 50 000 live: 77 and 26 µs; a handed-off connection 1.3 and 1.6 µs).
+ * How many `mergeMap`s the streams are dealt to: one removes a finished inner subscription with
+ * indexOf and splice, O(live streams) (`bench:micro`, an end and a start at 15 000 live: 41 µs with
+ * one, 19 µs with 256; 50 000 live: 77 and 26 µs; a handed-off connection 1.3 and 1.6 µs).
  */
 const SHARDS = 256;
 
 const OPTIONS = optionNames<ServeOptions<Accepted>>({ onError: true, signal: true, graceMs: true, scheduler: true });
+
+type OnError<C> = (error: unknown, connection: C) => void;
 
 function logHandlerError(error: unknown, connection: Accepted): void {
   const { remoteAddress, remotePort } = connection.socket;
@@ -48,21 +46,13 @@ function logHandlerError(error: unknown, connection: Accepted): void {
 
 /**
  * Runs `handler` for every connection, all at once (the limit is applied before, by
- * {@link backpressure}, so nothing queues here). A connection lives until the handler's
- * Observable (or Promise) completes or errors, or, when the handler returns nothing, until its
- * socket closes (the way to hand sockets to `http.Server`). Whichever way it ends, and on
- * unsubscription, its token is released and its socket destroyed, so no path leaks a slot or a
- * descriptor. A handler that throws or errors is reported through `onError` and the loop goes
- * on; a resource shortage it meets (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to the listener
- * instead, so that `logWarnings` logs it once and `handleErrors` pauses on it. Emits what the
+ * {@link backpressure}). A connection lives until the handler's Observable (or Promise) completes
+ * or errors, or, when the handler returns nothing, until its socket closes (the way to hand
+ * sockets to `http.Server`). Whichever way it ends, and on unsubscription, its token is released
+ * and its socket destroyed. A handler that throws or errors is reported through `onError` and the
+ * loop goes on; a resource shortage it meets (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to the
+ * listener instead, for `logWarnings` to log and `handleErrors` to pause on. Emits what the
  * handlers emit; completes when the source and every connection have ended.
- *
- * Streams run through `mergeMap`, dealt among 256 of them, so that an end scans about
- * live / 256 subscriptions instead of all of them (it still grows with the live count: see
- * `SHARDS`); a connection handed off (the handler returns nothing) is one record in a list
- * until its socket closes, removed in O(1): a subscription per connection would hold about
- * 540 B more and cost an O(live) removal at its end, for a connection that has nothing to
- * subscribe to.
  *
  * ```
  * admitted:   -a---b-----|
@@ -78,12 +68,10 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * // Output: every client gets "hello"; each connection holds its slot until its socket closes.
  *
  * @param handler Serves one connection: returns what ends it, or nothing to let the socket's close end it.
- * @param options Where handler errors go (`onError`), and graceful shutdown: the `signal` that
- *   starts it, how long live connections may finish (`graceMs`), where that is timed (`scheduler`).
+ * @param options Where handler errors go, and graceful shutdown.
  * @returns An operator from connections to whatever the handlers emit.
- * @throws {TypeError | RangeError} At call time, on a handler that is not a function, options
- *   that are not an object, an unknown option, or an option of the wrong type or out of range,
- *   naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a handler that is not a function, or options
+ *   that are not an object, unknown, of the wrong type or out of range, naming it and its value.
  */
 export function serve<T = never, C extends Accepted = Admitted>(
   handler: (connection: C) => ObservableInput<T> | void,
@@ -103,20 +91,16 @@ export function serve<T = never, C extends Accepted = Admitted>(
 }
 
 /**
- * The operator behind {@link serve}: calls the handler for each connection, keeps the handed-off
- * ones in a list until their socket closes, and merges the streams the others return.
+ * The operator behind {@link serve}. A connection handed off (its handler returned nothing) is a
+ * record in a list until its socket closes, removed in O(1): a subscription per connection would
+ * hold about 540 B more and cost an O(live) removal at its end.
  */
-function runConnections<T, C extends Accepted>(
-  source: Observable<C>,
-  handler: (connection: C) => ObservableInput<T> | void,
-  onError: (error: unknown, connection: C) => void,
-): Observable<T> {
+function runConnections<T, C extends Accepted>(source: Observable<C>, handler: (connection: C) => ObservableInput<T> | void, onError: OnError<C>): Observable<T> {
   return new Observable<T>((subscriber) => {
     const handedOff = new LinkedList<HandedOff<C>>();
-    let sourceDone = false;
-    let streamsDone = false;
+    let streamsDone = false; // only after the source is
     const completeWhenAllEnded = (): void => {
-      if (sourceDone && streamsDone && handedOff.size === 0) subscriber.complete();
+      if (streamsDone && handedOff.size === 0) subscriber.complete();
     };
     const closed = (entry: HandedOff<C>): void => {
       if (!handedOff.remove(entry)) return; // ended on unsubscription already
@@ -149,21 +133,21 @@ function runConnections<T, C extends Accepted>(
             try {
               result = handler(connection);
             } catch (error) {
-              return report(error, connection, onError, subscriber, false);
+              try {
+                return report(error, connection, onError); // what onError throws errors the loop
+              } finally {
+                end(connection);
+              }
             }
             if (result !== undefined) return streams.next(lifetime(connection, result, onError));
-            // Lives until its socket closes; one that closed already (say, after an asynchronous
-            // operator upstream) ends now, or its 'close' would never come.
+            // One that closed already (say, after an asynchronous operator upstream) ends now, or its 'close' would never come.
             if (socket.closed) return end(connection);
             const entry = new HandedOff(connection, closed);
             handedOff.push(entry);
             if (handedOffSockets.get(socket) === undefined) handedOffSockets.attach(socket, entry as HandedOff<unknown>);
             else socket.on('close', () => closed(entry)); // handed off by a second serve too: rare
           },
-          () => {
-            sourceDone = true;
-            streams.complete();
-          },
+          () => streams.complete(),
         ),
       ),
     );
@@ -174,7 +158,7 @@ function runConnections<T, C extends Accepted>(
   });
 }
 
-/** A connection handed off (its handler returned nothing): in serve's list until its socket closes. */
+/** A connection handed off: in serve's list until its socket closes. */
 class HandedOff<C> implements Links<HandedOff<C>> {
   prev: HandedOff<C> | undefined = undefined;
   next: HandedOff<C> | undefined = undefined;
@@ -185,7 +169,6 @@ class HandedOff<C> implements Links<HandedOff<C>> {
   ) {}
 }
 
-/** A handed-off socket's entry, leaving serve's list when the socket closes. */
 const handedOffSockets = new SocketRecords<HandedOff<unknown>>('handed off', { close: (entry) => entry.closed(entry) });
 
 /** Ends a connection: its token released, its socket destroyed (both idempotent). */
@@ -195,17 +178,22 @@ function end(connection: Accepted): void {
 }
 
 /** A connection whose handler returned a stream: lives as long as the stream, then ends. */
-function lifetime<T, C extends Accepted>(connection: C, result: ObservableInput<T>, onError: (error: unknown, connection: C) => void): Observable<T> {
+function lifetime<T, C extends Accepted>(connection: C, result: ObservableInput<T>, onError: OnError<C>): Observable<T> {
   return new Observable<T>((subscriber) => {
+    const failed = (error: unknown): void => {
+      try {
+        report(error, connection, onError);
+      } catch (thrown) {
+        end(connection);
+        return subscriber.error(thrown); // onError threw: the loop ends
+      }
+      subscriber.complete();
+    };
     let served: Subscription | undefined;
     try {
-      served = from(result).subscribe({
-        next: (value) => subscriber.next(value),
-        error: (error: unknown) => report(error, connection, onError, subscriber),
-        complete: () => subscriber.complete(),
-      });
+      served = from(result).subscribe({ next: (value) => subscriber.next(value), error: failed, complete: () => subscriber.complete() });
     } catch (error) {
-      report(error, connection, onError, subscriber); // not an ObservableInput
+      failed(error); // not an ObservableInput
     }
     return () => {
       served?.unsubscribe();
@@ -215,20 +203,12 @@ function lifetime<T, C extends Accepted>(connection: C, result: ObservableInput<
 }
 
 /**
- * Reports a handler's error and ends its connection; an `onError` that throws ends the loop.
- * A resource shortage (EMFILE: the handler could not open a file) is the loop's business, not
- * the connection's: it goes to the listener, to be logged once per window and paused on.
- * `subscriber` is the connection's own (a stream's), or the loop's (a handler that threw).
+ * Reports a handler's error to `onError`, unless it is a resource shortage (EMFILE: the handler
+ * could not open a file): that is the loop's business, so it goes to the listener, to be logged
+ * once per window and paused on.
  */
-function report<C extends Accepted>(error: unknown, connection: C, onError: (error: unknown, connection: C) => void, subscriber: Subscriber<unknown>, own = true): void {
-  try {
-    const code = (error as AcceptError | undefined)?.code;
-    if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
-    else onError(error, connection);
-  } catch (thrown) {
-    end(connection);
-    return subscriber.error(thrown);
-  }
-  if (own) subscriber.complete();
-  else end(connection);
+function report<C extends Accepted>(error: unknown, connection: C, onError: OnError<C>): void {
+  const code = (error as AcceptError | undefined)?.code;
+  if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
+  else onError(error, connection);
 }
