@@ -1,14 +1,14 @@
-import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil } from 'rxjs';
-import type { ObservableInput, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
+import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil, throwError } from 'rxjs';
+import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
 import { RESOURCE_ERRORS } from '../errors/classify';
 import { LinkedList, type Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
 import type { AcceptError, Accepted } from '../errors/result';
 import { checkDelay, checkFunction, checkInstance, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
-import { forward } from './internal/operate';
+import { forward, operate } from './internal/operate';
 import type { Admitted } from './backpressure';
 
-/** How {@link serve} reports a handler that failed. */
+/** Options of {@link serve}: where handler errors go, and graceful shutdown. */
 export interface ServeOptions<C extends Accepted> {
   /**
    * Called with a handler's error and its connection; the loop goes on. Default: one line on
@@ -45,15 +45,12 @@ function logHandlerError(error: unknown, connection: Accepted): void {
 }
 
 /**
- * Runs `handler` for every connection, all at once (the limit is applied before, by
- * {@link backpressure}). A connection lives until the handler's Observable (or Promise) completes
- * or errors, or, when the handler returns nothing, until its socket closes (the way to hand
- * sockets to `http.Server`). Whichever way it ends, and on unsubscription, its token is released
- * and its socket destroyed. A handler that throws or errors is reported through `onError` and the
- * loop goes on; a resource shortage it meets (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to the
- * listener instead, for `logWarnings` to log and `handleErrors` to pause on. Emits what the
- * handlers emit; completes when the source and every connection have ended.
- *
+ * Runs `handler` for every connection at once (the limit is {@link backpressure}'s). A connection
+ * lives until the handler's Observable (or Promise) ends or, when it returns nothing (handing the
+ * socket to `http.Server`), until its socket closes; then, or on unsubscription, its token is
+ * released and its socket destroyed. A handler's error goes to `onError` and the loop goes on; a
+ * resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to the listener, for `logWarnings` and
+ * `handleErrors`. Emits what the handlers emit; completes once the source and every connection have ended. *
  * ```
  * admitted:   -a---b-----|
  * handler a:   ---x|              a's handler emits x and completes: a's token released
@@ -83,7 +80,7 @@ export function serve<T = never, C extends Accepted = Admitted>(
   checkDelay('serve: options.graceMs', graceMs);
   if (signal !== undefined) checkInstance('serve: options.signal', signal, AbortSignal);
   checkScheduler('serve: options.scheduler', scheduler);
-  const run = (source: Observable<C>): Observable<T> => runConnections(source, handler, onError);
+  const run = runConnections(handler, onError);
   if (signal === undefined) return run;
 
   const aborted = defer(() => (signal.aborted ? of(true) : fromEvent(signal, 'abort').pipe(take(1))));
@@ -95,8 +92,8 @@ export function serve<T = never, C extends Accepted = Admitted>(
  * record in a list until its socket closes, removed in O(1): a subscription per connection would
  * hold about 540 B more and cost an O(live) removal at its end.
  */
-function runConnections<T, C extends Accepted>(source: Observable<C>, handler: (connection: C) => ObservableInput<T> | void, onError: OnError<C>): Observable<T> {
-  return new Observable<T>((subscriber) => {
+function runConnections<T, C extends Accepted>(handler: (connection: C) => ObservableInput<T> | void, onError: OnError<C>): OperatorFunction<C, T> {
+  return operate((source: Observable<C>, subscriber: Subscriber<T>) => {
     const handedOff = new LinkedList<HandedOff<C>>();
     let streamsDone = false; // only after the source is
     const completeWhenAllEnded = (): void => {
@@ -129,17 +126,14 @@ function runConnections<T, C extends Accepted>(source: Observable<C>, handler: (
           subscriber,
           (connection) => {
             const { socket } = connection;
-            let result: ObservableInput<T> | void;
+            let stream: Observable<T> | undefined;
             try {
-              result = handler(connection);
+              const result = handler(connection);
+              if (result !== undefined) stream = from(result);
             } catch (error) {
-              try {
-                return report(error, connection, onError); // what onError throws errors the loop
-              } finally {
-                end(connection);
-              }
+              stream = throwError(() => error); // it threw, or returned something not observable
             }
-            if (result !== undefined) return streams.next(lifetime(connection, result, onError));
+            if (stream !== undefined) return streams.next(lifetime(connection, stream, onError));
             // One that closed already (say, after an asynchronous operator upstream) ends now, or its 'close' would never come.
             if (socket.closed) return end(connection);
             const entry = new HandedOff(connection, closed);
@@ -158,7 +152,6 @@ function runConnections<T, C extends Accepted>(source: Observable<C>, handler: (
   });
 }
 
-/** A connection handed off: in serve's list until its socket closes. */
 class HandedOff<C> implements Links<HandedOff<C>> {
   prev: HandedOff<C> | undefined = undefined;
   next: HandedOff<C> | undefined = undefined;
@@ -177,38 +170,31 @@ function end(connection: Accepted): void {
   connection.socket.destroy();
 }
 
-/** A connection whose handler returned a stream: lives as long as the stream, then ends. */
-function lifetime<T, C extends Accepted>(connection: C, result: ObservableInput<T>, onError: OnError<C>): Observable<T> {
+/**
+ * A connection whose handler returned a stream: lives as long as the stream, then ends. A resource
+ * shortage the handler meets (EMFILE: it could not open a file) is the loop's business, not the
+ * connection's: it goes to the listener, to be logged once per window and paused on.
+ */
+function lifetime<T, C extends Accepted>(connection: C, stream: Observable<T>, onError: OnError<C>): Observable<T> {
   return new Observable<T>((subscriber) => {
-    const failed = (error: unknown): void => {
-      try {
-        report(error, connection, onError);
-      } catch (thrown) {
-        end(connection);
-        return subscriber.error(thrown); // onError threw: the loop ends
-      }
-      subscriber.complete();
-    };
-    let served: Subscription | undefined;
-    try {
-      served = from(result).subscribe({ next: (value) => subscriber.next(value), error: failed, complete: () => subscriber.complete() });
-    } catch (error) {
-      failed(error); // not an ObservableInput
-    }
+    const served = stream.subscribe({
+      next: (value) => subscriber.next(value),
+      error: (error: unknown) => {
+        const code = (error as AcceptError | undefined)?.code;
+        try {
+          if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
+          else onError(error, connection);
+        } catch (thrown) {
+          end(connection);
+          return subscriber.error(thrown); // onError threw: the loop ends
+        }
+        subscriber.complete();
+      },
+      complete: () => subscriber.complete(),
+    });
     return () => {
-      served?.unsubscribe();
+      served.unsubscribe();
       end(connection);
     };
   });
-}
-
-/**
- * Reports a handler's error to `onError`, unless it is a resource shortage (EMFILE: the handler
- * could not open a file): that is the loop's business, so it goes to the listener, to be logged
- * once per window and paused on.
- */
-function report<C extends Accepted>(error: unknown, connection: C, onError: OnError<C>): void {
-  const code = (error as AcceptError | undefined)?.code;
-  if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
-  else onError(error, connection);
 }

@@ -11,11 +11,6 @@ export class ListenerPauses {
   /** @param reason What the listeners' `pauses` show while this holds them. */
   constructor(readonly reason: string) {}
 
-  /** Whether any listener is held. */
-  get holding(): boolean {
-    return this.#resumes.size > 0;
-  }
-
   /** Pauses each of `listeners` not paused for this reason yet. What a `pause` throws goes to the caller. */
   pause(listeners: Iterable<ListenerControl>): void {
     for (const listener of listeners) if (!this.#resumes.has(listener)) this.#resumes.set(listener, listener.pause(this.reason));

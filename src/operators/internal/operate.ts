@@ -12,9 +12,7 @@ export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscrib
 /**
  * The observer an operator subscribes to its source with: values go to `next`; errors go on to
  * `destination`, and completion too unless `complete` is given. What `next` throws errors
- * `destination`, as RxJS's `OperatorSubscriber` does: RxJS would otherwise report it as
- * unhandled, out of the stream. (Only `next` is guarded: what `destination` itself throws is
- * RxJS's to handle.)
+ * `destination`, as RxJS's `OperatorSubscriber` does (RxJS would otherwise report it as unhandled).
  */
 export function forward<T>(destination: Subscriber<unknown>, next: (value: T) => void, complete?: () => void): Observer<T> {
   return {
