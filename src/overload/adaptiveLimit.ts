@@ -15,22 +15,17 @@ export interface AdaptiveLimitOptions {
 }
 
 /**
- * Learns the connection limit from a signal that rises with the connections held (latency of
- * your own, heap in use), by additive increase, multiplicative decrease (AIMD, as Netflix's
- * concurrency-limits `AIMDLimit` and Envoy's adaptive limits): each reading above `target` sets
- * the limit to `decrease` times the live connections (or the limit, if lower); each reading at or
- * below it, while the limit is reached, raises it by one, up to `max`. (Node's event-loop delay
- * does not rise while clients wait in the kernel: for CPU, see {@link targetLimit}.) Emits each
- * limit it sets; it runs while subscribed.
+ * Learns the connection limit from a signal that rises with the connections held, by additive
+ * increase, multiplicative decrease (as Netflix's `AIMDLimit`): a reading above `target` sets it to
+ * `decrease` times the live connections (or the limit, if lower); one at or below, while the limit
+ * is reached, raises it by one, up to `max`. For CPU, see {@link targetLimit}. Emits each limit it
+ * sets, while subscribed.
  *
  * @example
  * const limiter = new Limiter(1000, { queueSize: 64 });
  * adaptiveLimit(limiter, eventLoopDelayMs(100), { target: 50, min: 8 }).subscribe((limit) => metrics.limit = limit);
  *
- * @param limiter The limiter whose limit to set.
  * @param samples The signal, e.g. {@link eventLoopDelayMs} or {@link heapUsedMiB}.
- * @param options The target and the bounds.
- * @returns The limits set.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function adaptiveLimit(limiter: Limiter, samples: Observable<number>, options: AdaptiveLimitOptions): Observable<number> {

@@ -15,25 +15,18 @@ export interface TargetLimitOptions {
 }
 
 /**
- * Learns how many exchanges may be in flight ({@link index!Limiter.exchangeLimit}) from what an
- * exchange costs: at `serviceTimeMs` ms of the event loop each, `target / serviceTimeMs` finish
- * within `target` ms (Little's law). A request beyond them is answered at once that the server is
- * overloaded (HTTP `503`, see {@link index!Token.tryBusy}) instead of waiting behind work it would
- * time out in anyway. It bounds exchanges, not connections: an idle keep-alive connection costs
- * the loop nothing. Unlike {@link adaptiveLimit} it needs no signal that rises with the load
- * (Node's event-loop delay stays flat while clients wait in the kernel, see
- * {@link eventLoopBusyMs}); once the load is gone the limit returns to `max`. Emits each limit it
- * sets; it runs while subscribed (the last limit stays when it stops).
+ * Learns how many exchanges may be in flight ({@link index!Limiter.exchangeLimit}) from what one
+ * costs the event loop: `target / serviceTimeMs` finish within `target` ms (Little's law); a request
+ * beyond them is answered `503` at once ({@link index!Token.tryBusy}). Unlike {@link adaptiveLimit},
+ * it needs no signal that rises with the load. Emits each limit it sets, while subscribed (the
+ * last one stays when it stops).
  *
  * @example
  * const limiter = new Limiter(1000);
  * targetLimit(limiter, serviceTimeMs(limiter), { target: 100 }).subscribe((limit) => log.info({ limit }));
  *
- * @param limiter The limiter whose exchange limit to set.
  * @param serviceTimes What one exchange costs the loop, ms: {@link serviceTimeMs}. A reading that
  *   is not a number >= 0 errors the result, naming it.
- * @param options The target and the bounds.
- * @returns The limits set.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function targetLimit(limiter: Limiter, serviceTimes: Observable<number>, options: TargetLimitOptions): Observable<number> {

@@ -3,17 +3,14 @@ import { settleOptions, type MonitorOptions } from './options';
 import { sampleEvery } from './sample';
 
 /**
- * Event-loop delay, in ms: how late one timer fired in each window (a loop kept busy fires it
- * late by as long as it was blocked). Windows are `every` ms while delays exceed 10 ms, doubling
- * up to `idleEvery` while they do not. (`perf_hooks.monitorEventLoopDelay` sees shorter stalls,
- * but its 10 ms sampling timer alone cost about 1% of a core here.) It does not rise while
- * clients wait in the kernel's accept queue: see {@link eventLoopBusyMs}.
+ * Event-loop delay, in ms: how late one timer fired in each window. Windows are `every` ms while
+ * delays exceed 10 ms, doubling up to `idleEvery` while not (`monitorEventLoopDelay`'s 10 ms timer
+ * alone cost about 1% of a core). Flat while clients wait in the kernel: see {@link eventLoopBusyMs}.
  *
  * @example
  * pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelayMs(100), above: 100, unit: 'ms' }]);
  *
- * @param options `every` as a number, or {@link MonitorOptions}: `every` defaults to 100 ms,
- *   `idleEvery` to 500 ms (or `every` if longer).
+ * @param options `every` as a number, or an object: `every` defaults to 100 ms, `idleEvery` to 500 ms (or `every` if longer).
  * @returns Cold: it runs only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */

@@ -3,15 +3,13 @@ import { settleOptions, type MonitorOptions } from './options';
 import { sampleLoop } from './sample';
 
 /**
- * Event-loop utilization, a share, 0 to 1: how much of each window the loop was busy
- * (`performance.eventLoopUtilization` between windows, not since start). Windows are `every` ms
- * while the loop is more than half busy, doubling up to `idleEvery` while it is not.
+ * Event-loop utilization, a share, 0 to 1, of each window (not since start). Windows are `every`
+ * ms while the loop is more than half busy, doubling up to `idleEvery` while it is not.
  *
  * @example
  * pauseUnderPressure([{ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: 0.9 }]);
  *
- * @param options `every` as a number, or {@link MonitorOptions}: `every` defaults to 20 ms,
- *   `idleEvery` to 500 ms (or `every` if longer).
+ * @param options `every` as a number, or an object: `every` defaults to 20 ms, `idleEvery` to 500 ms (or `every` if longer).
  * @returns Cold: it runs only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */

@@ -39,9 +39,8 @@ function collectGarbage(): void {
 /** Options of {@link heapUsedMiB} and {@link rssMiB}. */
 export interface MemoryOptions extends MonitorOptions {
   /**
-   * MiB: a reading above this that has not moved since the one before (nothing allocates, so
-   * nothing collects) is taken again after a full garbage collection. A number >= 0; give it
-   * the mark to resume at. Default `Infinity` (never collect).
+   * MiB: a reading above this that has not moved since the one before is taken again after a
+   * full garbage collection; give it the mark to resume at. Default `Infinity` (never).
    */
   collectAbove?: number;
 }
@@ -55,9 +54,8 @@ export interface CgroupMemoryOptions extends MonitorOptions {
 /**
  * What {@link heapUsedMiB} and {@link rssMiB} share. Memory in use counts dead objects until V8
  * collects, which it does when something allocates: a process paused for memory allocates
- * nothing, so its reading would never fall and the pause never end (measured: a listener paused
- * at 79 MiB stayed paused with nothing live). Hence `collectAbove`: a full collection costs a few
- * ms for tens of MiB, and under load, where the heap moves, it never runs.
+ * nothing, so the pause would never end (measured: paused at 79 MiB with nothing live). A full
+ * collection costs a few ms for tens of MiB, and under load, where the heap moves, it never runs.
  */
 function memoryMiB(caller: string, options: number | MemoryOptions | undefined, read: () => number): Observable<number> {
   const settled = settleOptions(caller, options, { every: 1000 });
@@ -78,16 +76,12 @@ function memoryMiB(caller: string, options: number | MemoryOptions | undefined, 
 }
 
 /**
- * V8 heap in use, in MiB, every `every` ms (`v8.getHeapStatistics().used_heap_size`); its ceiling
- * is {@link heapLimitMiB}. With `idleEvery` above `every`, the period doubles up to `idleEvery`
- * while readings stay within 1 MiB of the one before.
+ * V8 heap in use, in MiB (`used_heap_size`), every `every` ms; its ceiling is {@link heapLimitMiB}.
  *
  * @example
- * const heap = heapUsedMiB({ every: 250, collectAbove: 1200 }); // collect when still above the resume mark
- * pauseUnderPressure([{ name: 'heapUsed', samples: heap, above: 1500, below: 1200, unit: 'MiB' }]);
+ * pauseUnderPressure([{ name: 'heapUsed', samples: heapUsedMiB({ every: 250, collectAbove: 1200 }), above: 1500, below: 1200, unit: 'MiB' }]);
  *
- * @param options `every` as a number, or {@link MemoryOptions}: `every` defaults to 1000 ms,
- *   `idleEvery` to `every` (no stretching).
+ * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while within 1 MiB of the reading before) to `every`.
  * @returns Cold: it runs only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
@@ -96,28 +90,23 @@ export function heapUsedMiB(options?: number | MemoryOptions): Observable<number
 }
 
 /**
- * V8's heap limit in MiB (`--max-old-space-size`): where a growing heap ends in a crash.
+ * V8's heap limit in MiB (`heap_size_limit`, set by `--max-old-space-size`): where a growing heap ends in a crash.
  *
  * @example
  * const above = heapLimitMiB() * 0.8; // pause at 80% of the limit
- *
- * @returns `v8.getHeapStatistics().heap_size_limit`, in MiB.
  */
 export function heapLimitMiB(): number {
   return getHeapStatistics().heap_size_limit / MiB;
 }
 
 /**
- * Resident memory of the process, in MiB, every `every` ms (`process.memoryUsage.rss()`): what
- * the OOM killer weighs, buffers and native memory included, read without walking the heap.
- * `collectAbove` and `idleEvery` work as {@link heapUsedMiB}'s (buffers are freed when their
- * objects are collected).
+ * Resident memory of the process, in MiB (`process.memoryUsage.rss()`), every `every` ms: what the
+ * OOM killer weighs, buffers and native memory included.
  *
  * @example
  * pauseUnderPressure([{ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: 1600 }), above: 2000, unit: 'MiB' }]);
  *
- * @param options `every` as a number, or {@link MemoryOptions}: `every` defaults to 1000 ms,
- *   `idleEvery` to `every` (no stretching).
+ * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while within 1 MiB of the reading before) to `every`.
  * @returns Cold: it runs only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
@@ -127,16 +116,13 @@ export function rssMiB(options?: number | MemoryOptions): Observable<number> {
 
 /**
  * The container's memory in use over its limit, a share, 0 to 1, every `every` ms: cgroup v2's
- * `memory.current` / `memory.max`, what a container's OOM killer acts on (Envoy added this
- * monitor because heap size did not match it). `memory.max` is read at call time; where there is
- * no cgroup v2 limit (not Linux, cgroup v1, `max`) it completes at once. With `idleEvery` above
- * `every`, the period doubles up to `idleEvery` while `memory.current` moves less than 1 MiB.
+ * `memory.current` / `memory.max`, what its OOM killer acts on. Completes at once where there is
+ * no cgroup v2 limit (read at call time).
  *
  * @example
  * pauseUnderPressure([{ name: 'cgroupMemory', samples: cgroupMemory(1000), above: 0.9 }]);
  *
- * @param options `every` as a number, or {@link CgroupMemoryOptions}: `every` defaults to 1000 ms,
- *   `idleEvery` to `every` (no stretching).
+ * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while within 1 MiB of the reading before) to `every`.
  * @returns Cold: it runs only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */

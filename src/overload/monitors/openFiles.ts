@@ -10,18 +10,15 @@ export interface OpenFilesOptions extends MonitorOptions {
 }
 
 /**
- * The process's open files over its open-file limit, a share, 0 to 1, every `every` ms or more:
- * the count {@link index!listen} keeps to pause before Node drops connections silently at the
- * limit, here to stop accepting earlier, while descriptors are left for the handlers' own files
- * and connections. The period stretches so that counting `/proc/self/fd` (about 1 µs a
- * descriptor before Linux 6.2) takes at most 0.1% of a core, and doubles up to `idleEvery` while
- * the count holds still. Completes at once where the limit cannot be read (not Linux).
+ * The process's open files over its open-file limit, a share, 0 to 1: to stop accepting while
+ * descriptors are left for the handlers. The period, `every` ms or more, stretches so that
+ * counting `/proc/self/fd` takes at most 0.1% of a core. Completes at once where the limit cannot
+ * be read (not Linux).
  *
  * @example
  * pauseUnderPressure([{ name: 'openFiles', samples: openFiles(1000), above: 0.8 }]);
  *
- * @param options `every` as a number, or {@link OpenFilesOptions}: `every` defaults to 1000 ms,
- *   `idleEvery` to `every` (no stretching).
+ * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while the count holds still) to `every`.
  * @returns Cold: it counts only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */

@@ -1,23 +1,14 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { asyncScheduler, defer, identity, map, repeat, tap, timer, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, defer, identity, map, repeat, tap, timer, type Observable } from 'rxjs';
+import type { MonitorOptions } from './options';
 
-/** Options of {@link sampleEvery}, checked by the monitor that passes them ({@link settleOptions}). */
-export interface SampleOptions {
-  /** The period, ms, while readings are not calm. */
-  every: number;
-  /** The longest period, ms, that calm readings stretch it to. Default `every` (it never stretches). */
-  idleEvery?: number;
-  /** Where periods are timed. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-  /** Whether a reading is calm, given the one before (`NaN` at first). Default: none is. */
-  calm?: (value: number, before: number) => boolean;
-}
+/** The periods, checked ({@link settleOptions}), and whether a reading is calm given the one before (`NaN` at first). */
+type SampleOptions = MonitorOptions & { every: number; calm?: (value: number, before: number) => boolean };
 
 /**
- * What every monitor shares: a reading every `every` ms, taken only while subscribed. `start`
- * runs at each subscription and returns the reader, which is told how long the window it reads
- * was meant to last. Calm readings double the period up to `idleEvery` (one calm reading between
- * two pauses must not blind it for long); any other brings it back to `every` at once.
+ * What every monitor shares: a reading every `every` ms while subscribed, by the reader `start`
+ * returns at subscription, told how long its window was meant to last. Calm readings double the
+ * period up to `idleEvery`; any other brings it back to `every` at once.
  *
  * @example
  * // Resident MiB every 100 ms at 100 MiB or more; below, the period doubles up to 5 s.
@@ -45,9 +36,8 @@ export function sampleEvery(options: SampleOptions, start: () => (waited: number
 }
 
 /**
- * What the event-loop monitors share: each window's `performance.eventLoopUtilization`
- * difference, handed to a reader. Windows are `every` ms while the loop is more than half busy,
- * doubling up to `idleEvery` ms while it is not.
+ * What the event-loop monitors share: each window's `performance.eventLoopUtilization`, handed to
+ * a reader; a window more than half busy is not calm.
  *
  * @example
  * sampleLoop({ every: 20, idleEvery: 500 }, () => (window) => window.utilization); // eventLoopUtilization

@@ -5,22 +5,17 @@ import { settleOptions, type MonitorOptions } from './options';
 import { sampleLoop } from './sample';
 
 /**
- * What one exchange costs the event loop, in ms, each window: the loop's busy time over the
- * exchanges the {@link index!Limiter} saw complete in it (accept, parse, handler, garbage
- * collection; waiting on I/O costs nothing). So `target / serviceTimeMs` exchanges can be held
- * and each still finish within `target` ms (Little's law): what {@link targetLimit} sets. A window
- * in which none completed reads its busy time only if the loop was more than half busy, else
- * nothing: an idle process's timers read as an exchange's cost would teach `targetLimit` that
- * exchanges are nearly free (measured: p99 256, 621, 729 ms over three overloads back to back).
- * Windows are `every` ms while the loop is more than half busy, doubling up to `idleEvery` while it is not.
+ * What one exchange costs the event loop, in ms, each window: busy time over the exchanges the
+ * {@link index!Limiter} saw complete (waiting on I/O costs nothing), for {@link targetLimit}. A
+ * window without one reads its busy time only if the loop was more than half busy: an idle
+ * process's timers read as an exchange's cost let the next burst in (measured: p99 256 to 729 ms).
+ * Windows are `every` ms while the loop is more than half busy, doubling up to `idleEvery` while not.
  *
  * @example
- * const limiter = new Limiter(1000);
  * targetLimit(limiter, serviceTimeMs(limiter), { target: 100 }).subscribe();
  *
  * @param limiter Whose completed exchanges to count.
- * @param options `every` as a number, or {@link MonitorOptions}: `every` defaults to 100 ms (about
- *   20 exchanges for a 5 ms handler), `idleEvery` to 500 ms (or `every` if longer).
+ * @param options `every` as a number, or an object: `every` defaults to 100 ms, `idleEvery` to 500 ms (or `every` if longer).
  * @returns Cold: it runs only while subscribed.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
