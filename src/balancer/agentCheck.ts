@@ -28,7 +28,6 @@ function fullWeightOf(caller: string, options: AgentCheckOptions): number | unde
  * `maint` once stopped. Each accepting answer says `ready`, which clears a DRAIN or MAINT the agent set.
  *
  * @param state The loop's state ({@link LoopStatus.state}).
- * @param options `fullWeightAt`: the capacity that earns the full weight.
  * @returns The line, with its newline.
  * @throws {TypeError | RangeError} On a state without a known phase, or options that are not an
  *   object, unknown or out of range, naming it and its value.
@@ -64,8 +63,6 @@ export function agentReply(state: LoopState, options: AgentCheckOptions = {}): s
  * // Backends of unequal speed: weigh them by what each finishes per second too.
  * createServer(agentCheck(status, { fullWeightAt: 1000 })).listen(9091);
  *
- * @param status The loop's status.
- * @param options `fullWeightAt`: the capacity that earns the full weight.
  * @returns The handler, for `net.createServer`.
  * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus}, or
  *   options that are not an object, unknown or out of range, naming it and its value.

@@ -27,8 +27,6 @@ const OPTIONS = optionNames<DrainOptions>({ maxMs: true, quietMs: true, schedule
  * @example
  * process.on('SIGTERM', () => drain(status, { maxMs: 5000 }).subscribe(() => shutdown.abort()));
  *
- * @param status The loop's status: it drains from subscription.
- * @param options How long at most, and what counts as quiet.
  * @returns Emits once, when it is time to stop accepting.
  * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus}, or
  *   options that are not an object, unknown, missing, of the wrong type or out of range.

@@ -15,22 +15,15 @@ export interface HealthCheckOptions {
 const OPTIONS = optionNames<HealthCheckOptions>({ readyWhilePaused: true });
 
 /**
- * A request handler for a health port of its own (an `http.Server` the accept loop does not
- * serve: health checks are never counted against the limit, queued, or refused while the
- * loop pauses):
- * - `GET /live`: 200 while the process runs (Kubernetes' liveness probe);
- * - `GET /ready`: 200 while accepting (and, by default, while paused), 503 while draining or
- *   stopped (the readiness probe; a balancer's HTTP health check);
- * - `GET /metrics`: the loop's metrics in Prometheus' text format.
- * `/live` and `/ready` answer the {@link LoopState} as JSON. Anything else is 404; methods
- * other than GET and HEAD are 405.
+ * A request handler for a health port of its own, so that checks are never limited, queued or
+ * refused with the loop: `GET /live` 200 while the process runs; `GET /ready` 200 while accepting
+ * (and, by default, paused), 503 while draining or stopped; both answer the {@link LoopState} as
+ * JSON. `GET /metrics`: Prometheus' text format. Anything else is 404; methods but GET and HEAD 405.
  *
  * @example
  * createServer(healthCheck(status)).listen(9090);
  * // curl localhost:9090/ready  ->  200 {"phase":"accepting","pauses":[],"live":3,"limit":100,...}
  *
- * @param status The loop's status.
- * @param options Whether a paused loop is ready.
  * @returns The handler, for `http.createServer`.
  * @throws {TypeError} At call time, on a `status` that is not a {@link LoopStatus}, or options that
  *   are not an object, unknown or of the wrong type, naming it and its value.

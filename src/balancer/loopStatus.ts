@@ -27,16 +27,11 @@ export interface LoopState {
   readonly queueSize: number;
   /** The share of the event loop's time spent running, 0 to 1 in hundredths, over the last 100 to 200 ms. */
   readonly busy: number;
-  /**
-   * Exchanges the loop finishes per second of its running time, over a recent window where at
-   * least 3 completed: what a balancer can weigh backends by; `undefined` until known (no limiter,
-   * or fewer than 3 exchanges so far).
-   */
+  /** Exchanges finished per second of the loop's running time, over a recent window of 3 or more; `undefined` until known. */
   readonly capacity: number | undefined;
   /**
-   * Room for more, 0 to 1, while accepting (0 in any other phase): the least of the shares of the
-   * connection limit and of the exchange limit not in use, and `1 - busy`, as a loop that runs all
-   * the time has no room whatever its limit says (bench/RESULTS.md section 16). What a balancer's weight can follow.
+   * Room for more, 0 to 1, while accepting (else 0): the least of the unused shares of the
+   * connection and exchange limits, and `1 - busy` (bench/RESULTS.md section 16).
    */
   readonly headroom: number;
 }
@@ -65,15 +60,14 @@ export class LoopStatus {
   #capacity: number | undefined;
 
   /**
-   * @param metrics Counts the loop's results (place `metrics.count()` right after the listener): where pauses are read.
-   * @param limiter The loop's limiter, if any: where live connections, the limit and the queue are read.
+   * @param metrics Counts the loop's results (`metrics.count()` right after the listener).
+   * @param limiter The loop's limiter, if any.
    * @throws {TypeError} When `metrics` is not a {@link metrics!Metrics}, or `limiter` is given and is not a {@link index!Limiter}.
    */
   constructor(
     readonly metrics: Metrics,
     readonly limiter?: Limiter,
   ) {
-    // Checked now: a look-alike would fail at the first probe, in the balancer's log, not here.
     checkInstance('LoopStatus: metrics', metrics, Metrics);
     if (limiter !== undefined) checkInstance('LoopStatus: limiter', limiter, Limiter);
   }
@@ -115,10 +109,8 @@ export class LoopStatus {
   }
 
   /**
-   * The state now and whenever it has changed, read every `ms` while subscribed.
+   * The state now and whenever it has changed, read every `ms` (default 100) on `scheduler` (default `asyncScheduler`) while subscribed.
    *
-   * @param ms How often to read it. Default 100.
-   * @param scheduler Where the reads are timed. Default `asyncScheduler`.
    * @throws {TypeError | RangeError} On an `ms` that is not an integer >= 1, or a `scheduler` that is not one.
    */
   changes(ms = 100, scheduler: SchedulerLike = asyncScheduler): Observable<LoopState> {

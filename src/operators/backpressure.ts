@@ -27,16 +27,11 @@ class AdmittedConnection implements Admitted {
 }
 
 /**
- * Limits simultaneous connections: emits each connection with a {@link Token} once it has a
- * slot. With every slot taken, connections wait in the {@link Limiter}'s queue, first in first
- * out, until a token is released (its socket closes, or `token.release()`); one whose client
- * gives up leaves the queue, one that waits past `queueTimeout` is ended. Only when the queue is
- * full too does the listener pause (the kernel refuses new clients at no cost to the process);
- * a connection that still arrives is closed and counted in `counts.dropped`
- * ({@link Limiter.counts}). When idle keep-alive connections hold the slots, the one idle the
- * longest is closed to admit a waiting one (see {@link Token.idle}). Unsubscribing ends the
- * waiting connections and lets the admitted ones finish their current exchange. At subscription
- * it warns (`RXJS_LISTEN_FILE_LIMIT`) when the limit and the queue exceed the open-file limit.
+ * Limits simultaneous connections: emits each connection with a {@link Token} once it has a slot,
+ * meanwhile held in the {@link Limiter}'s queue; only when that is full too does the listener pause
+ * (the kernel refuses new clients at no cost to the process). Unsubscribing ends the waiting
+ * connections and lets the admitted ones finish their current exchange. At subscription it warns
+ * (`RXJS_LISTEN_FILE_LIMIT`) when the limit and the queue exceed the open-file limit.
  *
  * ```
  * connections: -a-b-c---d---e---|     limit 2, queue 1
@@ -52,7 +47,6 @@ class AdmittedConnection implements Admitted {
  *
  * @param limit The most live connections (an integer >= 1), or a {@link Limiter} to share or change live.
  * @param options With a number: the per-peer limit and the queue (see {@link LimiterOptions}).
- * @returns An operator from connections to admitted connections.
  * @throws {TypeError | RangeError} At call time, on a limit that is neither an integer >= 1 nor a
  *   Limiter, or options that are not an object or not the Limiter's (its messages name it).
  */

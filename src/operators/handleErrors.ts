@@ -10,9 +10,8 @@ export interface HandleErrorsOptions {
   /** The pause on a resource shortage, in ms. Default 500 (as async-listen, actix, nginx). */
   delay?: number;
   /**
-   * Makes the pause exponential: it doubles after each shortage in a row, up to `maxDelay`,
-   * and starts again from `delay` after the next accepted connection (Go's net/http uses
-   * `delay: 5, maxDelay: 1000`). Default: `delay` (constant).
+   * Makes the pause double after each shortage in a row, up to this, until a connection is
+   * accepted (Go's net/http: `delay: 5, maxDelay: 1000`). Default: `delay` (constant).
    */
   maxDelay?: number;
   /** Where the pauses are timed. Default `asyncScheduler`. */
@@ -22,11 +21,10 @@ export interface HandleErrorsOptions {
 const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, scheduler: true });
 
 /**
- * Handles accept errors the way a production accept loop must: skips per-connection errors,
- * pauses accepting on a resource shortage (and on any error it does not know), and errors the
- * stream when the listening socket itself is broken. Emits only connections. A pause ends
- * after its delay, or sooner when the failure's `relieved` says the shortage is over (the
- * listener re-checks open files), so a server recovers as soon as descriptors are free.
+ * Handles accept errors as a production accept loop must: skips per-connection errors, pauses
+ * accepting on a resource shortage (and on any error it does not know), and errors the stream when
+ * the listening socket itself is broken; emits only connections. A pause ends after its delay, or
+ * sooner when the listener sees the shortage end (`relieved`: it re-checks open files).
  *
  * ```
  * results:  -c-x-r------c-c-|     c connection, x ECONNRESET, r EMFILE; a frame is 100 ms
@@ -39,7 +37,6 @@ const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, 
  * // Output: every client gets "hi"; on EMFILE the listener closes for 500 ms, then listens again.
  *
  * @param options The pause in ms, or {@link HandleErrorsOptions}.
- * @returns An operator from accept results to accepted connections.
  * @throws {TypeError | RangeError} At call time, on options that are not an object or a number
  *   (`'500'`, `null`), an unknown option, or an option out of range, naming it and its value.
  */
@@ -60,8 +57,7 @@ export function handleErrors(options: number | HandleErrorsOptions = {}): Operat
       const pause = next;
       next = Math.min(next * 2, maxDelay);
       const resume = failure.listener.pause('shortage');
-      // The pause ends after `pause` ms, or sooner when the listener sees the shortage end;
-      // unsubscribing ends it too (a closed listener ignores the resume).
+      // Unsubscribing ends it too (a closed listener ignores the resume).
       const over = failure.relieved === undefined ? timer(pause, scheduler) : race(timer(pause, scheduler), failure.relieved);
       subscriber.add(over.pipe(take(1), finalize(resume)).subscribe());
     };

@@ -48,8 +48,6 @@ const OPTIONS = optionNames<LogWarningsOptions>({ window: true, scheduler: true 
  * // Output (stderr): accept error: EMFILE: too many open files, accept. The process ran out of ...
  *
  * @param log Called for each entry; an exception it throws errors the stream.
- * @param options The window.
- * @returns An operator that passes accept results through.
  * @throws {TypeError | RangeError} At call time, on a `log` that is not a function, or options that
  *   are not an object, unknown or out of range, naming it and its value.
  */

@@ -41,19 +41,14 @@ export interface PressureWarning {
 export interface PauseUnderPressureOptions {
   /** The shortest pause, ms, however soon the signal falls back. Default 500. */
   minPause?: number;
-  /**
-   * Called when a pause starts, at most once per `logWindow` (the pauses in between are counted
-   * in the next entry's `suppressed`). Default: none. An exception it throws errors the stream.
-   */
+  /** Called when a pause starts, at most once per `logWindow`. Default: none. An exception it throws errors the stream. */
   onPause?: (warning: PressureWarning) => void;
   /** The shortest time between two `onPause` calls, ms. Default 1000. */
   logWindow?: number;
   /**
-   * Refuse the clients that cause the overload first: while a signal is over and a few addresses
-   * brought most of the new connections of the last second, this limiter refuses only theirs
-   * ({@link index!Limiter.shedHeaviest}) and the listeners accept everyone else; when none stands
-   * out, the listeners pause. Judged again at every reading. Place the operator where the address
-   * is the client's (after {@link proxy!proxyProtocol} behind a balancer). Default: none, every overload pauses.
+   * While a signal is over, this limiter refuses only the addresses that brought most of the new
+   * connections ({@link index!Limiter.shedHeaviest}), judged at every reading; the listeners pause
+   * only when none stands out. Place the operator after {@link proxy!proxyProtocol} behind a balancer. Default: none.
    */
   shedHeaviest?: Limiter;
   /** Where `minPause` is timed. Default `asyncScheduler`. */
@@ -86,9 +81,6 @@ const HINT =
  *   handleErrors(), backpressure(limiter), serve(handTo(app)),
  * ).subscribe();
  *
- * @param pressures The signals and their thresholds.
- * @param options The shortest pause, the log, the shedding.
- * @returns An operator that passes results (or connections) through.
  * @throws {TypeError | RangeError} At call time, on pressures that are not an array of
  *   {@link Pressure}, or options or a pressure's keys unknown, of the wrong type or out of range.
  */
@@ -124,8 +116,7 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
       onPause?.(warning);
     };
 
-    // Sheds the heaviest addresses if any stand out, else pauses. The limiter's shedding is one
-    // for all signals: it ends when none is over.
+    // Sheds the heaviest addresses if any stand out, else pauses. The limiter's shedding is one for all signals.
     const act = (state: (typeof states)[number]): readonly string[] => {
       const shed = shedHeaviest?.shedHeaviest() ?? [];
       state.shedding = shed.length > 0;

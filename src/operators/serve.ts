@@ -65,8 +65,6 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * // Output: every client gets "hello"; each connection holds its slot until its socket closes.
  *
  * @param handler Serves one connection: returns what ends it, or nothing to let the socket's close end it.
- * @param options Where handler errors go, and graceful shutdown.
- * @returns An operator from connections to whatever the handlers emit.
  * @throws {TypeError | RangeError} At call time, on a handler that is not a function, or options
  *   that are not an object, unknown, of the wrong type or out of range, naming it and its value.
  */

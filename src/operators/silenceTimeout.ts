@@ -23,13 +23,11 @@ class Traffic implements Links<Traffic> {
 const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) => traffic.watched.remove(traffic) });
 
 /**
- * Closes a connection that sends and receives nothing for `ms` (also while a request is being
- * worked on), whatever the server behind does with the socket, so that silent and slowloris
- * clients cannot hold their slots. It reads the sockets' byte counters every `ms / 5`, one timer
- * for all, running only while there are connections: a connection is closed between `ms` and
- * `1.2 × ms` after its last byte. (Not `socket.setTimeout`: `http.Server` replaces it with its
- * keep-alive timeout after every response.) Place it after {@link backpressure}. When its source
- * completes, the connections it passed on stay watched until they close.
+ * Closes a connection that sends and receives nothing for `ms` to `1.2 × ms`, whatever the server
+ * does with the socket, so that silent and slowloris clients cannot hold their slots: one timer
+ * for all reads the byte counters every `ms / 5` (not `socket.setTimeout`, which `http.Server`
+ * replaces after every response). Place it after {@link backpressure}; after its source completes,
+ * the connections it passed on stay watched until they close.
  *
  * ```
  * admitted: -a-------|
@@ -42,7 +40,6 @@ const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) 
  *
  * @param ms Milliseconds of silence allowed, an integer >= 1.
  * @param scheduler Where the checks are timed. Default `asyncScheduler`.
- * @returns An operator that passes connections through.
  * @throws {TypeError | RangeError} At call time, on an `ms` that is not an integer >= 1 or a `scheduler` that is not one.
  */
 export function silenceTimeout<C extends Accepted>(ms: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<C> {
