@@ -29,8 +29,7 @@ function fullWeightOf(caller: string, options: AgentCheckOptions): number | unde
  *
  * @param state The loop's state ({@link LoopStatus.state}).
  * @returns The line, with its newline.
- * @throws {TypeError | RangeError} On a state without a known phase, or options that are not an
- *   object, unknown or out of range, naming it and its value.
+ * @throws {TypeError | RangeError} On a state without a known phase, or a bad option, naming it and its value.
  */
 export function agentReply(state: LoopState, options: AgentCheckOptions = {}): string {
   checkOptions('agentReply: state', state);
@@ -64,8 +63,7 @@ export function agentReply(state: LoopState, options: AgentCheckOptions = {}): s
  * createServer(agentCheck(status, { fullWeightAt: 1000 })).listen(9091);
  *
  * @returns The handler, for `net.createServer`.
- * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus}, or
- *   options that are not an object, unknown or out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus} or a bad option, naming it.
  */
 export function agentCheck(status: LoopStatus, options: AgentCheckOptions = {}): (socket: Socket) => void {
   checkInstance('agentCheck: status', status, LoopStatus);

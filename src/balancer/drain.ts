@@ -28,8 +28,7 @@ const OPTIONS = optionNames<DrainOptions>({ maxMs: true, quietMs: true, schedule
  * process.on('SIGTERM', () => drain(status, { maxMs: 5000 }).subscribe(() => shutdown.abort()));
  *
  * @returns Emits once, when it is time to stop accepting.
- * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus}, or
- *   options that are not an object, unknown, missing, of the wrong type or out of range.
+ * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus} or a bad option, naming it.
  */
 export function drain(status: LoopStatus, options: DrainOptions): Observable<void> {
   checkInstance('drain: status', status, LoopStatus);

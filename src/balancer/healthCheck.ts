@@ -25,8 +25,7 @@ const OPTIONS = optionNames<HealthCheckOptions>({ readyWhilePaused: true });
  * // curl localhost:9090/ready  ->  200 {"phase":"accepting","pauses":[],"live":3,"limit":100,...}
  *
  * @returns The handler, for `http.createServer`.
- * @throws {TypeError} At call time, on a `status` that is not a {@link LoopStatus}, or options that
- *   are not an object, unknown or of the wrong type, naming it and its value.
+ * @throws {TypeError} At call time, on a `status` that is not a {@link LoopStatus} or a bad option, naming it.
  */
 export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}): (request: IncomingMessage, response: ServerResponse) => void {
   checkInstance('healthCheck: status', status, LoopStatus);

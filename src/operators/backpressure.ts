@@ -47,8 +47,7 @@ class AdmittedConnection implements Admitted {
  *
  * @param limit The most live connections (an integer >= 1), or a {@link Limiter} to share or change live.
  * @param options With a number: the per-peer limit and the queue (see {@link LimiterOptions}).
- * @throws {TypeError | RangeError} At call time, on a limit that is neither an integer >= 1 nor a
- *   Limiter, or options that are not an object or not the Limiter's (its messages name it).
+ * @throws {TypeError | RangeError} At call time, on a limit that is neither an integer >= 1 nor a Limiter, or bad options.
  */
 export function backpressure(limit: number | Limiter, options?: LimiterOptions): OperatorFunction<Accepted, Admitted> {
   if (limit instanceof Limiter) {

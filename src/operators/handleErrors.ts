@@ -37,8 +37,7 @@ const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, 
  * // Output: every client gets "hi"; on EMFILE the listener closes for 500 ms, then listens again.
  *
  * @param options The pause in ms, or {@link HandleErrorsOptions}.
- * @throws {TypeError | RangeError} At call time, on options that are not an object or a number
- *   (`'500'`, `null`), an unknown option, or an option out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on options neither an object nor a number, or a bad option, naming it.
  */
 export function handleErrors(options: number | HandleErrorsOptions = {}): OperatorFunction<AcceptResult, Accepted> {
   const given = typeof options === 'number' ? { delay: options } : checkKnownOptions('handleErrors: options', options, OPTIONS, 'an object or a number of ms');

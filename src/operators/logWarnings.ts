@@ -48,8 +48,7 @@ const OPTIONS = optionNames<LogWarningsOptions>({ window: true, scheduler: true 
  * // Output (stderr): accept error: EMFILE: too many open files, accept. The process ran out of ...
  *
  * @param log Called for each entry; an exception it throws errors the stream.
- * @throws {TypeError | RangeError} At call time, on a `log` that is not a function, or options that
- *   are not an object, unknown or out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a `log` that is not a function or a bad option, naming it.
  */
 export function logWarnings(
   log: (warning: AcceptWarning) => void,

@@ -81,8 +81,7 @@ const HINT =
  *   handleErrors(), backpressure(limiter), serve(handTo(app)),
  * ).subscribe();
  *
- * @throws {TypeError | RangeError} At call time, on pressures that are not an array of
- *   {@link Pressure}, or options or a pressure's keys unknown, of the wrong type or out of range.
+ * @throws {TypeError | RangeError} At call time, on a bad {@link Pressure} or option, naming it and its value.
  */
 export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
   pressures: readonly Pressure[],

@@ -1,5 +1,5 @@
-import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil, throwError } from 'rxjs';
-import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
+import { asyncScheduler, catchError, defer, delay, EMPTY, finalize, from, fromEvent, groupBy, mergeMap, of, Subject, take, takeUntil, throwError } from 'rxjs';
+import type { Observable, ObservableInput, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
 import { RESOURCE_ERRORS } from '../errors/classify';
 import { LinkedList, type Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
@@ -10,16 +10,12 @@ import type { Admitted } from './backpressure';
 
 /** Options of {@link serve}: where handler errors go, and graceful shutdown. */
 export interface ServeOptions<C extends Accepted> {
-  /**
-   * Called with a handler's error and its connection; the loop goes on. Default: one line on
-   * stderr (`connection handler failed for ADDRESS:PORT: ...`). An exception it throws errors the stream.
-   */
+  /** Called with a handler's error and its connection. Default: a line on stderr. An exception it throws errors the stream. */
   onError?: (error: unknown, connection: C) => void;
   /**
-   * Graceful shutdown: when it aborts, the source is unsubscribed (the listener closes, and the
-   * connections waiting in {@link backpressure}'s queue), live connections may finish for up to
-   * `graceMs`, then the rest end and it completes. Connections marked idle ({@link Token.idle}, as
-   * {@link handTo} does for HTTP/1) close as soon as they are idle; HTTP responses carry `Connection: close`.
+   * Graceful shutdown: when it aborts, the source is unsubscribed (the listener closes), live
+   * connections may finish for up to `graceMs`, then the rest end and it completes. Connections
+   * marked idle ({@link Token.idle}, as {@link handTo} does) close as soon as they are idle.
    */
   signal?: AbortSignal;
   /** How long live connections may finish after `signal` aborts. Default 10 000 ms. */
@@ -50,7 +46,8 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  * socket to `http.Server`), until its socket closes; then, or on unsubscription, its token is
  * released and its socket destroyed. A handler's error goes to `onError` and the loop goes on; a
  * resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to the listener, for `logWarnings` and
- * `handleErrors`. Emits what the handlers emit; completes once the source and every connection have ended. *
+ * `handleErrors`. Emits what the handlers emit; completes once the source and every connection have ended.
+ *
  * ```
  * admitted:   -a---b-----|
  * handler a:   ---x|              a's handler emits x and completes: a's token released
@@ -60,13 +57,10 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  *
  * @example
  * const app = createServer((req, res) => res.end('hello\n')); // never listens itself
- * listen({ port: 8080 }).pipe(handleErrors(), backpressure(100), serve(({ socket }) => void app.emit('connection', socket)))
- *   .subscribe();
- * // Output: every client gets "hello"; each connection holds its slot until its socket closes.
+ * listen({ port: 8080 }).pipe(handleErrors(), backpressure(100), serve(({ socket }) => void app.emit('connection', socket))).subscribe();
  *
  * @param handler Serves one connection: returns what ends it, or nothing to let the socket's close end it.
- * @throws {TypeError | RangeError} At call time, on a handler that is not a function, or options
- *   that are not an object, unknown, of the wrong type or out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a handler or an option of the wrong type or out of range, naming it.
  */
 export function serve<T = never, C extends Accepted = Admitted>(
   handler: (connection: C) => ObservableInput<T> | void,
@@ -174,25 +168,13 @@ function end(connection: Accepted): void {
  * connection's: it goes to the listener, to be logged once per window and paused on.
  */
 function lifetime<T, C extends Accepted>(connection: C, stream: Observable<T>, onError: OnError<C>): Observable<T> {
-  return new Observable<T>((subscriber) => {
-    const served = stream.subscribe({
-      next: (value) => subscriber.next(value),
-      error: (error: unknown) => {
-        const code = (error as AcceptError | undefined)?.code;
-        try {
-          if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
-          else onError(error, connection);
-        } catch (thrown) {
-          end(connection);
-          return subscriber.error(thrown); // onError threw: the loop ends
-        }
-        subscriber.complete();
-      },
-      complete: () => subscriber.complete(),
-    });
-    return () => {
-      served.unsubscribe();
-      end(connection);
-    };
-  });
+  return stream.pipe(
+    catchError((error: unknown) => {
+      const code = (error as AcceptError | undefined)?.code;
+      if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
+      else onError(error, connection); // what it throws ends the loop
+      return EMPTY;
+    }),
+    finalize(() => end(connection)),
+  );
 }
