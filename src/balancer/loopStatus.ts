@@ -97,10 +97,7 @@ export class LoopStatus {
     return this.#capacity;
   }
 
-  /**
-   * The loop's busy share until now, over the last BUSY_WINDOW_MS to twice that: fresh at every
-   * reading, so that a balancer sees a burst at its next check, yet longer than one callback.
-   */
+  /** The busy share over the last BUSY_WINDOW_MS to twice that: fresh for each check, yet longer than one callback. */
   #busyShare(now: EventLoopUtilization): number {
     const open = performance.eventLoopUtilization(now, this.#since); // the window under way
     if (open.idle + open.active >= BUSY_WINDOW_MS) [this.#before, this.#since] = [this.#since, now];

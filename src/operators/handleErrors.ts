@@ -1,7 +1,7 @@
 import { asyncScheduler, finalize, race, take, timer } from 'rxjs';
 import type { Observable, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
-import type { Accepted, AcceptFailed, AcceptResult } from '../errors/result';
+import type { Accepted, AcceptResult } from '../errors/result';
 import { checkDelay, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
 import { forward, operate } from './internal/operate';
 
@@ -51,16 +51,6 @@ export function handleErrors(options: number | HandleErrorsOptions = {}): Operat
   // and one subscriber with one type check is the cheapest way through.
   return operate((source: Observable<AcceptResult>, subscriber: Subscriber<Accepted>) => {
     let next = delay; // the next pause: grows while shortages come in a row
-
-    const pauseFor = (failure: AcceptFailed): void => {
-      const pause = next;
-      next = Math.min(next * 2, maxDelay);
-      const resume = failure.listener.pause('shortage');
-      // Unsubscribing ends it too (a closed listener ignores the resume).
-      const over = failure.relieved === undefined ? timer(pause, scheduler) : race(timer(pause, scheduler), failure.relieved);
-      subscriber.add(over.pipe(take(1), finalize(resume)).subscribe());
-    };
-
     return source.subscribe(
       forward(subscriber, (result) => {
         if (result.type === 'connection') {
@@ -69,7 +59,12 @@ export function handleErrors(options: number | HandleErrorsOptions = {}): Operat
         }
         const kind = classifyFailure(result);
         if (kind === 'fatal') return subscriber.error(result.error);
-        if (kind === 'resource') pauseFor(result); // a pause that throws errors the stream
+        if (kind !== 'resource') return;
+        const pause = timer(next, scheduler);
+        next = Math.min(next * 2, maxDelay);
+        // A pause that throws errors the stream; unsubscribing ends one (a closed listener ignores the resume).
+        const resume = result.listener.pause('shortage');
+        subscriber.add((result.relieved === undefined ? pause : race(pause, result.relieved)).pipe(take(1), finalize(resume)).subscribe());
       }),
     );
   });

@@ -72,20 +72,9 @@ export function serve<T = never, C extends Accepted = Admitted>(
   checkDelay('serve: options.graceMs', graceMs);
   if (signal !== undefined) checkInstance('serve: options.signal', signal, AbortSignal);
   checkScheduler('serve: options.scheduler', scheduler);
-  const run = runConnections(handler, onError);
-  if (signal === undefined) return run;
-
-  const aborted = defer(() => (signal.aborted ? of(true) : fromEvent(signal, 'abort').pipe(take(1))));
-  return (source) => source.pipe(takeUntil(aborted), run, takeUntil(aborted.pipe(delay(graceMs, scheduler))));
-}
-
-/**
- * The operator behind {@link serve}. A connection handed off (its handler returned nothing) is a
- * record in a list until its socket closes, removed in O(1): a subscription per connection would
- * hold about 540 B more and cost an O(live) removal at its end.
- */
-function runConnections<T, C extends Accepted>(handler: (connection: C) => ObservableInput<T> | void, onError: OnError<C>): OperatorFunction<C, T> {
-  return operate((source: Observable<C>, subscriber: Subscriber<T>) => {
+  // A connection handed off (its handler returned nothing) is a record in a list until its socket
+  // closes, removed in O(1): a subscription would hold about 540 B more and cost an O(live) removal.
+  const run = operate((source: Observable<C>, subscriber: Subscriber<T>) => {
     const handedOff = new LinkedList<HandedOff<C>>();
     let streamsDone = false; // only after the source is
     const completeWhenAllEnded = (): void => {
@@ -142,6 +131,10 @@ function runConnections<T, C extends Accepted>(handler: (connection: C) => Obser
       for (let entry = handedOff.shift(); entry !== undefined; entry = handedOff.shift()) end(entry.connection);
     };
   });
+  if (signal === undefined) return run;
+
+  const aborted = defer(() => (signal.aborted ? of(true) : fromEvent(signal, 'abort').pipe(take(1))));
+  return (source) => source.pipe(takeUntil(aborted), run, takeUntil(aborted.pipe(delay(graceMs, scheduler))));
 }
 
 class HandedOff<C> implements Links<HandedOff<C>> {

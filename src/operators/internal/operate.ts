@@ -1,10 +1,6 @@
 import { Observable, type Observer, type OperatorFunction, type Subscriber, type TeardownLogic } from 'rxjs';
 
-/**
- * A hand-rolled operator: `init` runs at each subscription with the source and the subscriber
- * downstream, subscribes to the source (usually through {@link forward}) and returns the
- * teardown. (RxJS's own `operate`, which is internal to it.)
- */
+/** A hand-rolled operator, as RxJS's internal `operate`: `init` subscribes to the source at each subscription and returns the teardown. */
 export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscriber<R>) => TeardownLogic): OperatorFunction<T, R> {
   return (source) => new Observable<R>((subscriber) => init(source, subscriber));
 }

@@ -11,11 +11,6 @@ const MiB = 1024 * 1024;
 /** A reading within this of the one before means nothing is allocating (MiB). */
 const STILL_MIB = 1;
 
-/** Calm, for {@link sampleEvery}: a reading within `within` of the one before. */
-function still(within: number): (value: number, before: number) => boolean {
-  return (value, before) => Math.abs(value - before) < within;
-}
-
 let collector: (() => void) | undefined;
 
 /**
@@ -61,7 +56,7 @@ function memoryMiB(caller: string, options: number | MemoryOptions | undefined, 
   const settled = settleOptions(caller, options, { every: 1000 });
   const { collectAbove = Infinity } = settled;
   checkNumber(settled.name('collectAbove'), collectAbove, { min: 0, max: Infinity });
-  return sampleEvery({ ...settled, calm: still(STILL_MIB) }, () => {
+  return sampleEvery({ ...settled, calm: (value, before) => Math.abs(value - before) < STILL_MIB }, () => {
     let last = NaN;
     return () => {
       let value = read();
@@ -139,5 +134,6 @@ export function cgroupMemory(options?: number | CgroupMemoryOptions): Observable
   };
   const max = Number(read('memory.max'));
   if (!Number.isFinite(max) || max <= 0) return EMPTY;
-  return sampleEvery({ ...settled, calm: still((STILL_MIB * MiB) / max) }, () => () => Number(read('memory.current') ?? 0) / max);
+  const within = (STILL_MIB * MiB) / max;
+  return sampleEvery({ ...settled, calm: (value, before) => Math.abs(value - before) < within }, () => () => Number(read('memory.current') ?? 0) / max);
 }

@@ -18,9 +18,6 @@ export interface MonitorOptions {
  * A monitor's options, checked and defaulted at call time; errors name `caller` and the option.
  * `idleEvery` defaults to the monitor's default, or to `every` if that is longer (so that a long
  * `every` alone is never refused); without a default, the period never stretches.
- *
- * @example
- * settleOptions('eventLoopDelayMs', 1000, { every: 100, idleEvery: 500 }); // every 1000, idleEvery 1000
  */
 export function settleOptions<T extends MonitorOptions>(
   caller: string,
