@@ -5,9 +5,8 @@ import { LoopStatus, type LoopState, type Phase } from './loopStatus';
 /** Options of {@link agentCheck} and {@link agentReply}. */
 export interface AgentCheckOptions {
   /**
-   * The capacity ({@link LoopState.capacity}) that earns the full weight; below it the weight falls
-   * in proportion, so that HAProxy shares new connections by what each backend can do, not only by
-   * the room each has left. The same on every backend, about what the fastest does. Default none.
+   * The capacity ({@link LoopState.capacity}) that earns the full weight, the weight falling in proportion below it:
+   * the same on every backend, about what the fastest does. Default none (the headroom alone).
    */
   fullWeightAt?: number;
 }
@@ -59,8 +58,7 @@ export function agentReply(state: LoopState, options: AgentCheckOptions = {}): s
  *
  * @example
  * createServer(agentCheck(status)).listen(9091);
- * // Backends of unequal speed: weigh them by what each finishes per second too.
- * createServer(agentCheck(status, { fullWeightAt: 1000 })).listen(9091);
+ * createServer(agentCheck(status, { fullWeightAt: 1000 })).listen(9091); // backends of unequal speed
  *
  * @returns The handler, for `net.createServer`.
  * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus} or a bad option, naming it.

@@ -16,13 +16,10 @@ const OPTIONS = optionNames<DrainOptions>({ maxMs: true, quietMs: true, schedule
 
 /**
  * The first half of a shutdown behind a load balancer: from subscription the loop drains
- * ({@link LoopStatus.drain}: readiness fails, the agent says `drain`) while it goes on serving as
- * before, and this emits once traffic has stopped (no new connection and no completed exchange
- * for `quietMs`: the balancers have taken the process out), or after `maxMs`, then completes.
- * Then abort `serve`'s signal: the listener closes, every connection ends after its next exchange
- * (`Connection: close`), and an idle one only once unused for `quietMs` more
- * ({@link index!Limiter.closeIdleAfter}), since a balancer under traffic reuses its idle ones. So no
- * request meets a close its proxy did not see coming (docs/deployment.md, "The shutdown that loses nothing").
+ * ({@link LoopStatus.drain}) while it serves on, and this emits once traffic has stopped for
+ * `quietMs` (the balancers took the process out), or after `maxMs`; then abort `serve`'s signal.
+ * Idle connections are then closed only once unused for `quietMs` more
+ * ({@link index!Limiter.closeIdleAfter}): docs/deployment.md, "The shutdown that loses nothing".
  *
  * @example
  * process.on('SIGTERM', () => drain(status, { maxMs: 5000 }).subscribe(() => shutdown.abort()));

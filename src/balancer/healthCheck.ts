@@ -5,10 +5,7 @@ import { LoopStatus, type LoopState } from './loopStatus';
 
 /** Options of {@link healthCheck}. */
 export interface HealthCheckOptions {
-  /**
-   * Whether `/ready` answers 200 while the listener is paused: a pause lasts milliseconds to
-   * seconds, and taking the process out of every balancer for each would make readiness flap. Default true.
-   */
+  /** Whether `/ready` answers 200 while the listener is paused (for ms to s: readiness would flap). Default true. */
   readyWhilePaused?: boolean;
 }
 
@@ -31,7 +28,6 @@ export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}
   checkInstance('healthCheck: status', status, LoopStatus);
   const { readyWhilePaused = true } = checkKnownOptions('healthCheck: options', options, OPTIONS);
   checkBoolean('healthCheck: options.readyWhilePaused', readyWhilePaused);
-  const ready = (state: LoopState): boolean => state.phase === 'accepting' || (state.phase === 'paused' && readyWhilePaused);
 
   return (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -39,7 +35,7 @@ export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}
     if (path === '/metrics') return answer(response, 200, 'text/plain; version=0.0.4', renderPrometheus({ stats: status.metrics.snapshot(), state: status.state }));
     if (path !== '/live' && path !== '/ready') return answer(response, 404, 'text/plain', 'not found: /live, /ready, /metrics\n');
     const state = status.state;
-    const ok = path === '/live' || ready(state);
+    const ok = path === '/live' || state.phase === 'accepting' || (state.phase === 'paused' && readyWhilePaused);
     answer(response, ok ? 200 : 503, 'application/json', `${JSON.stringify(state)}\n`);
   };
 }

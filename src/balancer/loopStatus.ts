@@ -5,9 +5,8 @@ import { Metrics } from '../metrics/metrics';
 import { checkInstance, checkInteger, checkScheduler } from '../util/validate';
 
 /**
- * What the accept loop is doing: `'accepting'` (new connections are served or queued), `'paused'`
- * (the listener is closed for a while: full, overloaded, short of descriptors), `'draining'`
- * (shutting down, still serving until traffic stops), `'stopped'` (no longer accepting).
+ * What the accept loop is doing: `'accepting'`, `'paused'` (the listener closed for a while: full,
+ * overloaded, short of descriptors), `'draining'` (serving until traffic stops), `'stopped'`.
  */
 export type Phase = 'accepting' | 'paused' | 'draining' | 'stopped';
 
@@ -29,10 +28,7 @@ export interface LoopState {
   readonly busy: number;
   /** Exchanges finished per second of the loop's running time, over a recent window of 3 or more; `undefined` until known. */
   readonly capacity: number | undefined;
-  /**
-   * Room for more, 0 to 1, while accepting (else 0): the least of the unused shares of the
-   * connection and exchange limits, and `1 - busy` (bench/RESULTS.md section 16).
-   */
+  /** Room for more, 0 to 1, while accepting (else 0): the least of the limits' unused shares and `1 - busy` (bench/RESULTS.md 16). */
   readonly headroom: number;
 }
 

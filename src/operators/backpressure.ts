@@ -67,8 +67,7 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
     const pauses = new ListenerPauses('limit');
     let lastListener: ListenerControl | undefined;
 
-    // On the limiter's changes and after a drop. A pause that throws must reach the subscriber
-    // here: a Subject would only report it as unhandled.
+    // A pause that throws must reach the subscriber here: a Subject would only report it as unhandled.
     const update = (): void => {
       try {
         if (limiter.refusing) pauses.pause(listeners);

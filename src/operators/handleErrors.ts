@@ -1,5 +1,4 @@
-import { asyncScheduler, finalize, race, take, timer } from 'rxjs';
-import type { Observable, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
+import { asyncScheduler, finalize, race, take, timer, type Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
 import type { Accepted, AcceptResult } from '../errors/result';
 import { checkDelay, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
@@ -9,10 +8,7 @@ import { forward, operate } from './internal/operate';
 export interface HandleErrorsOptions {
   /** The pause on a resource shortage, in ms. Default 500 (as async-listen, actix, nginx). */
   delay?: number;
-  /**
-   * Makes the pause double after each shortage in a row, up to this, until a connection is
-   * accepted (Go's net/http: `delay: 5, maxDelay: 1000`). Default: `delay` (constant).
-   */
+  /** The pause doubles after each shortage in a row up to this, ms (Go's net/http: `delay: 5, maxDelay: 1000`). Default `delay`. */
   maxDelay?: number;
   /** Where the pauses are timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
@@ -36,7 +32,6 @@ const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, 
  * listen({ port: 8080 }).pipe(handleErrors(500)).subscribe(({ socket }) => socket.end('hi\n'));
  * // Output: every client gets "hi"; on EMFILE the listener closes for 500 ms, then listens again.
  *
- * @param options The pause in ms, or {@link HandleErrorsOptions}.
  * @throws {TypeError | RangeError} At call time, on options neither an object nor a number, or a bad option, naming it.
  */
 export function handleErrors(options: number | HandleErrorsOptions = {}): OperatorFunction<AcceptResult, Accepted> {

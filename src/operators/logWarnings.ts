@@ -1,5 +1,4 @@
-import { asyncScheduler, defer, finalize, ignoreElements, merge, Subject, tap, throttleTime } from 'rxjs';
-import type { MonoTypeOperatorFunction, SchedulerLike } from 'rxjs';
+import { asyncScheduler, defer, finalize, ignoreElements, merge, Subject, tap, throttleTime, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
 import { errorHint } from '../errors/hint';
 import type { AcceptError, AcceptFailed, AcceptResult } from '../errors/result';
@@ -63,10 +62,9 @@ export function logWarnings(
     defer(() => {
       let seen = 0;
       let reported = 0;
-      const entry = (failure: AcceptFailed): AcceptWarning => {
+      const entry = ({ error, during }: AcceptFailed): AcceptWarning => {
         const suppressed = seen - reported - 1;
         reported = seen;
-        const { error, during } = failure;
         const hint = errorHint(error, during);
         const more = suppressed > 0 ? ` (${suppressed} more suppressed)` : '';
         const message = `accept error: ${error.message}${more}${hint === undefined ? '' : `. ${hint}`}`;

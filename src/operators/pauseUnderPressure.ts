@@ -46,9 +46,8 @@ export interface PauseUnderPressureOptions {
   /** The shortest time between two `onPause` calls, ms. Default 1000. */
   logWindow?: number;
   /**
-   * While a signal is over, this limiter refuses only the addresses that brought most of the new
-   * connections ({@link index!Limiter.shedHeaviest}), judged at every reading; the listeners pause
-   * only when none stands out. Place the operator after {@link proxy!proxyProtocol} behind a balancer. Default: none.
+   * While a signal is over, this limiter refuses the addresses that brought most new connections
+   * ({@link index!Limiter.shedHeaviest}), and the listeners pause only when none stands out. Default: none.
    */
   shedHeaviest?: Limiter;
   /** Where `minPause` is timed. Default `asyncScheduler`. */
@@ -66,7 +65,8 @@ const HINT =
  * Stops accepting while the process is overloaded: while any signal's last reading is above its
  * threshold, every listener whose results pass here is paused (the kernel refuses new clients at
  * no cost to the process), until the reading is back at or below the lower mark and `minPause`
- * has passed. Results pass through unchanged. Place it right after the listener.
+ * has passed. Results pass through unchanged. Place it right after the listener (after
+ * {@link proxy!proxyProtocol} with `shedHeaviest` behind a balancer).
  *
  * ```
  * lag (ms):  -1--150---90--60--40-|     above 100, below 80, minPause 3 frames

@@ -10,12 +10,14 @@ import type { Admitted } from './backpressure';
 
 /** Options of {@link serve}: where handler errors go, and graceful shutdown. */
 export interface ServeOptions<C extends Accepted> {
-  /** Called with a handler's error and its connection. Default: a line on stderr. An exception it throws errors the stream. */
+  /**
+   * Called with a handler's error and its connection. Default: a line on stderr, `connection handler failed for ADDRESS:PORT: ...`.
+   * An exception it throws errors the stream.
+   */
   onError?: (error: unknown, connection: C) => void;
   /**
-   * Graceful shutdown: when it aborts, the source is unsubscribed (the listener closes), live
-   * connections may finish for up to `graceMs`, then the rest end and it completes. Connections
-   * marked idle ({@link Token.idle}, as {@link handTo} does) close as soon as they are idle.
+   * Graceful shutdown: when it aborts, the source is unsubscribed, live connections may finish for
+   * up to `graceMs`, then the rest end; those marked idle ({@link Token.idle}) close as soon as they are.
    */
   signal?: AbortSignal;
   /** How long live connections may finish after `signal` aborts. Default 10 000 ms. */
@@ -24,16 +26,11 @@ export interface ServeOptions<C extends Accepted> {
   scheduler?: SchedulerLike;
 }
 
-/**
- * How many `mergeMap`s the streams are dealt to: one removes a finished inner subscription with
- * indexOf and splice, O(live streams) (`bench:micro`, an end and a start at 15 000 live: 41 µs with
- * one, 19 µs with 256; 50 000 live: 77 and 26 µs; a handed-off connection 1.3 and 1.6 µs).
- */
+// Streams are dealt to 256 `mergeMap`s: one removes an ended inner subscription by indexOf and splice, O(live) (`bench:micro`,
+// an end and a start at 15 000 live: 41 µs with one, 19 µs with 256; 50 000 live: 77 and 26 µs; a handed-off one 1.3 and 1.6 µs).
 const SHARDS = 256;
 
 const OPTIONS = optionNames<ServeOptions<Accepted>>({ onError: true, signal: true, graceMs: true, scheduler: true });
-
-type OnError<C> = (error: unknown, connection: C) => void;
 
 function logHandlerError(error: unknown, connection: Accepted): void {
   const { remoteAddress, remotePort } = connection.socket;
@@ -156,11 +153,10 @@ function end(connection: Accepted): void {
 }
 
 /**
- * A connection whose handler returned a stream: lives as long as the stream, then ends. A resource
- * shortage the handler meets (EMFILE: it could not open a file) is the loop's business, not the
- * connection's: it goes to the listener, to be logged once per window and paused on.
+ * A connection whose handler returned a stream lives as long as it. A resource shortage the handler
+ * meets (EMFILE: it could not open a file) is the loop's business: the listener logs it and pauses.
  */
-function lifetime<T, C extends Accepted>(connection: C, stream: Observable<T>, onError: OnError<C>): Observable<T> {
+function lifetime<T, C extends Accepted>(connection: C, stream: Observable<T>, onError: (error: unknown, connection: C) => void): Observable<T> {
   return stream.pipe(
     catchError((error: unknown) => {
       const code = (error as AcceptError | undefined)?.code;

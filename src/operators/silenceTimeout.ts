@@ -23,11 +23,10 @@ class Traffic implements Links<Traffic> {
 const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) => traffic.watched.remove(traffic) });
 
 /**
- * Closes a connection that sends and receives nothing for `ms` to `1.2 × ms`, whatever the server
- * does with the socket, so that silent and slowloris clients cannot hold their slots: one timer
- * for all reads the byte counters every `ms / 5` (not `socket.setTimeout`, which `http.Server`
- * replaces after every response). Place it after {@link backpressure}; after its source completes,
- * the connections it passed on stay watched until they close.
+ * Closes a connection that sends and receives nothing for `ms` to `1.2 × ms`, so that silent and
+ * slowloris clients cannot hold their slots: one timer reads the byte counters every `ms / 5` (not
+ * `socket.setTimeout`, which `http.Server` replaces after every response). Place it after
+ * {@link backpressure}; once its source completes, the connections passed on stay watched until they close.
  *
  * ```
  * admitted: -a-------|
@@ -98,8 +97,7 @@ export function silenceTimeout<C extends Accepted>(ms: number, scheduler: Schedu
     );
     return () => {
       subscription.unsubscribe();
-      // After completion the connections passed on are still served: they stay watched until
-      // they close. Unsubscribing or an error stops watching at once.
+      // After completion they stay watched until they close; unsubscribing or an error stops at once.
       if (completed) return;
       sweeping?.unsubscribe();
       for (let traffic = watched.shift(); traffic !== undefined; traffic = watched.shift()) watchedSockets.detach(traffic.socket);

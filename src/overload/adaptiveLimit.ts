@@ -18,8 +18,7 @@ export interface AdaptiveLimitOptions {
  * Learns the connection limit from a signal that rises with the connections held, by additive
  * increase, multiplicative decrease (as Netflix's `AIMDLimit`): a reading above `target` sets it to
  * `decrease` times the live connections (or the limit, if lower); one at or below, while the limit
- * is reached, raises it by one, up to `max`. For CPU, see {@link targetLimit}. Emits each limit it
- * sets, while subscribed.
+ * is reached, raises it by one, up to `max`. Emits each limit it sets. For CPU, see {@link targetLimit}.
  *
  * @example
  * const limiter = new Limiter(1000, { queueSize: 64 });

@@ -16,10 +16,9 @@ export interface TargetLimitOptions {
 
 /**
  * Learns how many exchanges may be in flight ({@link index!Limiter.exchangeLimit}) from what one
- * costs the event loop: `target / serviceTimeMs` finish within `target` ms (Little's law); a request
- * beyond them is answered `503` at once ({@link index!Token.tryBusy}). Unlike {@link adaptiveLimit},
- * it needs no signal that rises with the load. Emits each limit it sets, while subscribed (the
- * last one stays when it stops).
+ * costs the event loop: `target / serviceTimeMs` finish within `target` ms (Little's law), and a
+ * request beyond them is answered `503` at once ({@link index!Token.tryBusy}). Emits each limit it
+ * sets, while subscribed (the last one stays when it stops).
  *
  * @example
  * const limiter = new Limiter(1000);

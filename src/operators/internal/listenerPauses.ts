@@ -5,7 +5,6 @@ import type { ListenerControl } from '../../errors/result';
  * each listener paused once however often it is asked, and all released together.
  */
 export class ListenerPauses {
-  // Each paused listener and the function that releases its pause.
   readonly #resumes = new Map<ListenerControl, () => void>();
 
   /** @param reason What the listeners' `pauses` show while this holds them. */

@@ -6,9 +6,8 @@ export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscrib
 }
 
 /**
- * The observer an operator subscribes to its source with: values go to `next`; errors go on to
- * `destination`, and completion too unless `complete` is given. What `next` throws errors
- * `destination`, as RxJS's `OperatorSubscriber` does (RxJS would otherwise report it as unhandled).
+ * The observer an operator subscribes to its source with: errors, and completion unless `complete` is given, go
+ * on to `destination`, and so does what `next` throws, as in RxJS's `OperatorSubscriber` (else it is unhandled).
  */
 export function forward<T>(destination: Subscriber<unknown>, next: (value: T) => void, complete?: () => void): Observer<T> {
   return {

@@ -13,8 +13,6 @@ import { sampleEvery } from './sample';
  * pauseUnderPressure([{ name: 'acceptQueue', samples: acceptQueueMs(10), above: 100, below: 0, unit: 'ms' }]);
  *
  * @param options `every` as a number, or an object: `every` defaults to 10 ms, `idleEvery` to 100 ms (or `every` if longer).
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function acceptQueueMs(options?: number | MonitorOptions): Observable<number> {
   const settled = settleOptions('acceptQueueMs', options, { every: 10, idleEvery: 100 });

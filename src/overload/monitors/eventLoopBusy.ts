@@ -16,8 +16,6 @@ const WAITED_MS = 0.1;
  * pauseUnderPressure([{ name: 'eventLoopBusy', samples: eventLoopBusyMs(10), above: 100, below: 0, unit: 'ms' }]);
  *
  * @param options `every` as a number, or an object: `every` defaults to 20 ms, `idleEvery` to 500 ms (or `every` if longer).
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function eventLoopBusyMs(options?: number | MonitorOptions): Observable<number> {
   return sampleLoop(settleOptions('eventLoopBusyMs', options, { every: 20, idleEvery: 500 }), () => {

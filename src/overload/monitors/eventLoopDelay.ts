@@ -11,8 +11,6 @@ import { sampleEvery } from './sample';
  * pauseUnderPressure([{ name: 'eventLoopDelay', samples: eventLoopDelayMs(100), above: 100, unit: 'ms' }]);
  *
  * @param options `every` as a number, or an object: `every` defaults to 100 ms, `idleEvery` to 500 ms (or `every` if longer).
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function eventLoopDelayMs(options?: number | MonitorOptions): Observable<number> {
   const settled = settleOptions('eventLoopDelayMs', options, { every: 100, idleEvery: 500 });

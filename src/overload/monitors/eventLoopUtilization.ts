@@ -10,8 +10,6 @@ import { sampleLoop } from './sample';
  * pauseUnderPressure([{ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: 0.9 }]);
  *
  * @param options `every` as a number, or an object: `every` defaults to 20 ms, `idleEvery` to 500 ms (or `every` if longer).
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function eventLoopUtilization(options?: number | MonitorOptions): Observable<number> {
   return sampleLoop(settleOptions('eventLoopUtilization', options, { every: 20, idleEvery: 500 }), () => (window) => window.utilization);

@@ -14,9 +14,8 @@ const STILL_MIB = 1;
 let collector: (() => void) | undefined;
 
 /**
- * Runs V8's full garbage collection: `gc` with --expose-gc, else read from a new context with the
- * flag set for that moment, so that user code sees no global `gc` appear (not documented by Node;
- * checked on Node 20 to 26 by spec/overload/monitors.spec.ts in CI).
+ * V8's full garbage collection: `gc`, else read from a new context with --expose-gc set for that
+ * moment, so that no global `gc` appears (undocumented; checked on Node 20 to 26 by the specs in CI).
  */
 function collectGarbage(): void {
   if (collector === undefined) {
@@ -33,10 +32,7 @@ function collectGarbage(): void {
 
 /** Options of {@link heapUsedMiB} and {@link rssMiB}. */
 export interface MemoryOptions extends MonitorOptions {
-  /**
-   * MiB: a reading above this that has not moved since the one before is taken again after a
-   * full garbage collection; give it the mark to resume at. Default `Infinity` (never).
-   */
+  /** MiB: a still reading above this is taken again after a full garbage collection (give it the mark to resume at). Default `Infinity`. */
   collectAbove?: number;
 }
 
@@ -47,10 +43,9 @@ export interface CgroupMemoryOptions extends MonitorOptions {
 }
 
 /**
- * What {@link heapUsedMiB} and {@link rssMiB} share. Memory in use counts dead objects until V8
- * collects, which it does when something allocates: a process paused for memory allocates
- * nothing, so the pause would never end (measured: paused at 79 MiB with nothing live). A full
- * collection costs a few ms for tens of MiB, and under load, where the heap moves, it never runs.
+ * What {@link heapUsedMiB} and {@link rssMiB} share. Dead objects count until V8 collects, when
+ * something allocates: a process paused for memory allocates nothing, so the pause would never end
+ * (measured: paused at 79 MiB with nothing live). A collection costs a few ms for tens of MiB.
  */
 function memoryMiB(caller: string, options: number | MemoryOptions | undefined, read: () => number): Observable<number> {
   const settled = settleOptions(caller, options, { every: 1000 });
@@ -77,8 +72,6 @@ function memoryMiB(caller: string, options: number | MemoryOptions | undefined, 
  * pauseUnderPressure([{ name: 'heapUsed', samples: heapUsedMiB({ every: 250, collectAbove: 1200 }), above: 1500, below: 1200, unit: 'MiB' }]);
  *
  * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while within 1 MiB of the reading before) to `every`.
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function heapUsedMiB(options?: number | MemoryOptions): Observable<number> {
   return memoryMiB('heapUsedMiB', options, () => getHeapStatistics().used_heap_size / MiB);
@@ -102,8 +95,6 @@ export function heapLimitMiB(): number {
  * pauseUnderPressure([{ name: 'rss', samples: rssMiB({ every: 1000, collectAbove: 1600 }), above: 2000, unit: 'MiB' }]);
  *
  * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while within 1 MiB of the reading before) to `every`.
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function rssMiB(options?: number | MemoryOptions): Observable<number> {
   return memoryMiB('rssMiB', options, () => process.memoryUsage.rss() / MiB);
@@ -118,8 +109,6 @@ export function rssMiB(options?: number | MemoryOptions): Observable<number> {
  * pauseUnderPressure([{ name: 'cgroupMemory', samples: cgroupMemory(1000), above: 0.9 }]);
  *
  * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while within 1 MiB of the reading before) to `every`.
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function cgroupMemory(options?: number | CgroupMemoryOptions): Observable<number> {
   const settled = settleOptions('cgroupMemory', options, { every: 1000 });

@@ -19,8 +19,6 @@ export interface OpenFilesOptions extends MonitorOptions {
  * pauseUnderPressure([{ name: 'openFiles', samples: openFiles(1000), above: 0.8 }]);
  *
  * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while the count holds still) to `every`.
- * @returns Cold: it counts only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function openFiles(options?: number | OpenFilesOptions): Observable<number> {
   const settled = settleOptions('openFiles', options, { every: 1000 });

@@ -1,14 +1,15 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { checkFunction, checkInteger, checkOptions } from '../../util/validate';
 
-/** The options every monitor takes, as Envoy's resource monitors share theirs; a number instead is `every`. */
+/**
+ * The options every monitor takes, as Envoy's resource monitors share theirs; a number instead is
+ * `every`. A monitor checks them at call time (a `TypeError` or `RangeError` names the option and
+ * its value), and is cold: it reads only while subscribed.
+ */
 export interface MonitorOptions {
   /** The period, ms, while readings are not calm (under load): an integer >= 1. Each monitor has its default. */
   every?: number;
-  /**
-   * The longest period, ms: calm readings double the period up to this, and any other brings it
-   * back to `every` at once. An integer >= `every`; each monitor says what is calm and what the default is.
-   */
+  /** The longest period, ms, calm readings double it up to (any other brings it back to `every`): an integer >= `every`. */
   idleEvery?: number;
   /** Where periods are timed (a `TestScheduler` in tests). Default `asyncScheduler`. */
   scheduler?: SchedulerLike;

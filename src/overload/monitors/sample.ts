@@ -9,10 +9,6 @@ type SampleOptions = MonitorOptions & { every: number; calm?: (value: number, be
  * What every monitor shares: a reading every `every` ms while subscribed, by the reader `start`
  * returns at subscription, told how long its window was meant to last. Calm readings double the
  * period up to `idleEvery`; any other brings it back to `every` at once.
- *
- * @example
- * // Resident MiB every 100 ms at 100 MiB or more; below, the period doubles up to 5 s.
- * sampleEvery({ every: 100, idleEvery: 5000, calm: (mib) => mib < 100 }, () => () => process.memoryUsage.rss() / 2 ** 20);
  */
 export function sampleEvery(options: SampleOptions, start: () => (waited: number) => number): Observable<number> {
   const { every, idleEvery = every, scheduler = asyncScheduler, calm } = options;
@@ -38,9 +34,6 @@ export function sampleEvery(options: SampleOptions, start: () => (waited: number
 /**
  * What the event-loop monitors share: each window's `performance.eventLoopUtilization`, handed to
  * a reader; a window more than half busy is not calm.
- *
- * @example
- * sampleLoop({ every: 20, idleEvery: 500 }, () => (window) => window.utilization); // eventLoopUtilization
  */
 export function sampleLoop(options: Omit<SampleOptions, 'calm'>, start: () => (window: EventLoopUtilization) => number): Observable<number> {
   return defer(() => {

@@ -14,10 +14,7 @@ import { sampleLoop } from './sample';
  * @example
  * targetLimit(limiter, serviceTimeMs(limiter), { target: 100 }).subscribe();
  *
- * @param limiter Whose completed exchanges to count.
  * @param options `every` as a number, or an object: `every` defaults to 100 ms, `idleEvery` to 500 ms (or `every` if longer).
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function serviceTimeMs(limiter: Limiter, options?: number | MonitorOptions): Observable<number> {
   checkOptions('serviceTimeMs: limiter', limiter);
