@@ -5,11 +5,8 @@ import { LoopStatus, type LoopState, type Phase } from './loopStatus';
 /** Options of {@link agentCheck} and {@link agentReply}. */
 export interface AgentCheckOptions {
   /**
-   * The capacity ({@link LoopState.capacity}, exchanges per second of running time) that earns
-   * the full weight: below it the weight falls in proportion (a backend that finishes a tenth
-   * as many says at most 10%), so that HAProxy shares new connections by what each backend can
-   * do, not only by the room each has left. The same number on every backend; about what the
-   * fastest one does. Default none: the weight follows the headroom alone.
+   * The capacity ({@link LoopState.capacity}) that earns the full weight, the weight falling in proportion below it:
+   * the same on every backend, about what the fastest does. Default none (the headroom alone).
    */
   fullWeightAt?: number;
 }
@@ -17,34 +14,26 @@ export interface AgentCheckOptions {
 const OPTIONS = optionNames<AgentCheckOptions>({ fullWeightAt: true });
 const PHASES: readonly Phase[] = ['accepting', 'paused', 'draining', 'stopped'];
 
-/** The options of `caller` ({@link agentCheck} or {@link agentReply}), checked: their `fullWeightAt`. */
+/** `fullWeightAt` of `caller`'s options, checked. */
 function fullWeightOf(caller: string, options: AgentCheckOptions): number | undefined {
   const { fullWeightAt } = checkKnownOptions(`${caller}: options`, options, OPTIONS);
   return fullWeightAt === undefined ? undefined : checkNumber(`${caller}: options.fullWeightAt`, fullWeightAt, { above: 0 });
 }
 
 /**
- * The line HAProxy's agent check reads (`agent-check` on a server line; HAProxy's
- * configuration manual, "agent-check"): `ready up N%` while accepting, with a weight that
- * follows the room left (at least 1%; with `fullWeightAt`, the capacity too); `drain` while
- * paused or draining, so HAProxy sends no new connection before one would be refused
- * (established ones go on); `maint` once stopped. HAProxy keeps a DRAIN or MAINT set by the
- * agent until the agent says `ready`, which every accepting answer does.
+ * The line HAProxy's agent check reads (its manual, "agent-check"): `ready up N%` while accepting,
+ * the weight following the room left (at least 1%; with `fullWeightAt`, the capacity too); `drain`
+ * while paused or draining, so that HAProxy sends no new connection before one would be refused;
+ * `maint` once stopped. Each accepting answer says `ready`, which clears a DRAIN or MAINT the agent set.
  *
  * @param state The loop's state ({@link LoopStatus.state}).
- * @param options `fullWeightAt`: the capacity that earns the full weight.
  * @returns The line, with its newline.
- * @throws {TypeError | RangeError} On a state without a known phase, options that are not an
- *   object, an unknown option, or an option out of range, naming it and its value.
+ * @throws {TypeError | RangeError} On a state without a known phase, or a bad option, naming it and its value.
  */
 export function agentReply(state: LoopState, options: AgentCheckOptions = {}): string {
   checkOptions('agentReply: state', state);
   checkOneOf('agentReply: state.phase', state.phase, PHASES);
-  return reply(state, fullWeightOf('agentReply', options));
-}
-
-/** {@link agentReply} with its input checked. */
-function reply(state: LoopState, fullWeightAt: number | undefined): string {
+  const fullWeightAt = fullWeightOf('agentReply', options);
   switch (state.phase) {
     case 'accepting': {
       const share = fullWeightAt === undefined || state.capacity === undefined ? 1 : state.capacity / fullWeightAt; // headroom caps it at 1
@@ -69,20 +58,16 @@ function reply(state: LoopState, fullWeightAt: number | undefined): string {
  *
  * @example
  * createServer(agentCheck(status)).listen(9091);
- * // Backends of unequal speed: weigh them by what each finishes per second too.
- * createServer(agentCheck(status, { fullWeightAt: 1000 })).listen(9091);
+ * createServer(agentCheck(status, { fullWeightAt: 1000 })).listen(9091); // backends of unequal speed
  *
- * @param status The loop's status.
- * @param options `fullWeightAt`: the capacity that earns the full weight.
  * @returns The handler, for `net.createServer`.
- * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus},
- *   options that are not an object, an unknown option, or an option out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus} or a bad option, naming it.
  */
 export function agentCheck(status: LoopStatus, options: AgentCheckOptions = {}): (socket: Socket) => void {
   checkInstance('agentCheck: status', status, LoopStatus);
   const fullWeightAt = fullWeightOf('agentCheck', options);
   return (socket) => {
     socket.on('error', () => socket.destroy()); // an agent that resets has nothing more to learn
-    socket.end(reply(status.state, fullWeightAt));
+    socket.end(agentReply(status.state, { fullWeightAt }));
   };
 }

@@ -4,10 +4,7 @@ import { LoopStatus } from './loopStatus';
 
 /** Options of {@link drain}. */
 export interface DrainOptions {
-  /**
-   * The longest drain, ms: stop accepting then even if traffic still arrives (Kubernetes: how
-   * long the endpoint may take to leave every load balancer, a few seconds). 0: at once.
-   */
+  /** The longest drain, ms, even if traffic still arrives (Kubernetes: a few seconds, for the endpoint to leave every balancer). 0: none. */
   maxMs: number;
   /** Traffic has stopped when no connection arrived and no exchange completed for this long, ms. Default 1000. */
   quietMs?: number;
@@ -19,34 +16,16 @@ const OPTIONS = optionNames<DrainOptions>({ maxMs: true, quietMs: true, schedule
 
 /**
  * The first half of a shutdown behind a load balancer: from subscription the loop drains
- * ({@link LoopStatus.drain}: readiness fails, the agent says `drain`) while it goes on
- * accepting and serving as before, and this emits once traffic has stopped arriving (no new
- * connection and no completed exchange for `quietMs`: the balancers have taken the process
- * out), or after `maxMs`, then completes. Then abort `serve`'s signal: the listener closes,
- * every connection ends after its next exchange (`Connection: close`), and, as this sets
- * ({@link index!Limiter.closeIdleAfter}), an idle one is closed only once it has stayed unused for
- * `quietMs` more.
- *
- * Why no request is lost: a request is lost when it meets a close a proxy has not seen coming
- * (a proxy does not retry a POST it has sent). A refused connect is retried by every proxy:
- * nothing was sent. A response that says `Connection: close` is seen coming. That leaves the
- * connections already in the listening socket's queue when it closes (the kernel resets them:
- * keep-alive, kept during the drain, keeps that queue short) and idle keep-alive connections:
- * the loop never closes one a balancer may still choose; under traffic a balancer reuses its
- * idle connections, and each then ends after its response, so one left unused for `quietMs`
- * after the listener closed is one it no longer chooses. A balancer that stops sending (an
- * agent saying drain, readiness failing, an endpoint removed) ends the drain early and loses
- * nothing; one that never stops (nginx with static upstreams) ends it at `maxMs`.
+ * ({@link LoopStatus.drain}) while it serves on, and this emits once traffic has stopped for
+ * `quietMs` (the balancers took the process out), or after `maxMs`; then abort `serve`'s signal.
+ * Idle connections are then closed only once unused for `quietMs` more
+ * ({@link index!Limiter.closeIdleAfter}): docs/deployment.md, "The shutdown that loses nothing".
  *
  * @example
  * process.on('SIGTERM', () => drain(status, { maxMs: 5000 }).subscribe(() => shutdown.abort()));
  *
- * @param status The loop's status: it drains from subscription.
- * @param options How long at most, and what counts as quiet.
  * @returns Emits once, when it is time to stop accepting.
- * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus},
- *   options that are not an object, an unknown option, or an option missing, of the wrong type
- *   or out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a `status` that is not a {@link LoopStatus} or a bad option, naming it.
  */
 export function drain(status: LoopStatus, options: DrainOptions): Observable<void> {
   checkInstance('drain: status', status, LoopStatus);
@@ -58,7 +37,6 @@ export function drain(status: LoopStatus, options: DrainOptions): Observable<voi
   return defer(() => {
     status.drain();
     if (maxMs === 0) return timer(0, scheduler).pipe(map(() => undefined)); // as without a drain
-    // What arriving traffic moves: connections accepted, exchanges completed.
     const activity = (): number => status.metrics.snapshot().accepted + (status.limiter?.counts.completed ?? 0);
     let seen = activity();
     let since = scheduler.now();

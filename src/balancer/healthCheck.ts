@@ -5,42 +5,29 @@ import { LoopStatus, type LoopState } from './loopStatus';
 
 /** Options of {@link healthCheck}. */
 export interface HealthCheckOptions {
-  /**
-   * Whether `/ready` answers 200 while the listener is paused (full, overloaded, short of
-   * descriptors): a pause lasts from milliseconds to seconds, and taking the process out of
-   * every balancer for each would make readiness flap. Default true.
-   */
+  /** Whether `/ready` answers 200 while the listener is paused (for ms to s: readiness would flap). Default true. */
   readyWhilePaused?: boolean;
 }
 
 const OPTIONS = optionNames<HealthCheckOptions>({ readyWhilePaused: true });
 
 /**
- * A request handler for a health port of its own (an `http.Server` the accept loop does not
- * serve: health checks are never counted against the limit, queued, or refused while the
- * loop pauses):
- * - `GET /live`: 200 while the process runs (Kubernetes' liveness probe);
- * - `GET /ready`: 200 while accepting (and, by default, while paused), 503 while draining or
- *   stopped (the readiness probe; a balancer's HTTP health check);
- * - `GET /metrics`: the loop's metrics in Prometheus' text format.
- * `/live` and `/ready` answer the {@link LoopState} as JSON. Anything else is 404; methods
- * other than GET and HEAD are 405.
+ * A request handler for a health port of its own, so that checks are never limited, queued or
+ * refused with the loop: `GET /live` 200 while the process runs; `GET /ready` 200 while accepting
+ * (and, by default, paused), 503 while draining or stopped; both answer the {@link LoopState} as
+ * JSON. `GET /metrics`: Prometheus' text format. Anything else is 404; methods but GET and HEAD 405.
  *
  * @example
  * createServer(healthCheck(status)).listen(9090);
  * // curl localhost:9090/ready  ->  200 {"phase":"accepting","pauses":[],"live":3,"limit":100,...}
  *
- * @param status The loop's status.
- * @param options Whether a paused loop is ready.
  * @returns The handler, for `http.createServer`.
- * @throws {TypeError} At call time, on a `status` that is not a {@link LoopStatus}, options that
- *   are not an object, an unknown option, or an option of the wrong type, naming it and its value.
+ * @throws {TypeError} At call time, on a `status` that is not a {@link LoopStatus} or a bad option, naming it.
  */
 export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}): (request: IncomingMessage, response: ServerResponse) => void {
   checkInstance('healthCheck: status', status, LoopStatus);
   const { readyWhilePaused = true } = checkKnownOptions('healthCheck: options', options, OPTIONS);
   checkBoolean('healthCheck: options.readyWhilePaused', readyWhilePaused);
-  const ready = (state: LoopState): boolean => state.phase === 'accepting' || (state.phase === 'paused' && readyWhilePaused);
 
   return (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -48,7 +35,7 @@ export function healthCheck(status: LoopStatus, options: HealthCheckOptions = {}
     if (path === '/metrics') return answer(response, 200, 'text/plain; version=0.0.4', renderPrometheus({ stats: status.metrics.snapshot(), state: status.state }));
     if (path !== '/live' && path !== '/ready') return answer(response, 404, 'text/plain', 'not found: /live, /ready, /metrics\n');
     const state = status.state;
-    const ok = path === '/live' || ready(state);
+    const ok = path === '/live' || state.phase === 'accepting' || (state.phase === 'paused' && readyWhilePaused);
     answer(response, ok ? 200 : 503, 'application/json', `${JSON.stringify(state)}\n`);
   };
 }

@@ -15,11 +15,7 @@ export interface Admitted extends Accepted {
   readonly token: Token;
 }
 
-/**
- * An admitted connection: made by a class, not a literal (nor a spread), because it lives as
- * long as its connection (see `Connection` in listen.ts: a literal's objects may be allocated
- * in the old generation, and there keep young sockets alive).
- */
+/** A class, not a literal: it lives as long as its connection (see `Connection` in listen.ts). */
 class AdmittedConnection implements Admitted {
   readonly type = 'connection';
 
@@ -31,21 +27,11 @@ class AdmittedConnection implements Admitted {
 }
 
 /**
- * Limits simultaneous connections: emits each connection with a {@link Token} once it has a
- * slot. With every slot taken, connections wait in the {@link Limiter}'s queue, first in
- * first out, not read from, and are emitted as tokens are released (their sockets close, or
- * `token.release()`); one whose client gives up leaves the queue, one that waits longer than
- * `queueTimeout` is ended (`onQueueTimeout`). Only when the queue is full too does the
- * listener pause (it closes, so the kernel refuses new clients at no cost to the process),
- * until a place frees. A connection that still arrives then is closed at once and counted in
- * `counts.dropped` ({@link Limiter.counts}). When idle keep-alive connections hold the slots, the one idle
- * the longest is closed to admit a waiting connection (see {@link Token.idle}).
- *
- * Unsubscribing ends the connections waiting here and lets the admitted ones finish their
- * current exchange (idle ones close, busy ones when they go idle): graceful shutdown.
- *
- * At subscription it warns (`process.emitWarning`, code `RXJS_LISTEN_FILE_LIMIT`) when the
- * limit and the queue cannot fit in the process's open-file limit.
+ * Limits simultaneous connections: emits each connection with a {@link Token} once it has a slot,
+ * meanwhile held in the {@link Limiter}'s queue; only when that is full too does the listener pause
+ * (the kernel refuses new clients at no cost to the process). Unsubscribing ends the waiting
+ * connections and lets the admitted ones finish their current exchange. At subscription it warns
+ * (`RXJS_LISTEN_FILE_LIMIT`) when the limit and the queue exceed the open-file limit.
  *
  * ```
  * connections: -a-b-c---d---e---|     limit 2, queue 1
@@ -61,17 +47,12 @@ class AdmittedConnection implements Admitted {
  *
  * @param limit The most live connections (an integer >= 1), or a {@link Limiter} to share or change live.
  * @param options With a number: the per-peer limit and the queue (see {@link LimiterOptions}).
- * @returns An operator from connections to admitted connections.
- * @throws {TypeError | RangeError} At call time, on a limit that is neither an integer >= 1 nor a
- *   Limiter, or options that are not an object; the options themselves are the Limiter's, and
- *   its messages name it.
+ * @throws {TypeError | RangeError} At call time, on a limit that is neither an integer >= 1 nor a Limiter, or bad options.
  */
 export function backpressure(limit: number | Limiter, options?: LimiterOptions): OperatorFunction<Accepted, Admitted> {
-  const shared = limit instanceof Limiter ? limit : undefined;
-  if (shared !== undefined && options !== undefined) {
-    throw new TypeError('backpressure: options go to the Limiter when one is passed: new Limiter(limit, options)');
-  }
-  if (shared === undefined) {
+  if (limit instanceof Limiter) {
+    if (options !== undefined) throw new TypeError('backpressure: options go to the Limiter when one is passed: new Limiter(limit, options)');
+  } else {
     // Named here, not by the Limiter's own checks: the caller wrote backpressure('100').
     if (typeof limit !== 'number') throw new TypeError(`backpressure: limit must be a number or a Limiter, got ${show(limit)}`);
     checkInteger('backpressure: limit', limit, 1);
@@ -80,15 +61,13 @@ export function backpressure(limit: number | Limiter, options?: LimiterOptions):
   }
 
   return operate((source: Observable<Accepted>, subscriber: Subscriber<Admitted>) => {
-    const limiter = shared ?? new Limiter(limit as number, options);
+    const limiter = limit instanceof Limiter ? limit : new Limiter(limit, options);
     warnIfLimitExceedsFiles(limiter.limit, limiter.queueSize);
-    // The listeners feeding this operator (usually one), paused while the limiter refuses.
     const listeners = new Set<ListenerControl>();
     const pauses = new ListenerPauses('limit');
     let lastListener: ListenerControl | undefined;
 
-    // Runs when the limiter starts or stops refusing (and on setLimit), and after a drop. A
-    // pause that throws must reach the subscriber here: a Subject would only report it as unhandled.
+    // A pause that throws must reach the subscriber here: a Subject would only report it as unhandled.
     const update = (): void => {
       try {
         if (limiter.refusing) pauses.pause(listeners);

@@ -1,7 +1,6 @@
-import { asyncScheduler, finalize, race, take, timer } from 'rxjs';
-import type { Observable, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
+import { asyncScheduler, finalize, race, take, timer, type Observable, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
-import type { Accepted, AcceptFailed, AcceptResult } from '../errors/result';
+import type { Accepted, AcceptResult } from '../errors/result';
 import { checkDelay, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
 import { forward, operate } from './internal/operate';
 
@@ -9,11 +8,7 @@ import { forward, operate } from './internal/operate';
 export interface HandleErrorsOptions {
   /** The pause on a resource shortage, in ms. Default 500 (as async-listen, actix, nginx). */
   delay?: number;
-  /**
-   * Makes the pause exponential: it doubles after each shortage in a row, up to `maxDelay`,
-   * and starts again from `delay` after the next accepted connection (Go's net/http uses
-   * `delay: 5, maxDelay: 1000`). Default: `delay` (constant).
-   */
+  /** The pause doubles after each shortage in a row up to this, ms (Go's net/http: `delay: 5, maxDelay: 1000`). Default `delay`. */
   maxDelay?: number;
   /** Where the pauses are timed. Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
@@ -22,11 +17,10 @@ export interface HandleErrorsOptions {
 const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, scheduler: true });
 
 /**
- * Handles accept errors the way a production accept loop must: skips per-connection errors,
- * pauses accepting on a resource shortage (and on any error it does not know), and errors the
- * stream when the listening socket itself is broken. Emits only connections. A pause ends
- * after its delay, or sooner when the failure's `relieved` says the shortage is over (the
- * listener re-checks open files), so a server recovers as soon as descriptors are free.
+ * Handles accept errors as a production accept loop must: skips per-connection errors, pauses
+ * accepting on a resource shortage (and on any error it does not know), and errors the stream when
+ * the listening socket itself is broken; emits only connections. A pause ends after its delay, or
+ * sooner when the listener sees the shortage end (`relieved`: it re-checks open files).
  *
  * ```
  * results:  -c-x-r------c-c-|     c connection, x ECONNRESET, r EMFILE; a frame is 100 ms
@@ -38,10 +32,7 @@ const OPTIONS = optionNames<HandleErrorsOptions>({ delay: true, maxDelay: true, 
  * listen({ port: 8080 }).pipe(handleErrors(500)).subscribe(({ socket }) => socket.end('hi\n'));
  * // Output: every client gets "hi"; on EMFILE the listener closes for 500 ms, then listens again.
  *
- * @param options The pause in ms, or {@link HandleErrorsOptions}.
- * @returns An operator from accept results to accepted connections.
- * @throws {TypeError | RangeError} At call time, on options that are not an object or a number
- *   (`'500'`, `null`), an unknown option, or an option out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on options neither an object nor a number, or a bad option, naming it.
  */
 export function handleErrors(options: number | HandleErrorsOptions = {}): OperatorFunction<AcceptResult, Accepted> {
   const given = typeof options === 'number' ? { delay: options } : checkKnownOptions('handleErrors: options', options, OPTIONS, 'an object or a number of ms');
@@ -55,17 +46,6 @@ export function handleErrors(options: number | HandleErrorsOptions = {}): Operat
   // and one subscriber with one type check is the cheapest way through.
   return operate((source: Observable<AcceptResult>, subscriber: Subscriber<Accepted>) => {
     let next = delay; // the next pause: grows while shortages come in a row
-
-    const pauseFor = (failure: AcceptFailed): void => {
-      const pause = next;
-      next = Math.min(next * 2, maxDelay);
-      const resume = failure.listener.pause('shortage');
-      // The pause ends after `pause` ms, or sooner when the listener sees the shortage end;
-      // unsubscribing ends it too (a closed listener ignores the resume).
-      const over = failure.relieved === undefined ? timer(pause, scheduler) : race(timer(pause, scheduler), failure.relieved);
-      subscriber.add(over.pipe(take(1), finalize(resume)).subscribe());
-    };
-
     return source.subscribe(
       forward(subscriber, (result) => {
         if (result.type === 'connection') {
@@ -74,7 +54,12 @@ export function handleErrors(options: number | HandleErrorsOptions = {}): Operat
         }
         const kind = classifyFailure(result);
         if (kind === 'fatal') return subscriber.error(result.error);
-        if (kind === 'resource') pauseFor(result); // a pause that throws errors the stream
+        if (kind !== 'resource') return;
+        const pause = timer(next, scheduler);
+        next = Math.min(next * 2, maxDelay);
+        // A pause that throws errors the stream; unsubscribing ends one (a closed listener ignores the resume).
+        const resume = result.listener.pause('shortage');
+        subscriber.add((result.relieved === undefined ? pause : race(pause, result.relieved)).pipe(take(1), finalize(resume)).subscribe());
       }),
     );
   });

@@ -1,5 +1,4 @@
-import { asyncScheduler, defer, ignoreElements, merge, Subject, tap, throttleTime } from 'rxjs';
-import type { MonoTypeOperatorFunction, SchedulerLike } from 'rxjs';
+import { asyncScheduler, defer, finalize, ignoreElements, merge, Subject, tap, throttleTime, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { classifyFailure } from '../errors/classify';
 import { errorHint } from '../errors/hint';
 import type { AcceptError, AcceptFailed, AcceptResult } from '../errors/result';
@@ -34,10 +33,9 @@ export interface LogWarningsOptions {
 const OPTIONS = optionNames<LogWarningsOptions>({ window: true, scheduler: true });
 
 /**
- * Logs resource shortages (EMFILE, ENFILE, ..., and failures to listen again) with a hint for
- * the people running the server, and passes every result through unchanged. A flood does not
- * flood the log: the first shortage is logged at once, then at most one entry per window, the
- * last one in it, counting the shortages it stands for.
+ * Logs resource shortages (EMFILE, ENFILE, ..., and failures to listen again) with a hint, and
+ * passes every result through unchanged: the first shortage at once, then at most one entry per
+ * window, the last one in it, counting the shortages it stands for.
  *
  * ```
  * results:  -r-r-r---------r-|     r EMFILE
@@ -49,10 +47,7 @@ const OPTIONS = optionNames<LogWarningsOptions>({ window: true, scheduler: true 
  * // Output (stderr): accept error: EMFILE: too many open files, accept. The process ran out of ...
  *
  * @param log Called for each entry; an exception it throws errors the stream.
- * @param options The window.
- * @returns An operator that passes accept results through.
- * @throws {TypeError | RangeError} At call time, on a `log` that is not a function, options that
- *   are not an object, an unknown option, or an option out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a `log` that is not a function or a bad option, naming it.
  */
 export function logWarnings(
   log: (warning: AcceptWarning) => void,
@@ -67,18 +62,16 @@ export function logWarnings(
     defer(() => {
       let seen = 0;
       let reported = 0;
-      const entry = (failure: AcceptFailed): AcceptWarning => {
+      const entry = ({ error, during }: AcceptFailed): AcceptWarning => {
         const suppressed = seen - reported - 1;
         reported = seen;
-        const { error, during } = failure;
         const hint = errorHint(error, during);
         const more = suppressed > 0 ? ` (${suppressed} more suppressed)` : '';
         const message = `accept error: ${error.message}${more}${hint === undefined ? '' : `. ${hint}`}`;
         return { message, error, code: error.code, syscall: error.syscall, during, hint, suppressed };
       };
 
-      // Every result passes through one tap; only shortages take the throttled side path, and
-      // they are logged before the loop downstream reacts to them.
+      // Only shortages take the throttled side path, logged before the loop downstream reacts to them.
       const shortages = new Subject<AcceptFailed>();
       const logged = shortages.pipe(
         throttleTime(window, scheduler, { leading: true, trailing: true }),
@@ -86,16 +79,13 @@ export function logWarnings(
         ignoreElements(),
       );
       const results = source.pipe(
-        tap({
-          next: (result) => {
-            if (result.type === 'error' && classifyFailure(result) === 'resource') {
-              seen++;
-              shortages.next(result);
-            }
-          },
-          complete: () => shortages.complete(),
-          error: () => shortages.complete(),
+        tap((result) => {
+          if (result.type === 'error' && classifyFailure(result) === 'resource') {
+            seen++;
+            shortages.next(result);
+          }
         }),
+        finalize(() => shortages.complete()),
       );
       return merge(logged, results);
     });

@@ -33,10 +33,7 @@ export interface PressureWarning {
   readonly hint: string;
   /** Pauses since the previous entry that were not logged (at most one entry per `logWindow`). */
   readonly suppressed: number;
-  /**
-   * With `shedHeaviest`: the addresses refused instead of pausing (those that brought most of
-   * the new connections); empty when the listeners paused.
-   */
+  /** With `shedHeaviest`: the addresses refused instead of pausing; empty when the listeners paused. */
   readonly shed: readonly string[];
 }
 
@@ -44,23 +41,13 @@ export interface PressureWarning {
 export interface PauseUnderPressureOptions {
   /** The shortest pause, ms, however soon the signal falls back. Default 500. */
   minPause?: number;
-  /**
-   * Called when a pause starts, at most once per `logWindow` (the pauses in between are counted
-   * in the next entry's `suppressed`). Default: none. An exception it throws errors the stream.
-   */
+  /** Called when a pause starts, at most once per `logWindow`. Default: none. An exception it throws errors the stream. */
   onPause?: (warning: PressureWarning) => void;
   /** The shortest time between two `onPause` calls, ms. Default 1000. */
   logWindow?: number;
   /**
-   * Refuse the clients that cause the overload first: while a signal is over its threshold and
-   * a few addresses brought most of the new connections of the last second, only theirs are
-   * refused (closed at once by this limiter, counted in `droppedHeaviest`, see
-   * {@link index!Limiter.shedHeaviest}) and the listeners go on accepting everyone else; when no
-   * address stands out (one client, or many alike), the listeners pause as without it. Judged
-   * again at every reading. The limiter records each connection's address while this operator
-   * is subscribed; place the operator where the address is the client's (after
-   * {@link proxy!proxyProtocol} behind a balancer that sends one). Default: none, every overload
-   * pauses.
+   * While a signal is over, this limiter refuses the addresses that brought most new connections
+   * ({@link index!Limiter.shedHeaviest}), and the listeners pause only when none stands out. Default: none.
    */
   shedHeaviest?: Limiter;
   /** Where `minPause` is timed. Default `asyncScheduler`. */
@@ -75,14 +62,11 @@ const HINT =
   'Add processes or machines, make handlers cheaper, or raise the threshold if it is too strict. See rxjs-listen/docs/errors.md#overload';
 
 /**
- * Stops accepting while the process is overloaded: while any signal's last reading is above
- * its threshold, every listener whose results pass here is paused (the kernel refuses new
- * clients at no cost to the process), and it resumes once the reading is back at or below the
- * lower mark and `minPause` has passed. A pause is logged through `onPause` with the signal, its
- * value, the threshold and a hint, at most once per `logWindow` (pauses in between are counted).
- * With `shedHeaviest`, the addresses that bring most of the new connections are refused first
- * and the listeners pause only when none stands out. Results pass through unchanged. Place it
- * right after the listener (after {@link proxy!proxyProtocol} with `shedHeaviest` behind a balancer).
+ * Stops accepting while the process is overloaded: while any signal's last reading is above its
+ * threshold, every listener whose results pass here is paused (the kernel refuses new clients at
+ * no cost to the process), until the reading is back at or below the lower mark and `minPause`
+ * has passed. Results pass through unchanged. Place it right after the listener (after
+ * {@link proxy!proxyProtocol} with `shedHeaviest` behind a balancer).
  *
  * ```
  * lag (ms):  -1--150---90--60--40-|     above 100, below 80, minPause 3 frames
@@ -97,12 +81,7 @@ const HINT =
  *   handleErrors(), backpressure(limiter), serve(handTo(app)),
  * ).subscribe();
  *
- * @param pressures The signals and their thresholds.
- * @param options The shortest pause, the log.
- * @returns An operator that passes results (or connections) through.
- * @throws {TypeError | RangeError} At call time, on pressures that are not an array of
- *   {@link Pressure}, options that are not an object, an unknown option or key of a pressure,
- *   or a value of the wrong type or out of range, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a bad {@link Pressure} or option, naming it and its value.
  */
 export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
   pressures: readonly Pressure[],
@@ -121,26 +100,23 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
     const listeners = new Set<ListenerControl>();
     let loggedAt = -Infinity;
     let suppressed = 0;
-    // Each signal's state: over its threshold (`since` set) or not; while over, whether it sheds
-    // the heaviest addresses or holds the listeners paused.
-    const held = signals.map((signal) => ({ since: undefined as number | undefined, shedding: false, pauses: new ListenerPauses(`pressure:${signal.name}`) }));
+    // Each signal over its threshold since `since`, or not; while over, it sheds or holds the listeners paused.
+    const states = signals.map((signal) => ({ signal, since: undefined as number | undefined, shedding: false, pauses: new ListenerPauses(`pressure:${signal.name}`) }));
     const unwatch = shedHeaviest?.watchArrivals();
 
-    const log = (signal: (typeof signals)[number], value: number, at: number, shed: readonly string[]): void => {
+    const log = ({ name, above, below, unit = '' }: (typeof signals)[number], value: number, at: number, shed: readonly string[]): void => {
       if (at - loggedAt < logWindow) return void suppressed++;
       loggedAt = at;
-      const unit = signal.unit ?? '';
       const more = suppressed === 0 ? '' : ` (${suppressed} more pauses since the last entry)`;
       const action = shed.length === 0 ? 'not accepting' : `refusing new connections from ${shed.join(', ')} (most of the new ones)`;
-      const message = `overload: ${signal.name} ${round(value)}${unit} is above ${round(signal.above)}${unit}; ${action} until it is at or below ${round(signal.below)}${unit}${more}. ${HINT}`;
-      const warning = { message, signal: signal.name, value, threshold: signal.above, hint: HINT, suppressed, shed };
+      const message = `overload: ${name} ${round(value)}${unit} is above ${round(above)}${unit}; ${action} until it is at or below ${round(below)}${unit}${more}. ${HINT}`;
+      const warning = { message, signal: name, value, threshold: above, hint: HINT, suppressed, shed };
       suppressed = 0;
       onPause?.(warning);
     };
 
-    // While over: shed the heaviest addresses if any stand out (judged again at every reading),
-    // else pause. The limiter's shedding is one for all signals: it ends when none is over.
-    const act = (state: (typeof held)[number]): readonly string[] => {
+    // Sheds the heaviest addresses if any stand out, else pauses. The limiter's shedding is one for all signals.
+    const act = (state: (typeof states)[number]): readonly string[] => {
       const shed = shedHeaviest?.shedHeaviest() ?? [];
       state.shedding = shed.length > 0;
       if (state.shedding) state.pauses.release();
@@ -148,9 +124,8 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
       return shed;
     };
 
-    const reading = (i: number, value: number): void => {
-      const signal = signals[i]!;
-      const state = held[i]!;
+    const reading = (state: (typeof states)[number], value: number): void => {
+      const { signal } = state;
       if (state.since === undefined && value > signal.above) {
         state.since = scheduler.now();
         log(signal, value, state.since, act(state));
@@ -158,33 +133,31 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
         state.since = undefined;
         state.shedding = false;
         state.pauses.release();
-        if (held.every((other) => other.since === undefined)) shedHeaviest?.stopShedding();
+        if (states.every((other) => other.since === undefined)) shedHeaviest?.stopShedding();
       } else if (state.since !== undefined && shedHeaviest !== undefined) {
         act(state);
       }
     };
 
-    signals.forEach((signal, i) => subscriber.add(signal.samples.subscribe(forward(subscriber, (value: number) => reading(i, value), noop))));
+    for (const state of states) subscriber.add(state.signal.samples.subscribe(forward(subscriber, (value: number) => reading(state, value), () => undefined)));
     subscriber.add(
       source.subscribe(
         forward(subscriber, (result) => {
           if (!listeners.has(result.listener)) {
             listeners.add(result.listener);
-            for (const state of held) if (state.since !== undefined && !state.shedding) state.pauses.pause(listeners);
+            for (const state of states) if (state.since !== undefined && !state.shedding) state.pauses.pause(listeners);
           }
           subscriber.next(result);
         }),
       ),
     );
     return () => {
-      held.forEach((state) => state.pauses.release());
+      states.forEach((state) => state.pauses.release());
       shedHeaviest?.stopShedding();
       unwatch?.();
     };
   });
 }
-
-function noop(): void {}
 
 function checkPressure(pressure: Pressure, name: string): Required<Pick<Pressure, 'below'>> & Pressure {
   checkKnownOptions(name, pressure, PRESSURE);

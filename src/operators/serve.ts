@@ -1,27 +1,23 @@
-import { asyncScheduler, defer, delay, from, fromEvent, groupBy, mergeMap, Observable, of, Subject, take, takeUntil } from 'rxjs';
-import type { ObservableInput, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
+import { asyncScheduler, catchError, defer, delay, EMPTY, finalize, from, fromEvent, groupBy, mergeMap, of, Subject, take, takeUntil, throwError } from 'rxjs';
+import type { Observable, ObservableInput, OperatorFunction, SchedulerLike, Subscriber } from 'rxjs';
 import { RESOURCE_ERRORS } from '../errors/classify';
 import { LinkedList, type Links } from '../util/linkedList';
 import { SocketRecords } from '../util/socketRecords';
 import type { AcceptError, Accepted } from '../errors/result';
 import { checkDelay, checkFunction, checkInstance, checkKnownOptions, checkScheduler, optionNames } from '../util/validate';
-import { forward } from './internal/operate';
+import { forward, operate } from './internal/operate';
 import type { Admitted } from './backpressure';
 
-/** How {@link serve} reports a handler that failed. */
+/** Options of {@link serve}: where handler errors go, and graceful shutdown. */
 export interface ServeOptions<C extends Accepted> {
   /**
-   * Called with a handler's error and its connection; the loop goes on. Default: one line on
-   * stderr (`connection handler failed for ADDRESS:PORT: ...`). An exception it throws errors the stream.
+   * Called with a handler's error and its connection. Default: a line on stderr, `connection handler failed for ADDRESS:PORT: ...`.
+   * An exception it throws errors the stream.
    */
   onError?: (error: unknown, connection: C) => void;
   /**
-   * Graceful shutdown: when it aborts, stop accepting (the source is unsubscribed, which closes
-   * the listener and the connections still waiting in {@link backpressure}'s queue), let live
-   * connections finish for up to `graceMs`, then end the rest (their sockets destroyed, tokens
-   * released) and complete. Connections whose protocol marks them idle ({@link Token.idle}:
-   * {@link handTo} does for HTTP/1) are closed as soon as they are idle, now or later in the
-   * grace, and HTTP responses meanwhile carry `Connection: close`.
+   * Graceful shutdown: when it aborts, the source is unsubscribed, live connections may finish for
+   * up to `graceMs`, then the rest end; those marked idle ({@link Token.idle}) close as soon as they are.
    */
   signal?: AbortSignal;
   /** How long live connections may finish after `signal` aborts. Default 10 000 ms. */
@@ -30,13 +26,8 @@ export interface ServeOptions<C extends Accepted> {
   scheduler?: SchedulerLike;
 }
 
-/**
- * How many `mergeMap`s share the connections whose handler returned a stream. RxJS removes a
- * finished inner subscription from its `mergeMap`'s list with indexOf and splice: with one
- * `mergeMap` every end costs O(live streams). Dealt round-robin to 256 of them, an end scans
- * about live / 256 (`bench:micro`, an end and a new start at 15 000 live: 41 µs with one, 19 µs
- * with 256; 50 000 live: 77 and 26 µs; a handed-off connection 1.3 and 1.6 µs).
- */
+// Streams are dealt to 256 `mergeMap`s: one removes an ended inner subscription by indexOf and splice, O(live) (`bench:micro`,
+// an end and a start at 15 000 live: 41 µs with one, 19 µs with 256; 50 000 live: 77 and 26 µs; a handed-off one 1.3 and 1.6 µs).
 const SHARDS = 256;
 
 const OPTIONS = optionNames<ServeOptions<Accepted>>({ onError: true, signal: true, graceMs: true, scheduler: true });
@@ -47,22 +38,12 @@ function logHandlerError(error: unknown, connection: Accepted): void {
 }
 
 /**
- * Runs `handler` for every connection, all at once (the limit is applied before, by
- * {@link backpressure}, so nothing queues here). A connection lives until the handler's
- * Observable (or Promise) completes or errors, or, when the handler returns nothing, until its
- * socket closes (the way to hand sockets to `http.Server`). Whichever way it ends, and on
- * unsubscription, its token is released and its socket destroyed, so no path leaks a slot or a
- * descriptor. A handler that throws or errors is reported through `onError` and the loop goes
- * on; a resource shortage it meets (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to the listener
- * instead, so that `logWarnings` logs it once and `handleErrors` pauses on it. Emits what the
- * handlers emit; completes when the source and every connection have ended.
- *
- * Streams run through `mergeMap`, dealt among 256 of them, so that an end scans about
- * live / 256 subscriptions instead of all of them (it still grows with the live count: see
- * `SHARDS`); a connection handed off (the handler returns nothing) is one record in a list
- * until its socket closes, removed in O(1): a subscription per connection would hold about
- * 540 B more and cost an O(live) removal at its end, for a connection that has nothing to
- * subscribe to.
+ * Runs `handler` for every connection at once (the limit is {@link backpressure}'s). A connection
+ * lives until the handler's Observable (or Promise) ends or, when it returns nothing (handing the
+ * socket to `http.Server`), until its socket closes; then, or on unsubscription, its token is
+ * released and its socket destroyed. A handler's error goes to `onError` and the loop goes on; a
+ * resource shortage (EMFILE, ENFILE, ENOBUFS, ENOMEM) goes to the listener, for `logWarnings` and
+ * `handleErrors`. Emits what the handlers emit; completes once the source and every connection have ended.
  *
  * ```
  * admitted:   -a---b-----|
@@ -73,17 +54,10 @@ function logHandlerError(error: unknown, connection: Accepted): void {
  *
  * @example
  * const app = createServer((req, res) => res.end('hello\n')); // never listens itself
- * listen({ port: 8080 }).pipe(handleErrors(), backpressure(100), serve(({ socket }) => void app.emit('connection', socket)))
- *   .subscribe();
- * // Output: every client gets "hello"; each connection holds its slot until its socket closes.
+ * listen({ port: 8080 }).pipe(handleErrors(), backpressure(100), serve(({ socket }) => void app.emit('connection', socket))).subscribe();
  *
  * @param handler Serves one connection: returns what ends it, or nothing to let the socket's close end it.
- * @param options Where handler errors go (`onError`), and graceful shutdown: the `signal` that
- *   starts it, how long live connections may finish (`graceMs`), where that is timed (`scheduler`).
- * @returns An operator from connections to whatever the handlers emit.
- * @throws {TypeError | RangeError} At call time, on a handler that is not a function, options
- *   that are not an object, an unknown option, or an option of the wrong type or out of range,
- *   naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on a handler or an option of the wrong type or out of range, naming it.
  */
 export function serve<T = never, C extends Accepted = Admitted>(
   handler: (connection: C) => ObservableInput<T> | void,
@@ -95,28 +69,13 @@ export function serve<T = never, C extends Accepted = Admitted>(
   checkDelay('serve: options.graceMs', graceMs);
   if (signal !== undefined) checkInstance('serve: options.signal', signal, AbortSignal);
   checkScheduler('serve: options.scheduler', scheduler);
-  const run = (source: Observable<C>): Observable<T> => runConnections(source, handler, onError);
-  if (signal === undefined) return run;
-
-  const aborted = defer(() => (signal.aborted ? of(true) : fromEvent(signal, 'abort').pipe(take(1))));
-  return (source) => source.pipe(takeUntil(aborted), run, takeUntil(aborted.pipe(delay(graceMs, scheduler))));
-}
-
-/**
- * The operator behind {@link serve}: calls the handler for each connection, keeps the handed-off
- * ones in a list until their socket closes, and merges the streams the others return.
- */
-function runConnections<T, C extends Accepted>(
-  source: Observable<C>,
-  handler: (connection: C) => ObservableInput<T> | void,
-  onError: (error: unknown, connection: C) => void,
-): Observable<T> {
-  return new Observable<T>((subscriber) => {
+  // A connection handed off (its handler returned nothing) is a record in a list until its socket
+  // closes, removed in O(1): a subscription would hold about 540 B more and cost an O(live) removal.
+  const run = operate((source: Observable<C>, subscriber: Subscriber<T>) => {
     const handedOff = new LinkedList<HandedOff<C>>();
-    let sourceDone = false;
-    let streamsDone = false;
+    let streamsDone = false; // only after the source is
     const completeWhenAllEnded = (): void => {
-      if (sourceDone && streamsDone && handedOff.size === 0) subscriber.complete();
+      if (streamsDone && handedOff.size === 0) subscriber.complete();
     };
     const closed = (entry: HandedOff<C>): void => {
       if (!handedOff.remove(entry)) return; // ended on unsubscription already
@@ -145,25 +104,22 @@ function runConnections<T, C extends Accepted>(
           subscriber,
           (connection) => {
             const { socket } = connection;
-            let result: ObservableInput<T> | void;
+            let stream: Observable<T> | undefined;
             try {
-              result = handler(connection);
+              const result = handler(connection);
+              if (result !== undefined) stream = from(result);
             } catch (error) {
-              return report(error, connection, onError, subscriber, false);
+              stream = throwError(() => error); // it threw, or returned something not observable
             }
-            if (result !== undefined) return streams.next(lifetime(connection, result, onError));
-            // Lives until its socket closes; one that closed already (say, after an asynchronous
-            // operator upstream) ends now, or its 'close' would never come.
+            if (stream !== undefined) return streams.next(lifetime(connection, stream, onError));
+            // One that closed already (say, after an asynchronous operator upstream) ends now, or its 'close' would never come.
             if (socket.closed) return end(connection);
             const entry = new HandedOff(connection, closed);
             handedOff.push(entry);
             if (handedOffSockets.get(socket) === undefined) handedOffSockets.attach(socket, entry as HandedOff<unknown>);
             else socket.on('close', () => closed(entry)); // handed off by a second serve too: rare
           },
-          () => {
-            sourceDone = true;
-            streams.complete();
-          },
+          () => streams.complete(),
         ),
       ),
     );
@@ -172,9 +128,12 @@ function runConnections<T, C extends Accepted>(
       for (let entry = handedOff.shift(); entry !== undefined; entry = handedOff.shift()) end(entry.connection);
     };
   });
+  if (signal === undefined) return run;
+
+  const aborted = defer(() => (signal.aborted ? of(true) : fromEvent(signal, 'abort').pipe(take(1))));
+  return (source) => source.pipe(takeUntil(aborted), run, takeUntil(aborted.pipe(delay(graceMs, scheduler))));
 }
 
-/** A connection handed off (its handler returned nothing): in serve's list until its socket closes. */
 class HandedOff<C> implements Links<HandedOff<C>> {
   prev: HandedOff<C> | undefined = undefined;
   next: HandedOff<C> | undefined = undefined;
@@ -185,7 +144,6 @@ class HandedOff<C> implements Links<HandedOff<C>> {
   ) {}
 }
 
-/** A handed-off socket's entry, leaving serve's list when the socket closes. */
 const handedOffSockets = new SocketRecords<HandedOff<unknown>>('handed off', { close: (entry) => entry.closed(entry) });
 
 /** Ends a connection: its token released, its socket destroyed (both idempotent). */
@@ -194,41 +152,18 @@ function end(connection: Accepted): void {
   connection.socket.destroy();
 }
 
-/** A connection whose handler returned a stream: lives as long as the stream, then ends. */
-function lifetime<T, C extends Accepted>(connection: C, result: ObservableInput<T>, onError: (error: unknown, connection: C) => void): Observable<T> {
-  return new Observable<T>((subscriber) => {
-    let served: Subscription | undefined;
-    try {
-      served = from(result).subscribe({
-        next: (value) => subscriber.next(value),
-        error: (error: unknown) => report(error, connection, onError, subscriber),
-        complete: () => subscriber.complete(),
-      });
-    } catch (error) {
-      report(error, connection, onError, subscriber); // not an ObservableInput
-    }
-    return () => {
-      served?.unsubscribe();
-      end(connection);
-    };
-  });
-}
-
 /**
- * Reports a handler's error and ends its connection; an `onError` that throws ends the loop.
- * A resource shortage (EMFILE: the handler could not open a file) is the loop's business, not
- * the connection's: it goes to the listener, to be logged once per window and paused on.
- * `subscriber` is the connection's own (a stream's), or the loop's (a handler that threw).
+ * A connection whose handler returned a stream lives as long as it. A resource shortage the handler
+ * meets (EMFILE: it could not open a file) is the loop's business: the listener logs it and pauses.
  */
-function report<C extends Accepted>(error: unknown, connection: C, onError: (error: unknown, connection: C) => void, subscriber: Subscriber<unknown>, own = true): void {
-  try {
-    const code = (error as AcceptError | undefined)?.code;
-    if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
-    else onError(error, connection);
-  } catch (thrown) {
-    end(connection);
-    return subscriber.error(thrown);
-  }
-  if (own) subscriber.complete();
-  else end(connection);
+function lifetime<T, C extends Accepted>(connection: C, stream: Observable<T>, onError: (error: unknown, connection: C) => void): Observable<T> {
+  return stream.pipe(
+    catchError((error: unknown) => {
+      const code = (error as AcceptError | undefined)?.code;
+      if (code !== undefined && RESOURCE_ERRORS.has(code)) connection.listener.report(error as AcceptError);
+      else onError(error, connection); // what it throws ends the loop
+      return EMPTY;
+    }),
+    finalize(() => end(connection)),
+  );
 }

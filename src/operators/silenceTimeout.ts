@@ -6,11 +6,10 @@ import type { Accepted } from '../errors/result';
 import { checkInteger, checkScheduler } from '../util/validate';
 import { forward, operate } from './internal/operate';
 
-/** A watched socket: what it had sent and received when last seen moving, and since when. */
+/** A watched socket: its byte count when last seen moving (-1: not yet read), and since when. */
 class Traffic implements Links<Traffic> {
   prev: Traffic | undefined = undefined;
   next: Traffic | undefined = undefined;
-  /** -1: the first check records its counters and starts its silence from there. */
   bytes = -1;
   since = 0;
 
@@ -20,21 +19,14 @@ class Traffic implements Links<Traffic> {
   ) {}
 }
 
-/** A watched socket's record: a closed socket leaves the list at once, not at the next check. */
+/** A closed socket leaves the list at once, not at the next check. */
 const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) => traffic.watched.remove(traffic) });
 
 /**
- * Closes a connection that sends and receives nothing for `ms`, whatever the server behind it
- * does with the socket, so silent clients, and slowloris clients that trickle a byte less often
- * than that, cannot hold their slots: closing the socket releases its token. Silence counts in
- * both directions, also while a request is being worked on.
- *
- * It reads the socket's byte counters (`bytesRead`, `bytesWritten`) every `ms / 5`, one timer
- * for all connections, running only while there are connections: a connection is closed
- * between `ms` and `1.2 × ms` after its last byte. (Not the socket's own timeout,
- * `socket.setTimeout`: `http.Server` replaces it with its keep-alive timeout after every
- * response, and clears it on the next request.) Place it after {@link backpressure}. When
- * its source completes, the connections it passed on stay watched until they close.
+ * Closes a connection that sends and receives nothing for `ms` to `1.2 × ms`, so that silent and
+ * slowloris clients cannot hold their slots: one timer reads the byte counters every `ms / 5` (not
+ * `socket.setTimeout`, which `http.Server` replaces after every response). Place it after
+ * {@link backpressure}; once its source completes, the connections passed on stay watched until they close.
  *
  * ```
  * admitted: -a-------|
@@ -47,9 +39,7 @@ const watchedSockets = new SocketRecords<Traffic>('traffic', { close: (traffic) 
  *
  * @param ms Milliseconds of silence allowed, an integer >= 1.
  * @param scheduler Where the checks are timed. Default `asyncScheduler`.
- * @returns An operator that passes connections through.
- * @throws {TypeError | RangeError} At call time, on an `ms` that is not an integer >= 1 or a
- *   `scheduler` that is not one, naming it and its value.
+ * @throws {TypeError | RangeError} At call time, on an `ms` that is not an integer >= 1 or a `scheduler` that is not one.
  */
 export function silenceTimeout<C extends Accepted>(ms: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<C> {
   checkInteger('silenceTimeout: ms', ms, 1);
@@ -107,9 +97,7 @@ export function silenceTimeout<C extends Accepted>(ms: number, scheduler: Schedu
     );
     return () => {
       subscription.unsubscribe();
-      // After completion the connections passed on are still served downstream: they stay
-      // watched until they close (the timer stops with the last one). Unsubscribing or an
-      // error stops watching at once.
+      // After completion they stay watched until they close; unsubscribing or an error stops at once.
       if (completed) return;
       sweeping?.unsubscribe();
       for (let traffic = watched.shift(); traffic !== undefined; traffic = watched.shift()) watchedSockets.detach(traffic.socket);

@@ -1,4 +1,4 @@
-import { distinctUntilChanged, map, type Observable } from 'rxjs';
+import { distinctUntilChanged, map, tap, type Observable } from 'rxjs';
 import type { Limiter } from '../limit/limiter';
 import { checkInteger, checkNumber, checkOptions } from '../util/validate';
 
@@ -15,25 +15,16 @@ export interface AdaptiveLimitOptions {
 }
 
 /**
- * Learns the connection limit from a signal that rises with the connections held (AIMD).
- *
- * The signal is latency of your own or heap in use, say, instead of a fixed number. It is
- * additive increase, multiplicative decrease, as Netflix's concurrency-limits `AIMDLimit` and
- * the adaptive limits of Envoy: each reading above `target` sets the limit to `decrease` times
- * the live connections (or times the limit, if that is lower); each reading at or below it,
- * while the limit is reached (so it is what holds clients back), raises it by one, up to
- * `max`. The rest wait in the queue or are refused. (Node's event-loop delay does not rise
- * while clients wait in the kernel: for CPU, see {@link targetLimit}.) Emits each limit it
- * sets; it runs while subscribed.
+ * Learns the connection limit from a signal that rises with the connections held, by additive
+ * increase, multiplicative decrease (as Netflix's `AIMDLimit`): a reading above `target` sets it to
+ * `decrease` times the live connections (or the limit, if lower); one at or below, while the limit
+ * is reached, raises it by one, up to `max`. Emits each limit it sets. For CPU, see {@link targetLimit}.
  *
  * @example
  * const limiter = new Limiter(1000, { queueSize: 64 });
  * adaptiveLimit(limiter, eventLoopDelayMs(100), { target: 50, min: 8 }).subscribe((limit) => metrics.limit = limit);
  *
- * @param limiter The limiter whose limit to set.
  * @param samples The signal, e.g. {@link eventLoopDelayMs} or {@link heapUsedMiB}.
- * @param options The target and the bounds.
- * @returns The limits set.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function adaptiveLimit(limiter: Limiter, samples: Observable<number>, options: AdaptiveLimitOptions): Observable<number> {
@@ -51,9 +42,8 @@ export function adaptiveLimit(limiter: Limiter, samples: Observable<number>, opt
       return limiter.full ? Math.min(max, limit + 1) : Math.min(max, limit);
     }),
     distinctUntilChanged(),
-    map((limit) => {
+    tap((limit) => {
       if (limit !== limiter.limit) limiter.setLimit(limit);
-      return limit;
     }),
   );
 }

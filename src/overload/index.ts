@@ -1,6 +1,6 @@
 /**
  * `rxjs-listen/overload`: pausing on pressure, learned limits, and the monitors that read the
- * process (event loop, memory, descriptors, accept queue, service time).
+ * process (event loop, memory, descriptors, accept queue, service time) while subscribed.
  *
  * @module overload
  */

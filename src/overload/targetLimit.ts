@@ -1,4 +1,4 @@
-import { distinctUntilChanged, map, scan, type Observable } from 'rxjs';
+import { distinctUntilChanged, map, scan, tap, type Observable } from 'rxjs';
 import type { Limiter } from '../limit/limiter';
 import { checkInteger, checkKnownOptions, checkNumber } from '../util/validate';
 
@@ -15,30 +15,17 @@ export interface TargetLimitOptions {
 }
 
 /**
- * Learns how many exchanges may be in flight ({@link index!Limiter.exchangeLimit}) from what an
- * exchange costs.
- *
- * With `serviceTimeMs` ms of the event loop per exchange, the process finishes
- * `target / serviceTimeMs` exchanges within `target` ms (Little's law): that many may be in
- * flight; a request beyond them is answered at once that the server is overloaded (HTTP: `503`
- * with `Retry-After`, see {@link index!Token.tryBusy}), which costs it nothing, instead of waiting
- * behind work it would time out in anyway. It bounds exchanges, not connections: an idle
- * keep-alive connection costs the loop nothing, and a limit learned from CPU that counted it
- * would close it under its client's next request. Unlike a limit learned from latency (AIMD,
- * {@link adaptiveLimit}), it needs no signal that rises with the load: Node's event-loop delay
- * stays flat while clients wait in the kernel (see {@link eventLoopBusyMs}). When the load is
- * gone, exchanges cost almost nothing and the limit returns to `max`. Emits each limit it
- * sets; it runs while subscribed (the last limit stays when it stops).
+ * Learns how many exchanges may be in flight ({@link index!Limiter.exchangeLimit}) from what one
+ * costs the event loop: `target / serviceTimeMs` finish within `target` ms (Little's law), and a
+ * request beyond them is answered `503` at once ({@link index!Token.tryBusy}). Emits each limit it
+ * sets, while subscribed (the last one stays when it stops).
  *
  * @example
  * const limiter = new Limiter(1000);
  * targetLimit(limiter, serviceTimeMs(limiter), { target: 100 }).subscribe((limit) => log.info({ limit }));
  *
- * @param limiter The limiter whose exchange limit to set.
  * @param serviceTimes What one exchange costs the loop, ms: {@link serviceTimeMs}. A reading that
  *   is not a number >= 0 errors the result, naming it.
- * @param options The target and the bounds.
- * @returns The limits set.
  * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
  */
 export function targetLimit(limiter: Limiter, serviceTimes: Observable<number>, options: TargetLimitOptions): Observable<number> {
@@ -54,9 +41,6 @@ export function targetLimit(limiter: Limiter, serviceTimes: Observable<number>, 
     }, NaN),
     map((cost) => Math.min(max, Math.max(min, Math.floor(target / cost)))), // max when an exchange costs nothing
     distinctUntilChanged(),
-    map((limit) => {
-      limiter.setExchangeLimit(limit);
-      return limit;
-    }),
+    tap((limit) => limiter.setExchangeLimit(limit)),
   );
 }

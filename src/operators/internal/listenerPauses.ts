@@ -5,16 +5,10 @@ import type { ListenerControl } from '../../errors/result';
  * each listener paused once however often it is asked, and all released together.
  */
 export class ListenerPauses {
-  // Each paused listener and the function that releases its pause.
   readonly #resumes = new Map<ListenerControl, () => void>();
 
   /** @param reason What the listeners' `pauses` show while this holds them. */
   constructor(readonly reason: string) {}
-
-  /** Whether any listener is held. */
-  get holding(): boolean {
-    return this.#resumes.size > 0;
-  }
 
   /** Pauses each of `listeners` not paused for this reason yet. What a `pause` throws goes to the caller. */
   pause(listeners: Iterable<ListenerControl>): void {

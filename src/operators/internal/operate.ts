@@ -1,20 +1,13 @@
 import { Observable, type Observer, type OperatorFunction, type Subscriber, type TeardownLogic } from 'rxjs';
 
-/**
- * A hand-rolled operator: `init` runs at each subscription with the source and the subscriber
- * downstream, subscribes to the source (usually through {@link forward}) and returns the
- * teardown. (RxJS's own `operate`, which is internal to it.)
- */
+/** A hand-rolled operator, as RxJS's internal `operate`: `init` subscribes to the source at each subscription and returns the teardown. */
 export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscriber<R>) => TeardownLogic): OperatorFunction<T, R> {
   return (source) => new Observable<R>((subscriber) => init(source, subscriber));
 }
 
 /**
- * The observer an operator subscribes to its source with: values go to `next`; errors go on to
- * `destination`, and completion too unless `complete` is given. What `next` throws errors
- * `destination`, as RxJS's `OperatorSubscriber` does: RxJS would otherwise report it as
- * unhandled, out of the stream. (Only `next` is guarded: what `destination` itself throws is
- * RxJS's to handle.)
+ * The observer an operator subscribes to its source with: errors, and completion unless `complete` is given, go
+ * on to `destination`, and so does what `next` throws, as in RxJS's `OperatorSubscriber` (else it is unhandled).
  */
 export function forward<T>(destination: Subscriber<unknown>, next: (value: T) => void, complete?: () => void): Observer<T> {
   return {

@@ -9,33 +9,19 @@ export interface OpenFilesOptions extends MonitorOptions {
   limit?: number;
 }
 
-const DEFAULTS = { every: 1000 }; // and no stretching unless idleEvery says so
-
 /**
- * The process's open files over its open-file limit, a share, 0 to 1, every `every` ms or more.
- *
- * The period stretches with what a count costs, so that counting `/proc/self/fd` (a few µs,
- * or about 1 µs a descriptor before Linux 6.2) takes at most 0.1% of a core; with `idleEvery`
- * above `every`, it also doubles up to `idleEvery` while the count holds still. The same count
- * {@link index!listen} keeps to pause before Node drops connections silently at the limit, as a
- * signal for {@link pauseUnderPressure}: to stop accepting earlier, while descriptors are still
- * left for the handlers' own files and outgoing connections. Completes at once where the limit
- * cannot be read (not Linux).
+ * The process's open files over its open-file limit, a share, 0 to 1: to stop accepting while
+ * descriptors are left for the handlers. The period, `every` ms or more, stretches so that
+ * counting `/proc/self/fd` takes at most 0.1% of a core. Completes at once where the limit cannot
+ * be read (not Linux).
  *
  * @example
  * pauseUnderPressure([{ name: 'openFiles', samples: openFiles(1000), above: 0.8 }]);
- * openFiles({ every: 500, idleEvery: 5000, limit: 4096 });
  *
- * @param options `every` as a number, or an object:
- *   `every`, the shortest period, ms (default 1000);
- *   `idleEvery`, the longest period while the count holds still, ms (default `every`: no stretching);
- *   `scheduler`, where periods are timed (default `asyncScheduler`);
- *   `limit`, the open-file limit (default: the process's soft limit, `/proc/self/limits`).
- * @returns Cold: it counts only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
+ * @param options `every` as a number, or an object: `every` defaults to 1000 ms, `idleEvery` (while the count holds still) to `every`.
  */
 export function openFiles(options?: number | OpenFilesOptions): Observable<number> {
-  const settled = settleOptions('openFiles', options, DEFAULTS);
+  const settled = settleOptions('openFiles', options, { every: 1000 });
   const { every, idleEvery, scheduler, limit = readOpenFileLimit() } = settled;
   if (limit === undefined) return EMPTY;
   checkInteger(settled.name('limit'), limit, 1);

@@ -5,34 +5,16 @@ import { settleOptions, type MonitorOptions } from './options';
 import { sampleLoop } from './sample';
 
 /**
- * What one exchange costs the event loop, in ms, each window: busy time per completed exchange.
- *
- * It is the loop's busy time in the window over the exchanges the limiter saw complete in it
- * (`counts.completed` of the {@link index!Limiter}). A window in which none completed reads its busy
- * time (an exchange under way costs at least that) only if the loop was more than half busy,
- * and nothing otherwise: an idle process would read the cost of its timers as the cost of an
- * exchange and teach {@link targetLimit} that exchanges are nearly free, so that the next
- * burst is admitted into a queue many times its target (measured: p99 256, 621, 729 ms over
- * three overloads back to back). Everything the process did per
- * exchange (accept, parse, handler, garbage collection), so `target / serviceTimeMs` is how
- * many exchanges the process can hold and still finish each within `target` ms (Little's law):
- * what {@link targetLimit} sets. Waiting on I/O costs nothing here, so servers whose handlers
- * mostly wait are not held back. Windows are `every` ms while the loop is more than half busy
- * and double up to `idleEvery` ms while it is not.
+ * What one exchange costs the event loop, in ms, each window: busy time over the exchanges the
+ * {@link index!Limiter} saw complete (waiting on I/O costs nothing), for {@link targetLimit}. A
+ * window without one reads its busy time only if the loop was more than half busy: an idle
+ * process's timers read as an exchange's cost let the next burst in (measured: p99 256 to 729 ms).
+ * Windows are `every` ms while the loop is more than half busy, doubling up to `idleEvery` while not.
  *
  * @example
- * const limiter = new Limiter(1000);
  * targetLimit(limiter, serviceTimeMs(limiter), { target: 100 }).subscribe();
- * serviceTimeMs(limiter, { every: 200, idleEvery: 1000 });
  *
- * @param limiter Whose completed exchanges to count.
- * @param options `every` as a number, or an object:
- *   `every`, the window while the loop is more than half busy, ms (default 100: about 20
- *   exchanges for a 5 ms handler);
- *   `idleEvery`, the longest window while it is at most half busy, ms (default 500, or `every` if longer);
- *   `scheduler`, where windows are timed (default `asyncScheduler`).
- * @returns Cold: it runs only while subscribed.
- * @throws {TypeError | RangeError} At call time, on an option out of range, naming it and its value.
+ * @param options `every` as a number, or an object: `every` defaults to 100 ms, `idleEvery` to 500 ms (or `every` if longer).
  */
 export function serviceTimeMs(limiter: Limiter, options?: number | MonitorOptions): Observable<number> {
   checkOptions('serviceTimeMs: limiter', limiter);
