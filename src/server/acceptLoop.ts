@@ -151,8 +151,13 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
   const operator = (source: Observable<AcceptResult>): Observable<Admitted> =>
     new Observable<Admitted>((subscriber) => {
       const running = new Subscription();
-      const learners = maxLagMs > 0 ? [targetLimit(limiter, serviceTimeMs(limiter), { target: maxLagMs })] : heap === undefined ? [] : [adaptiveLimit(limiter, heap, { target: maxHeapMb! * 0.8, decrease: 0.5 })];
-      for (const learner of learners) running.add(learner.subscribe({ error: (error: unknown) => subscriber.error(error) }));
+      const learner =
+        maxLagMs > 0
+          ? targetLimit(limiter, serviceTimeMs(limiter), { target: maxLagMs })
+          : heap === undefined
+            ? undefined
+            : adaptiveLimit(limiter, heap, { target: maxHeapMb! * 0.8, decrease: 0.5 });
+      if (learner !== undefined) running.add(learner.subscribe({ error: (error: unknown) => subscriber.error(error) }));
       const admitted = source.pipe(
         // Memory before anything reads the connection (whoever sends it, what is admitted allocates); CPU after
         // the PROXY header, so that the heaviest clients are told apart by their own addresses.
