@@ -192,6 +192,7 @@ export function showStat(dir: string): Promise<Record<string, string>[]> {
       const [header, ...rows] = text.split('\n').filter((l) => l !== '');
       if (!header?.startsWith('# ')) return reject(new Error(`show stat: ${text.slice(0, 200)}`));
       const names = header.slice(2).split(',');
+      if (names[17] !== 'status') return reject(new Error(`show stat: field 18 is ${names[17]}, not status`));
       resolve(
         rows
           .map((row) => Object.fromEntries(row.split(',').map((value, i) => [names[i], value])))

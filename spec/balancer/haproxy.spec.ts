@@ -11,9 +11,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { showStat } from '../../bench/balancers/support';
 import { freePort, later, sleep } from '../support/net';
 import { startDemo, stopDemo, type Demo } from '../support/demo';
 
@@ -37,33 +38,14 @@ function ask(port: number, path: string): Promise<{ status: number; servedBy: st
   });
 }
 
-/** `show stat` on the admin socket: the servers of backend `be`, by column name. */
-function showStat(socketPath: string): Promise<Record<string, string>[]> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const socket = connect(socketPath);
-    socket.setTimeout(1000, () => socket.destroy(new Error('show stat timed out')));
-    socket.once('connect', () => socket.write('show stat\n'));
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    socket.once('error', reject);
-    socket.once('close', () => {
-      const [header, ...rows] = text.split('\n').filter((l) => l !== '');
-      if (!header?.startsWith('# ')) return reject(new Error(`show stat answered: ${text.slice(0, 200)}`));
-      const names = header.slice(2).split(',');
-      if (names[17] !== 'status') return reject(new Error(`show stat: field 18 is ${names[17]}, not status`));
-      resolve(rows.map((row) => Object.fromEntries(row.split(',').map((v, i) => [names[i], v]))).filter((r) => r.pxname === 'be'));
-    });
-  });
-}
-
 /**
  * Polls `show stat` every 50 ms, at most `ms`, until server `name`'s row satisfies `wanted`;
  * resolves with the statuses seen (field 18), in order.
  */
-async function waitFor(socketPath: string, name: string, what: string, wanted: (row: Record<string, string>) => boolean, ms: number): Promise<string[]> {
+async function waitFor(dir: string, name: string, what: string, wanted: (row: Record<string, string>) => boolean, ms: number): Promise<string[]> {
   const seen: string[] = [];
   for (const start = Date.now(); Date.now() - start < ms; await sleep(50)) {
-    const row = (await showStat(socketPath)).find((r) => r.svname === name);
+    const row = (await showStat(dir)).find((r) => r.svname === name);
     const status = row ? `${row.status} (agent: ${row.agent_status})` : 'absent';
     if (seen[seen.length - 1] !== status) seen.push(status);
     if (row && wanted(row)) return seen;
@@ -132,17 +114,17 @@ backend be
     // Up once its admin socket answers (at most 5 s).
     for (const start = Date.now(); ; await sleep(50)) {
       if (haproxy.exitCode !== null) throw new Error(`haproxy exited: ${haproxyStderr}`);
-      if (await showStat(adminSocket).then(() => true, () => false)) break;
+      if (await showStat(dir).then(() => true, () => false)) break;
       if (Date.now() - start > 5000) throw new Error(`haproxy did not start: ${haproxyStderr}`);
     }
     // UP, and its agent has answered once (the first agent check is spread over the check interval).
-    await waitFor(adminSocket, 'a', 'UP with its agent read', (r) => r.status === 'UP' && r.agent_status === 'L7OK', 5000);
+    await waitFor(dir, 'a', 'UP with its agent read', (r) => r.status === 'UP' && r.agent_status === 'L7OK', 5000);
     const demoPid = String(demo.child.pid);
 
     // Two requests held 1.5 s fill the demo (--limit 2 --queue-size 0): its listener pauses, its agent says drain.
     const sent = Date.now();
     const held = [ask(frontendPort, '/held-1'), ask(frontendPort, '/held-2')];
-    const drained = await waitFor(adminSocket, 'a', 'DRAIN (agent)', (r) => r.status === 'DRAIN (agent)', HOLD_MS - 300);
+    const drained = await waitFor(dir, 'a', 'DRAIN (agent)', (r) => r.status === 'DRAIN (agent)', HOLD_MS - 300);
     expect(drained[drained.length - 1]).toMatch(/^DRAIN \(agent\)/);
     expect(Date.now() - sent).toBeLessThan(HOLD_MS); // seen while both requests are still held
 
@@ -156,9 +138,9 @@ backend be
     // Answered, the demo has room again: its agent says `ready up N%`, and HAProxy sets it UP
     // (or "UP 2/3": a TCP check that came while the listener was paused counts one failure).
     const answered = Date.now();
-    await waitFor(adminSocket, 'a', 'UP', up, 3000);
+    await waitFor(dir, 'a', 'UP', up, 3000);
     expect(Date.now() - answered).toBeLessThan(3000);
-    const row = (await showStat(adminSocket)).find((r) => r.svname === 'a')!;
+    const row = (await showStat(dir)).find((r) => r.svname === 'a')!;
     expect(row.agent_status).toBe('L7OK'); // the agent's last answer was read: `ready up N%`
     expect(Number(row.weight)).toBeGreaterThan(0);
     expect(await ask(frontendPort, '/after')).toEqual({ status: 200, servedBy: demoPid });

@@ -8,11 +8,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDemo, stopDemo, type Demo } from '../support/demo';
+import { freePort } from '../support/net';
 
 const root = join(__dirname, '..', '..');
 const onPath = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).error === undefined;
@@ -42,14 +42,6 @@ async function outcome(port: number): Promise<{ outcome: string; ms: number }> {
     return { outcome: (error as NodeJS.ErrnoException).code ?? 'error', ms: performance.now() - start };
   }
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 
 describeWithPrometheus(title, () => {
   let demo: Demo | undefined;

@@ -1,6 +1,5 @@
 /* Real-socket helpers for the listener specs: loopback only, every wait bounded. */
-import { once } from 'node:events';
-import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { firstValueFrom, timeout, type Observable } from 'rxjs';
 
 export const WAIT_MS = 3000;
@@ -43,12 +42,5 @@ export function later(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-/** A port free on 127.0.0.1 now (for a process that must be told its port in advance). */
-export async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
+// A port free on 127.0.0.1 now (for a process that must be told its port in advance).
+export { freePort } from '../../bench/support/run';
