@@ -125,7 +125,12 @@ describeWithPrometheus(title, () => {
     expect(refusedByLoop - answered503).toBeGreaterThanOrEqual(0);
     expect(refusedByLoop - answered503).toBeLessThanOrEqual(resets);
     expect((await query('rxjs_listen_dropped_total')).map((r) => r.metric.reason).sort()).toEqual(['limit', 'per_peer', 'per_peer_rate', 'shed']);
-    expect(await single('rxjs_listen_queue_wait_seconds_count')).toBe(waited);
+    // One queue wait recorded per admission from the queue; every client that took a hold more
+    // waited there, and one admitted within moments of arriving (a slot freed just then) may not have.
+    const waits = await single('rxjs_listen_queue_wait_seconds_count');
+    expect(waits).toBe(await single('rxjs_listen_admitted_from_queue_total'));
+    expect(waits).toBeGreaterThanOrEqual(waited);
+    expect(waits).toBeLessThanOrEqual(served);
     expect(await single('rxjs_listen_queue_wait_seconds_sum')).toBeGreaterThan(waited * 0.25); // each waited one hold at least
     expect(await single('rxjs_listen_pauses_total{reason="limit"}')).toBeGreaterThanOrEqual(1);
     expect(await single('rxjs_listen_paused_seconds_total{reason="limit"}')).toBeGreaterThan(0);

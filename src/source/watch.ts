@@ -63,8 +63,7 @@ class Connection implements Accepted {
  * socket, and reports the descriptor shortage Node would hide as EMFILE. Returns the teardown (it closes nothing).
  */
 export function watch(server: Server, subscriber: Subscriber<AcceptResult>, config: WatchConfig): () => void {
-  const watcher = new Watcher(server, subscriber, config);
-  return () => watcher.unwatch();
+  return Watcher.start(server, subscriber, config);
 }
 
 /** One {@link watch}: the listener its results carry; the server's events go to handlers bound once. */
@@ -92,7 +91,7 @@ class Watcher implements ListenerControl {
   #resuming = false;
   #unwatched = false;
 
-  constructor(
+  private constructor(
     private readonly server: Server,
     private readonly subscriber: Subscriber<AcceptResult>,
     private readonly config: WatchConfig,
@@ -142,7 +141,13 @@ class Watcher implements ListenerControl {
     if (!this.#unwatched) this.#fail(error, 'accept', this.#relieved !== undefined && (error.code === 'EMFILE' || error.code === 'ENFILE'));
   };
 
-  unwatch(): void {
+  /** Watches `server` until the returned teardown runs (kept off the listener object, which results carry to users). */
+  static start(server: Server, subscriber: Subscriber<AcceptResult>, config: WatchConfig): () => void {
+    const watcher = new Watcher(server, subscriber, config);
+    return () => watcher.#unwatch();
+  }
+
+  #unwatch(): void {
     this.#unwatched = true;
     this.#closing?.unsubscribe();
     this.#flush?.abandon();
