@@ -20,31 +20,23 @@ function ask(port: number, path: string): Promise<{ status: number; connection: 
   }).finally(() => agent.destroy());
 }
 
-/** Waits (bounded) until the demo has printed a line matching `pattern` on stdout. */
-async function printed(demo: Demo & { line: string }, pattern: RegExp): Promise<RegExpExecArray> {
-  let out = demo.line;
-  const collect = (chunk: Buffer) => (out += chunk.toString());
-  demo.child.stdout!.on('data', collect);
-  try {
-    for (const started = Date.now(); Date.now() - started < 3000; await sleep(10)) {
-      const match = pattern.exec(out);
-      if (match) return match;
-    }
-    throw new Error(`the demo did not print ${pattern}: ${out}`);
-  } finally {
-    demo.child.stdout!.off('data', collect);
+/** Waits (bounded) until the demo has printed a line matching `pattern` on stdout (everything since it started). */
+async function printed(demo: Demo, pattern: RegExp): Promise<RegExpExecArray> {
+  for (const started = Date.now(); Date.now() - started < 3000; await sleep(10)) {
+    const match = pattern.exec(demo.stdout());
+    if (match) return match;
   }
+  throw new Error(`the demo did not print ${pattern}: ${demo.stdout()}`);
 }
 
 describe('the demo behind a load balancer', () => {
-  let demo: (Demo & { line: string }) | undefined;
+  let demo: Demo | undefined;
   afterEach(() => {
     if (demo?.child.exitCode === null) demo.child.kill('SIGKILL');
   });
 
   it('--health-port, --drain-ms 5000: on SIGTERM /ready fails at once, the service port still serves, and it exits 0 once clients stop', async () => {
-    const started = await startDemo(['--health-port', '0', '--drain-ms', '5000', '--drain-quiet-ms', '500']);
-    demo = { ...started, line: (started as { line?: string }).line ?? '' }; // the first chunk may hold the health line too
+    demo = await startDemo(['--health-port', '0', '--drain-ms', '5000', '--drain-quiet-ms', '500']);
     const health = Number((await printed(demo, /health on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
     expect([(await ask(health, '/live')).status, (await ask(health, '/ready')).status]).toEqual([200, 200]);
     expect(await ask(demo.port, '/before')).toEqual({ status: 200, connection: 'keep-alive' });
