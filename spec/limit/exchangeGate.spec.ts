@@ -5,10 +5,10 @@ import { Counts } from '../../src/limit/counts';
 import { ExchangeGate } from '../../src/limit/exchangeGate';
 
 /** A gate on a hand-set clock, whose turn ends run only when the test says so. */
-function gate(): { gate: ExchangeGate; at: (ms: number) => void; turnEnds: (() => void)[] } {
+function gate(queuedMs = (): number => 0): { gate: ExchangeGate; at: (ms: number) => void; turnEnds: (() => void)[] } {
   let now = 0;
   const turnEnds: (() => void)[] = [];
-  return { gate: new ExchangeGate(() => now, new Counts(), (end) => void turnEnds.push(end)), at: (ms) => void (now = ms), turnEnds };
+  return { gate: new ExchangeGate(() => now, new Counts(), (end) => void turnEnds.push(end), queuedMs), at: (ms) => void (now = ms), turnEnds };
 }
 
 describe('ExchangeGate', () => {
@@ -46,6 +46,29 @@ describe('ExchangeGate', () => {
     expect(g.gate.admits(0)).toBe(false);
     g.at(5000);
     expect(g.gate.admits(0)).toBe(false); // the rest of the turn too, however late
+  });
+
+  it('cuts a turn to a sixth of waitMs while the accept queue has held clients longer than waitMs, and only then', () => {
+    let queued = 0;
+    const g = gate(() => queued);
+    g.gate.waitMs = 30;
+    const turn = (): boolean[] => {
+      g.at(1000);
+      const first = g.gate.admits(0);
+      g.at(1005);
+      const at5 = g.gate.admits(0); // within a sixth (5 ms)
+      g.at(1006);
+      const at6 = g.gate.admits(0); // past a sixth, within waitMs
+      g.turnEnds.shift()!();
+      return [first, at5, at6];
+    };
+    expect(turn()).toEqual([true, true, true]); // nothing queued
+    queued = 30;
+    expect(turn()).toEqual([true, true, true]); // queued exactly waitMs: not longer
+    queued = 31;
+    expect(turn()).toEqual([true, true, false]); // longer: the turn's first still begins, the rest within 5 ms
+    queued = 0;
+    expect(turn()).toEqual([true, true, true]); // the queue emptied: whole turns again
   });
 
   it('checks limit before time: a request over the limit is refused and does not start the turn', () => {

@@ -1,3 +1,4 @@
+import { acceptStreak } from '../source/acceptStreak';
 import type { Counts } from './counts';
 import type { SlotToken } from './token';
 
@@ -9,6 +10,7 @@ import type { SlotToken } from './token';
  * - `waitMs`, into the loop's current turn: the loop handles every request ready when it polls in one
  *   turn, so one handled `waitMs` after the turn's first has waited that long, and so has every one
  *   behind it. The rest of the turn is answered `503` (cheap), so the next turn comes soon: CoDel's rule.
+ *   While the kernel's accept queue has held clients longer than `waitMs`, turns are cut to a sixth of it.
  */
 export class ExchangeGate {
   /** The most exchanges in flight; `Infinity`: no bound. */
@@ -23,11 +25,15 @@ export class ExchangeGate {
     this.#turnStart = -1;
   };
 
-  /** @param afterTurn Runs a function once the loop's current turn has handled what was ready (the check phase). */
+  /**
+   * @param afterTurn Runs a function once the loop's current turn has handled what was ready (the check phase).
+   * @param queuedMs How long the kernel's accept queue has held a connection at every turn, ms (`acceptStreak`).
+   */
   constructor(
     private readonly now: () => number,
     private readonly counts: Pick<Counts, 'completed' | 'shedRequests'>,
     private readonly afterTurn: (end: () => void) => void = setImmediate,
+    private readonly queuedMs: () => number = () => acceptStreak.ms(),
   ) {}
 
   /** Whether a new exchange may begin on `token`'s connection ({@link index!Token.tryBusy}); one refused is counted. */
@@ -54,6 +60,10 @@ export class ExchangeGate {
       this.afterTurn(this.#endTurn);
       return true;
     }
-    return now - this.#turnStart <= this.waitMs;
+    // While clients have waited in the kernel's accept queue longer than waitMs, a turn begins new
+    // exchanges for a sixth of it only: Node takes one connection a turn, so long turns leave each
+    // queued client (a pool's connections opened at once) waiting a whole turn (bench/RESULTS.md 18).
+    const budget = this.queuedMs() > this.waitMs ? this.waitMs / 6 : this.waitMs;
+    return now - this.#turnStart <= budget;
   }
 }
