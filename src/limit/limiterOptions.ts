@@ -46,7 +46,8 @@ export interface LimiterOptions {
   /**
    * The longest a request should wait for the event loop, in ms: those a loop turn reaches later are
    * answered at once that the server is overloaded (HTTP/1: `503`, `counts.shedRequests`), so served ones
-   * wait at most about twice this. Judged by {@link index!Token.tryBusy}. Default: none (`Infinity`).
+   * wait at most about twice this; while the accept streak (`acceptQueueMs`) is longer than this, a turn
+   * runs a sixth of it. Judged by {@link index!Token.tryBusy}. Default: none (`Infinity`).
    */
   maxWaitMs?: number;
   /**
