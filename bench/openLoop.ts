@@ -10,6 +10,8 @@
  *   npm run bench:open [-- --servers plain,fastify,demo --mode new|keepalive|both --capacity N
  *     --multiples 0.5,1,1.25,2,3,5,10 --seconds 8 --connections 100 --addresses 4 --busy-ms 5
  *     --demo-flags "--max-lag-ms 100" --json FILE --svg docs/overload.svg]
+ *   node build/bench/openLoop.js --client --mode new --rate R --seconds S --port P --server-pid PID
+ *     [--trace FILE]   (one row against a server started by hand)
  *
  * Servers, every one burning --busy-ms of CPU per response, pinned to core 0 and started afresh
  * for every row (so no row inherits another's backlog, pause or learned limit): `plain` Node
@@ -64,6 +66,8 @@ const flags = parseFlags('openLoop', {
   port: { kind: 'integer', min: 1, max: 65535 },
   'server-pid': { kind: 'integer', min: 1 },
   rate: { kind: 'number', min: 0.1, max: 100_000 },
+  // With --client: every request's due time (ms after the first's), ms to its outcome, and the outcome, a line each.
+  trace: { kind: 'string' },
 });
 const options = flags.values;
 const { seconds, connections, addresses: addressCount, 'busy-ms': busyMs } = options;
@@ -314,6 +318,7 @@ interface Result {
   goodput: number; // served within GOOD_MS of due and within the row, per second of the row
   servedMs: { p50: number; p99: number; max: number };
   failureP99Ms: number; // from due to the failure, any kind
+  failureMsByKind: Record<string, { p50: number; p99: number }>; // the same, per kind of failure
   fireLagMs: { p99: number; max: number };
   cpu: { client: number; server: number }; // shares of a core over the dispatch window
 }
@@ -338,6 +343,7 @@ async function runClient(): Promise<void> {
   if (mode === 'keepalive') await loop.connectAll();
   const cpu = await loop.run(cpuSecondsReader(serverPid)); // a server that dies mid-row leaves its last reading
   const [served, failed]: number[][] = [[], []];
+  const byKind = new Map<string, number[]>();
   let good = 0;
   // Goodput counts what was served within GOOD_MS AND by the row's end: a server that drains its
   // backlog after the row would otherwise be credited up to GOOD_MS more work time (+33% in 3 s).
@@ -345,7 +351,13 @@ async function runClient(): Promise<void> {
   for (let i = 0; i < loop.total; i++) {
     const ms = loop.end[i]! - loop.due[i]!;
     (loop.outcome[i] === 'served' ? served : failed).push(ms);
+    const kind = loop.outcome[i]!;
+    if (kind !== 'served') byKind.set(kind, byKind.get(kind) ?? []).get(kind)!.push(ms);
     if (loop.outcome[i] === 'served' && ms <= GOOD_MS && loop.end[i]! <= rowEnd) good++;
+  }
+  if (options.trace !== undefined) {
+    const line = (i: number): string => `${(loop.due[i]! - loop.due[0]!).toFixed(2)} ${(loop.end[i]! - loop.due[i]!).toFixed(2)} ${loop.outcome[i]}`;
+    writeFileSync(options.trace, `${Array.from({ length: loop.total }, (_, i) => line(i)).join('\n')}\n`);
   }
   const lag = Array.from(loop.lag);
   const result: Result = {
@@ -354,6 +366,7 @@ async function runClient(): Promise<void> {
     goodput: good / seconds,
     servedMs: { p50: median(served), p99: percentile(served, 99), max: percentile(served, 100) },
     failureP99Ms: percentile(failed, 99),
+    failureMsByKind: Object.fromEntries([...byKind].map(([kind, ms]) => [kind, { p50: median(ms), p99: percentile(ms, 99) }])),
     fireLagMs: { p99: percentile(lag, 99), max: percentile(lag, 100) },
     cpu,
   };

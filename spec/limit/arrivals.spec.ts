@@ -22,8 +22,17 @@ describe('Arrivals', () => {
   it('singles out a few among many when they bring most of the arrivals, and none of the many', () => {
     const arrivals = new Arrivals(clock);
     for (let i = 0; i < 100; i++) arrive(arrivals, `10.1.0.${i}`, 2);
-    for (const heavy of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) arrive(arrivals, heavy, 100);
+    for (let round = 0; round < 100; round++) for (const heavy of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) arrivals.record(heavy);
     expect(arrivals.heaviest().sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+  });
+
+  it('singles out only those still arriving: the overload is not whoever came just before it', () => {
+    const arrivals = new Arrivals(clock);
+    arrive(arrivals, '10.0.0.1', 50); // a warm-up, a health checker: heavy over the last second
+    for (let round = 0; round < 12; round++) for (const client of ['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5']) arrivals.record(client);
+    expect(arrivals.heaviest()).toEqual([]); // 50 of 98, not among the newest 12: refusing it would relieve nothing
+    arrivals.record('10.0.0.1');
+    expect(arrivals.heaviest()).toEqual(['10.0.0.1']); // it connects again
   });
 
   it('singles out no one when those that stand out bring less than half: refusing them would not end the overload', () => {

@@ -11,6 +11,11 @@ const MIN_ARRIVALS = 32;
 // addresses seen), and at least MIN_SHARE of all (so that chance alone does not single one out).
 const OVER_SHARE = 1.5;
 const MIN_SHARE = 1 / 16;
+// ...and only while it is still arriving: among the newest eighth of them (at least 8). The loop
+// takes one connection a turn, so when an overload begins the last second is mostly who came
+// before it (a warm-up, a health checker): refusing those relieves nothing (bench/RESULTS.md 19).
+const LATEST_SHARE = 1 / 8;
+const MIN_LATEST = 8;
 
 /**
  * The remote addresses of the last 512 connections to arrive, and which stand out: whom shedding
@@ -33,8 +38,8 @@ export class Arrivals {
   }
 
   /**
-   * The addresses that stand out among the arrivals of the last second, when together they brought
-   * more than half. None when fewer than 32 arrived; when a single address was seen (no one else to
+   * The addresses that stand out among the arrivals of the last second, still arriving, when together
+   * they brought more than half. None when fewer than 32 arrived; when a single address was seen (no one else to
    * protect: behind one balancer without the PROXY protocol, every connection has its address); or
    * when those that stand out brought less than half (refusing them would not end the overload).
    */
@@ -42,10 +47,11 @@ export class Arrivals {
     const [seen, counts, n] = this.#count();
     if (n < MIN_ARRIVALS || seen.size < 2) return [];
     const above = Math.max((OVER_SHARE * n) / seen.size, MIN_SHARE * n);
+    const latest = this.#latest(Math.max(MIN_LATEST, Math.floor(n * LATEST_SHARE)));
     const heavy: string[] = [];
     let brought = 0;
     for (const [address, count] of counts) {
-      if (count <= above) continue;
+      if (count <= above || !latest.has(address)) continue;
       heavy.push(address);
       brought += count;
     }
@@ -56,6 +62,13 @@ export class Arrivals {
   alone(): string | undefined {
     const [seen, , n] = this.#count();
     return n >= MIN_ARRIVALS && seen.size === 1 ? [...seen][0] : undefined;
+  }
+
+  /** The addresses of the newest `count` arrivals. */
+  #latest(count: number): Set<string> {
+    const latest = new Set<string>();
+    for (let k = 1; k <= count; k++) latest.add(this.#addresses[(this.#next - k) & (SIZE - 1)]!);
+    return latest;
   }
 
   /** The addresses seen in the last 10 s; how many arrivals each brought in the last second, and all of them. */
