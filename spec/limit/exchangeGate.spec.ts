@@ -3,6 +3,9 @@
  * variable, so every case is exact. */
 import { Counts } from '../../src/limit/counts';
 import { ExchangeGate } from '../../src/limit/exchangeGate';
+import { Limiter } from '../../src/limit/limiter';
+import { keptBatch } from '../../src/source/queueFlush';
+import { fakeSocket } from '../marbles';
 
 /** A gate on a hand-set clock, whose turn ends run only when the test says so. */
 function gate(queuedMs = (): number => 0): { gate: ExchangeGate; at: (ms: number) => void; turnEnds: (() => void)[] } {
@@ -128,5 +131,21 @@ describe('ExchangeGate', () => {
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
     expect(real.admits(0)).toBe(true); // the turn ended: fresh
+  });
+});
+
+describe('ExchangeGate and a pause\'s kept batch', () => {
+  it("admits the first request of a connection a pause kept whatever the bounds, and only its first", () => {
+    const limiter = new Limiter(10);
+    limiter.setExchangeLimit(1);
+    const busy = limiter.admit(fakeSocket())!;
+    expect(busy.tryBusy()).toBe(true); // the one exchange the limit allows
+    const kept = fakeSocket();
+    keptBatch.add(kept);
+    const [other, batch] = [limiter.admit(fakeSocket())!, limiter.admit(kept)!];
+    expect([other.tryBusy(), batch.tryBusy()]).toEqual([false, true]); // the batch's request is admitted over the limit
+    batch.idle();
+    expect(batch.tryBusy()).toBe(false); // its next one is judged as any other
+    expect([keptBatch.has(kept), limiter.counts.shedRequests]).toEqual([false, 2]);
   });
 });

@@ -74,7 +74,7 @@ describe('acceptLoop', () => {
   });
 
   it('hands listen what its pauses need: a 503 for what the accept queue held, the newest kept as a batch', () => {
-    expect(acceptLoop({ logger: false }).listenOptions).toEqual({ refuse: expect.any(Function), keepNewest: { ms: 50, holdMs: 100 }, announcePause: 0 });
+    expect(acceptLoop({ logger: false }).listenOptions).toEqual({ refuse: expect.any(Function), keepNewest: { ms: 67, holdMs: 100 }, announcePause: 0 });
     expect(acceptLoop({ maxLagMs: 0, announcePauseMs: 200, logger: false }).listenOptions).toEqual({ refuse: expect.any(Function), keepNewest: undefined, announcePause: 200 });
   });
 

@@ -1,11 +1,16 @@
 /* Flushing the accept queue before a pause closes the listening socket: turns are ended by hand
  * (the afterTurn the flush is given), so which turn took a connection is exact. */
 import type { Socket } from 'node:net';
-import { QueueFlush } from '../../src/source/queueFlush';
+import { keptBatch, QueueFlush } from '../../src/source/queueFlush';
 import { fakeSocket } from '../marbles';
 
 /** A flush whose turn checks run only when `turn()` says the loop reached its check phase. */
-function flush(refuse: (socket: Socket) => void = () => undefined, keep?: { count: () => number; passed: [readonly Socket[], boolean][] }, onClose: () => void = () => undefined) {
+function flush(
+  refuse: (socket: Socket) => void = () => undefined,
+  keep?: { count: () => number; passed: [readonly Socket[], boolean][] },
+  onClose: () => void = () => undefined,
+  atOnce = 0,
+) {
   const checks: (() => void)[] = [];
   let closes = 0;
   const refused: Socket[] = [];
@@ -20,6 +25,7 @@ function flush(refuse: (socket: Socket) => void = () => undefined, keep?: { coun
     },
     (check) => void checks.push(check),
     keep === undefined ? undefined : { count: keep.count, pass: (sockets, closed) => void keep.passed.push([sockets, closed]) },
+    atOnce,
   );
   /** Ends the turn: runs the checks scheduled so far (not the ones they schedule). */
   const turn = (): void => checks.splice(0).forEach((check) => check());
@@ -160,6 +166,22 @@ describe('QueueFlush', () => {
     expect(d.closes()).toBe(2);
   });
 
+  it('answers the first atOnce connections refused as it takes them (they waited longest), the rest once closed; again in the next flush', () => {
+    const events: string[] = [];
+    const sockets = [fakeSocket(), fakeSocket(), fakeSocket()];
+    const d = flush((socket) => void events.push(`refuse ${sockets.indexOf(socket)}`), undefined, () => void events.push('close'), 2);
+    d.queue.start();
+    sockets.forEach((socket) => d.queue.take(socket));
+    expect(events).toEqual(['refuse 0', 'refuse 1']);
+    d.turn();
+    d.turn();
+    expect(events).toEqual(['refuse 0', 'refuse 1', 'close', 'refuse 2']);
+    expect(d.queue.refused).toBe(3);
+    d.queue.start();
+    d.queue.take(sockets[0]!);
+    expect(events.at(-1)).toBe('refuse 0');
+  });
+
   describe('with keep', () => {
     it('keeps the newest count() connections, refusing the older ones, and hands them on after the close', () => {
       const passed: [readonly Socket[], boolean][] = [];
@@ -173,6 +195,7 @@ describe('QueueFlush', () => {
       d.turn(); // none taken: empty, closed
       expect([d.closes(), d.refused, passed]).toEqual([1, sockets.slice(0, 2), [[sockets.slice(2), true]]]);
       expect(reads).toBe(1); // read once, as the flush began
+      expect(sockets.map((socket) => keptBatch.has(socket))).toEqual([false, false, true, true]); // a batch: the limiter admits their first requests
     });
 
     it('hands the kept connections on, not closed, when the flush is cancelled', () => {
@@ -184,6 +207,7 @@ describe('QueueFlush', () => {
       d.queue.cancel();
       d.turn();
       expect([d.closes(), d.queue.refused, passed]).toEqual([0, 0, [[[socket], false]]]);
+      expect(keptBatch.has(socket)).toBe(false); // the listener stayed open: no batch
     });
 
     it('destroys the kept connections and never closes when abandoned (the listener unsubscribed)', () => {

@@ -1,4 +1,5 @@
 import { acceptStreak } from '../source/acceptStreak';
+import { keptBatch } from '../source/queueFlush';
 import type { Counts } from './counts';
 import type { SlotToken } from './token';
 
@@ -36,9 +37,13 @@ export class ExchangeGate {
     private readonly queuedMs: () => number = () => acceptStreak.ms(),
   ) {}
 
-  /** Whether a new exchange may begin on `token`'s connection ({@link index!Token.tryBusy}); one refused is counted. */
+  /**
+   * Whether a new exchange may begin on `token`'s connection ({@link index!Token.tryBusy}); one refused is counted.
+   * The first request of a connection a pause kept ({@link keptBatch}) is admitted whatever the bounds.
+   */
   admitsOn(token: SlotToken): boolean {
     if (this.admits(this.inFlight - (token.exchanges > 0 ? 1 : 0))) return true;
+    if (token.exchanges === 0 && keptBatch.delete(token.socket)) return true;
     this.counts.shedRequests++;
     return false;
   }

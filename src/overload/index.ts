@@ -9,7 +9,7 @@ export { pauseUnderPressure, type PauseUnderPressureOptions, type Pressure, type
 export { adaptiveLimit, type AdaptiveLimitOptions } from './adaptiveLimit';
 export { targetLimit, type TargetLimitOptions } from './targetLimit';
 export { type MonitorOptions } from './monitors/options';
-export { acceptQueueMs } from './monitors/acceptQueue';
+export { acceptQueueMs, type AcceptQueueOptions } from './monitors/acceptQueue';
 export { eventLoopBusyMs } from './monitors/eventLoopBusy';
 export { eventLoopDelayMs } from './monitors/eventLoopDelay';
 export { eventLoopUtilization } from './monitors/eventLoopUtilization';

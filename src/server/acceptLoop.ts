@@ -21,6 +21,9 @@ import { parseAddressList } from '../util/addresses';
 import { checkBoolean, checkInteger, checkKnownOptions, checkNumber } from '../util/validate';
 import { logFunction, type LogFunction, type Logger } from './log';
 
+// A turn this long, ms per connection taken, is serving work, not only taking connections (~0.3-0.5 ms).
+const SLOW_TURN_MS = 2;
+
 /** The accept loop's policy: the options of {@link acceptLoop}, and of `listenAndServe` besides its own. */
 export interface AcceptLoopOptions {
   /** Live connections at most, an integer >= 1. Default 1000. */
@@ -116,15 +119,20 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
   if (useProxyProtocol) parseAddressList(trusted, name('trustedProxies'));
   const readProxyHeader = useProxyProtocol ? proxyProtocol({ trusted }) : identity;
 
-  // The overload policy measured in bench/RESULTS.md section 17. With maxLagMs T: a request reached more than T/3 into a
-  // busy turn is answered 503, its connection kept; no more exchanges in flight than finish within T (idle keep-alive not
-  // counted); an accept queue that held a connection at every turn for T/2 pauses the listener, its newest T/2 kept as a
-  // batch, the rest answered 503 (a T/4 threshold paused on a burst of 100 connects). ELU over 20 ms; the heap every 100 ms (a
+  // The overload policy measured in bench/RESULTS.md sections 17 and 19. With maxLagMs T: a request reached more than T/3
+  // into a busy turn is answered 503, its connection kept; no more exchanges in flight than finish within T (idle keep-alive
+  // not counted); an accept queue that held a connection at every turn for T/3 while the turns served work (2 ms or more a
+  // turn), or for T/2 however short they were (a T/4 threshold paused on a burst of 100 idle connects), pauses the listener,
+  // its newest 2T/3 kept as a batch (its first requests admitted whatever the turn), the rest answered 503. ELU over 20 ms; the heap every 100 ms (a
   // handler can pass V8's limit within a second), RSS every 1 s, after a GC above the resume mark (paused, nothing
   // allocates). The limit follows the heap only without maxLagMs: two learners would overwrite each other.
   const queueMs = Math.max(1, Math.round(maxLagMs / 2));
   const cpu: Pressure[] = [];
-  if (maxLagMs > 0) cpu.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: queueMs, below: 0, unit: 'ms' });
+  if (maxLagMs > 0) {
+    cpu.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: queueMs, below: 0, unit: 'ms' });
+    const slowTurns = acceptQueueMs({ every: 5, minTurnMs: SLOW_TURN_MS });
+    cpu.push({ name: 'acceptQueueBusyTurns', samples: slowTurns, above: Math.max(1, Math.round(maxLagMs / 3)), below: 0, unit: 'ms' });
+  }
   if (maxElu !== undefined) cpu.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: maxElu });
   const heap = maxHeapMb === undefined ? undefined : heapUsedMiB({ every: 100, collectAbove: maxHeapMb * 0.8 });
   const memory: Pressure[] = [];
@@ -173,7 +181,7 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
       running.add(admitted.subscribe(subscriber));
       return running;
     });
-  const listenOptions = { refuse, keepNewest: maxLagMs > 0 ? { ms: queueMs, holdMs: maxLagMs } : undefined, announcePause };
+  const listenOptions = { refuse, keepNewest: maxLagMs > 0 ? { ms: Math.max(1, Math.round((2 * maxLagMs) / 3)), holdMs: maxLagMs } : undefined, announcePause };
   return Object.assign(operator, { limiter, metrics, status, listenOptions });
 }
 

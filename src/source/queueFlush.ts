@@ -1,6 +1,13 @@
 import type { Socket } from 'node:net';
 import { endSocket } from '../util/endSocket';
 
+/**
+ * The connections a flush kept and handed on once the listening socket closed: a batch sized by the
+ * loop's own pace, whose first requests the limiter admits whatever the turn (`ExchangeGate`):
+ * shedding them after keeping them wasted the batch (bench/RESULTS.md 19).
+ */
+export const keptBatch = new WeakSet<Socket>();
+
 /** Which connections a flush keeps for the pipeline instead of refusing them (see `WatchOptions.keepNewest`). */
 export interface Keep {
   /** How many of the newest connections taken while flushing to keep: read once, as a flush begins. */
@@ -12,8 +19,10 @@ export interface Keep {
 /**
  * Empties a listening socket's accept queue before it closes for a pause, which would reset the
  * clients queued. Node takes one connection per loop turn (measured): the socket closes at the
- * first turn that took none, and only then do the connections taken go to `refuse` (answered while
- * open, a retry storm kept the queue from ever emptying: RESULTS 17), or with `keep` the newest downstream.
+ * first turn that took none. The first `atOnce` connections refused are answered as they are taken
+ * (the queue is first in, first out: they waited longest); the rest only once the socket is closed
+ * (all answered while open, a retry storm kept the queue from ever emptying: RESULTS 17). With
+ * `keep`, the newest go downstream instead.
  */
 export class QueueFlush {
   #flushing = false;
@@ -21,6 +30,8 @@ export class QueueFlush {
   // A check is scheduled (one at a time: a flush cancelled and begun again must not judge a turn twice).
   #checking = false;
   #refused = 0;
+  // Answered as taken in this flush (at most `atOnce`).
+  #answered = 0;
   // Connections taken: to be refused when the flush ends, and the newest kept for the pipeline (at most #keep).
   readonly #refusing: Socket[] = [];
   readonly #kept: Socket[] = [];
@@ -32,6 +43,7 @@ export class QueueFlush {
     private readonly close: () => void,
     private readonly afterTurn: (check: () => void) => void = setImmediate,
     private readonly keep?: Keep,
+    private readonly atOnce = 0,
   ) {}
 
   /** Whether the queue is being flushed: connections go to `take`. */
@@ -49,6 +61,7 @@ export class QueueFlush {
     if (this.#flushing) return;
     this.#flushing = true;
     this.#keep = this.keep?.count() ?? 0;
+    this.#answered = 0;
     // The turn under way may be past its poll: judge from the next whole turn on.
     this.#tookOne = true;
     if (!this.#checking) {
@@ -72,7 +85,7 @@ export class QueueFlush {
     for (const socket of this.#kept.splice(0)) socket.destroy();
   }
 
-  /** A connection accepted while flushing: kept if among the newest `keep.count()` (pushing the oldest kept out), else refused when the flush ends. */
+  /** A connection accepted while flushing: kept if among the newest `keep.count()` (pushing the oldest kept out), else refused (at once, or when the flush ends). */
   take(socket: Socket): void {
     this.#tookOne = true;
     if (this.#keep > 0) {
@@ -81,6 +94,10 @@ export class QueueFlush {
       socket = this.#kept.shift()!;
     }
     this.#refused++;
+    if (this.#answered < this.atOnce) {
+      this.#answered++;
+      return endSocket(this.refuse, socket);
+    }
     this.#refusing.push(socket);
   }
 
@@ -103,6 +120,8 @@ export class QueueFlush {
   }
 
   #passKept(closed: boolean): void {
-    if (this.#kept.length > 0) this.keep!.pass(this.#kept.splice(0), closed);
+    if (this.#kept.length === 0) return;
+    if (closed) for (const socket of this.#kept) keptBatch.add(socket);
+    this.keep!.pass(this.#kept.splice(0), closed);
   }
 }
