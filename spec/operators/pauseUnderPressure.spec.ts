@@ -61,6 +61,23 @@ describe('pauseUnderPressure', () => {
     });
   });
 
+  it('resumes at minPause when the last reading was back down, though no reading comes then; a reading up again cancels it', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, hot, flush }) => {
+      const calm = new FakeListener(() => scheduler.now());
+      const upAgain = new FakeListener(() => scheduler.now());
+      const pressured = (listener: FakeListener, marbles: string): void =>
+        void cold('a', { a: accepted(listener) })
+          .pipe(pauseUnderPressure([{ name: 'queue', samples: hot(marbles, { h: 60, l: 0 }), above: 50, below: 0 }], { minPause: 6, scheduler }))
+          .subscribe();
+      pressured(calm, '-h-l'); // a monitor whose period stretched while calm: no reading at 7
+      pressured(upAgain, '-h-l-h');
+      flush();
+      expect(calm.events).toEqual(['pause@1', 'resume@7']);
+      expect(upAgain.events).toEqual(['pause@1']);
+    });
+  });
+
   it('keeps the listener paused while any signal holds it, each with its own reason', () => {
     const scheduler = testScheduler();
     scheduler.run(({ hot, cold, flush }) => {

@@ -1,4 +1,4 @@
-import { asyncScheduler, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscriber } from 'rxjs';
+import { asyncScheduler, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { Accepted, ListenerControl } from '../errors/result';
 import { Limiter } from '../limit/limiter';
 import { checkDelay, checkFunction, checkInstance, checkKnownOptions, checkScheduler, checkString, optionNames, show } from '../util/validate';
@@ -101,7 +101,14 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
     let loggedAt = -Infinity;
     let suppressed = 0;
     // Each signal over its threshold since `since`, or not; while over, it sheds or holds the listeners paused.
-    const states = signals.map((signal) => ({ signal, since: undefined as number | undefined, shedding: false, pauses: new ListenerPauses(`pressure:${signal.name}`) }));
+    // `calm`: the resume scheduled at minPause, the signal back down before it.
+    const states = signals.map((signal) => ({
+      signal,
+      since: undefined as number | undefined,
+      shedding: false,
+      calm: undefined as Subscription | undefined,
+      pauses: new ListenerPauses(`pressure:${signal.name}`),
+    }));
     const unwatch = shedHeaviest?.watchArrivals();
 
     const log = ({ name, above, below, unit = '' }: (typeof signals)[number], value: number, at: number, shed: readonly string[]): void => {
@@ -124,19 +131,35 @@ export function pauseUnderPressure<R extends Pick<Accepted, 'listener'>>(
       return shed;
     };
 
+    const resume = (state: (typeof states)[number]): void => {
+      state.calm?.unsubscribe();
+      state.calm = undefined;
+      state.since = undefined;
+      state.shedding = false;
+      state.pauses.release();
+      if (states.every((other) => other.since === undefined)) shedHeaviest?.stopShedding();
+    };
+
     const reading = (state: (typeof states)[number], value: number): void => {
       const { signal } = state;
-      if (state.since === undefined && value > signal.above) {
-        state.since = scheduler.now();
-        log(signal, value, state.since, act(state));
-      } else if (state.since !== undefined && value <= signal.below && scheduler.now() - state.since >= minPause) {
-        state.since = undefined;
-        state.shedding = false;
-        state.pauses.release();
-        if (states.every((other) => other.since === undefined)) shedHeaviest?.stopShedding();
-      } else if (state.since !== undefined && shedHeaviest !== undefined) {
-        act(state);
+      if (state.since === undefined) {
+        if (value > signal.above) {
+          state.since = scheduler.now();
+          log(signal, value, state.since, act(state));
+        }
+        return;
       }
+      const wait = state.since + minPause - scheduler.now();
+      if (value <= signal.below && wait <= 0) return resume(state);
+      if (value > signal.below) {
+        state.calm?.unsubscribe();
+        state.calm = undefined;
+      } else if (state.calm === undefined) {
+        // Back down before minPause: resume then, unless a reading goes up again (a calm monitor's
+        // period stretches: waiting for its next reading held the listener closed for nothing).
+        subscriber.add((state.calm = scheduler.schedule(() => resume(state), wait)));
+      }
+      if (shedHeaviest !== undefined) act(state);
     };
 
     for (const state of states) subscriber.add(state.signal.samples.subscribe(forward(subscriber, (value: number) => reading(state, value), () => undefined)));
