@@ -106,6 +106,21 @@ describe('Arrivals', () => {
 });
 
 describe('Limiter.shedHeaviest', () => {
+  it('admits a refused address one connection at a time, the next once the one in service has closed', () => {
+    const limiter = new Limiter(1000);
+    const stop = limiter.watchArrivals();
+    for (let i = 0; i < 100; i++) limiter.admit(fakeSocket('10.0.0.1'))?.release();
+    limiter.admit(fakeSocket('10.0.0.2'))?.release();
+    expect(limiter.shedHeaviest()).toEqual(['10.0.0.1']);
+    const serving = fakeSocket('10.0.0.1');
+    expect([limiter.admit(serving) !== undefined, limiter.admit(fakeSocket('10.0.0.1')) !== undefined]).toEqual([true, false]);
+    expect(limiter.admit(fakeSocket('10.0.0.2')) !== undefined).toBe(true); // the others as before
+    serving.destroy();
+    expect([limiter.admit(fakeSocket('10.0.0.1')) !== undefined, limiter.admit(fakeSocket('10.0.0.1')) !== undefined]).toEqual([true, false]);
+    expect(limiter.counts.droppedHeaviest).toBe(2);
+    stop();
+  });
+
   it('refuses the heaviest until stopShedding; with one address alone, looks for 30 ms at most once a second', () => {
     testScheduler().run(({ cold, flush }) => {
       const limiter = new Limiter(1000); // its clock is asyncScheduler's, virtual here
@@ -121,10 +136,10 @@ describe('Limiter.shedHeaviest', () => {
         if (at === 'c') seen.push(limiter.shedHeaviest(), open('10.0.0.1')); // 30: over, no one else: pause
         if (at === 'd') (limiter.stopShedding(), flood(100), seen.push(limiter.shedHeaviest())); // 100: within a second of the last look
         if (at === 'e') seen.push(limiter.shedHeaviest()); // 1000: a second later, a look again
-        if (at === 'f') (flood(100), open('10.0.0.2'), seen.push(limiter.shedHeaviest(), open('10.0.0.2'), open('10.0.0.1'))); // another client: the flood is shed
+        if (at === 'f') (flood(100), open('10.0.0.2'), seen.push(limiter.shedHeaviest(), open('10.0.0.2'), open('10.0.0.1'), open('10.0.0.1'))); // another client: the flood is shed, one at a time
       });
       flush();
-      expect(seen).toEqual([['10.0.0.1'], 'x', ['10.0.0.1'], 'x', [], 'o', [], ['10.0.0.1'], ['10.0.0.1'], 'o', 'x']);
+      expect(seen).toEqual([['10.0.0.1'], 'x', ['10.0.0.1'], 'x', [], 'o', [], ['10.0.0.1'], ['10.0.0.1'], 'o', 'o', 'x']);
       expect(limiter.counts.droppedHeaviest).toBe(3);
       stop();
       expect(limiter.shedHeaviest()).toEqual([]);

@@ -5,7 +5,8 @@ import { Counts } from '../../src/limit/counts';
 import { ExchangeGate } from '../../src/limit/exchangeGate';
 import { Limiter } from '../../src/limit/limiter';
 import { keptBatch } from '../../src/source/queueFlush';
-import { fakeSocket } from '../marbles';
+import { asyncScheduler } from 'rxjs';
+import { fakeSocket, testScheduler } from '../marbles';
 
 /** A gate on a hand-set clock, whose turn ends run only when the test says so. */
 function gate(queuedMs = (): number => 0): { gate: ExchangeGate; at: (ms: number) => void; turnEnds: (() => void)[] } {
@@ -134,18 +135,26 @@ describe('ExchangeGate', () => {
   });
 });
 
-describe('ExchangeGate and a pause\'s kept batch', () => {
-  it("admits the first request of a connection a pause kept whatever the bounds, and only its first", () => {
-    const limiter = new Limiter(10);
-    limiter.setExchangeLimit(1);
-    const busy = limiter.admit(fakeSocket())!;
-    expect(busy.tryBusy()).toBe(true); // the one exchange the limit allows
-    const kept = fakeSocket();
-    keptBatch.add(kept);
-    const [other, batch] = [limiter.admit(fakeSocket())!, limiter.admit(kept)!];
-    expect([other.tryBusy(), batch.tryBusy()]).toEqual([false, true]); // the batch's request is admitted over the limit
-    batch.idle();
-    expect(batch.tryBusy()).toBe(false); // its next one is judged as any other
-    expect([keptBatch.has(kept), limiter.counts.shedRequests]).toEqual([false, 2]);
+describe("ExchangeGate and a pause's kept batch", () => {
+  it('admits the first request of a connection a pause kept whatever the bounds until its time is up, and only its first', () => {
+    testScheduler().run(({ flush }) => {
+      const limiter = new Limiter(10); // its clock is asyncScheduler's, virtual here
+      limiter.setExchangeLimit(1);
+      const busy = limiter.admit(fakeSocket())!;
+      expect(busy.tryBusy()).toBe(true); // the one exchange the limit allows
+      const [kept, late] = [fakeSocket(), fakeSocket()];
+      keptBatch.set(kept, 50);
+      keptBatch.set(late, 50);
+      const [other, batch] = [limiter.admit(fakeSocket())!, limiter.admit(kept)!];
+      expect([other.tryBusy(), batch.tryBusy()]).toEqual([false, true]); // the batch's request is admitted over the limit
+      batch.idle();
+      expect(batch.tryBusy()).toBe(false); // its next one is judged as any other
+      const lateToken = limiter.admit(late)!;
+      let lateAdmitted: boolean | undefined;
+      asyncScheduler.schedule(() => (lateAdmitted = lateToken.tryBusy()), 51); // past its batch's time
+      flush();
+      expect(lateAdmitted).toBe(false);
+      expect([keptBatch.has(kept), keptBatch.has(late), limiter.counts.shedRequests]).toEqual([false, false, 3]);
+    });
   });
 });

@@ -39,11 +39,12 @@ export class ExchangeGate {
 
   /**
    * Whether a new exchange may begin on `token`'s connection ({@link index!Token.tryBusy}); one refused is counted.
-   * The first request of a connection a pause kept ({@link keptBatch}) is admitted whatever the bounds.
+   * The first request of a connection a pause kept ({@link keptBatch}) is admitted whatever the bounds, until its batch's time is up.
    */
   admitsOn(token: SlotToken): boolean {
     if (this.admits(this.inFlight - (token.exchanges > 0 ? 1 : 0))) return true;
-    if (token.exchanges === 0 && keptBatch.delete(token.socket)) return true;
+    const until = token.exchanges === 0 ? keptBatch.get(token.socket) : undefined;
+    if (until !== undefined && keptBatch.delete(token.socket) && this.now() <= until) return true;
     this.counts.shedRequests++;
     return false;
   }

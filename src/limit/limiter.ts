@@ -181,8 +181,9 @@ export class Limiter {
   /**
    * Under overload, refuses first the clients that cause it: until {@link Limiter.stopShedding}, new
    * connections from the addresses that brought most of those of the last second are closed before a
-   * byte is read (`counts.droppedHeaviest`); a single address seen is refused for a 30 ms look, at
-   * most once a second. Called again, it judges again.
+   * byte is read (`counts.droppedHeaviest`), but one at a time each, admitted until it closes (so
+   * that a flood is still served at the loop's pace); a single address seen is refused whole for a
+   * 30 ms look, at most once a second. Called again, it judges again.
    *
    * @returns The addresses now refused; none when no address stands out: refuse everyone then (pause).
    */

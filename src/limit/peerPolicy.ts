@@ -34,7 +34,7 @@ export class PeerPolicy {
 
   /** Judges a new connection before a byte is read: the counter it is refused under, or `undefined`. */
   screen(socket: Socket): 'droppedHeaviest' | 'droppedPerPeerRate' | undefined {
-    if (this.shedding.watching && this.shedding.refuses(socket.remoteAddress ?? '')) return 'droppedHeaviest';
+    if (this.shedding.watching && this.shedding.refuses(socket)) return 'droppedHeaviest';
     if (this.#rates === undefined) return undefined;
     const address = socket.remoteAddress ?? '';
     return this.#rates.take(this.#rateBits === undefined ? address : ipv6Prefix(address, this.#rateBits)) ? undefined : 'droppedPerPeerRate';

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Arrivals } from './arrivals';
 
 // How long a look at the accept queue lasts, ms (see judge), at most once in LOOK_EVERY_MS:
@@ -14,6 +15,8 @@ export class Shedding {
   #shed: ReadonlySet<string> | undefined;
   #lookUntil = 0;
   #lookedAt = -Infinity;
+  // The refused addresses with a connection admitted all the same, until it closes: one each at a time.
+  readonly #serving = new Set<string>();
 
   /** @param now The clock, ms. */
   constructor(private readonly now: () => number) {}
@@ -37,10 +40,22 @@ export class Shedding {
     };
   }
 
-  /** Records a connection from `address` and says whether it is refused. Only while watching. */
-  refuses(address: string): boolean {
+  /**
+   * Records a connection and says whether it is refused. Only while watching. A refused address keeps
+   * one connection admitted at a time (outside a look): refusing it whole left the loop answering
+   * `503`s to a flood that came straight back (a tenth of capacity served: bench/RESULTS.md 19), where
+   * one in service is served about one turn in a few, and everyone else still waits behind turns
+   * that mostly cost a refusal.
+   */
+  refuses(socket: Socket): boolean {
+    const address = socket.remoteAddress ?? '';
     this.#arrivals!.record(address);
-    return this.#shed !== undefined && this.#shed.has(address) && (this.#lookUntil === 0 || this.now() < this.#lookUntil);
+    if (this.#shed === undefined || !this.#shed.has(address)) return false;
+    if (this.#lookUntil !== 0) return this.now() < this.#lookUntil;
+    if (this.#serving.has(address)) return true;
+    this.#serving.add(address);
+    socket.once('close', () => this.#serving.delete(address));
+    return false;
   }
 
   /**

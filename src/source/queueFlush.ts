@@ -2,11 +2,12 @@ import type { Socket } from 'node:net';
 import { endSocket } from '../util/endSocket';
 
 /**
- * The connections a flush kept and handed on once the listening socket closed: a batch sized by the
- * loop's own pace, whose first requests the limiter admits whatever the turn (`ExchangeGate`):
- * shedding them after keeping them wasted the batch (bench/RESULTS.md 19).
+ * The connections a pause kept and handed on once the listening socket closed, each with the time
+ * (scheduler ms) until which the limiter admits its first request whatever the turn (`ExchangeGate`):
+ * the batch was sized by the loop's own pace to be served in that time, and shedding it wasted it;
+ * what it cannot serve by then (the pace misjudged the work) is judged as any other (RESULTS 19).
  */
-export const keptBatch = new WeakSet<Socket>();
+export const keptBatch = new WeakMap<Socket, number>();
 
 /** Which connections a flush keeps for the pipeline instead of refusing them (see `WatchOptions.keepNewest`). */
 export interface Keep {
@@ -120,8 +121,6 @@ export class QueueFlush {
   }
 
   #passKept(closed: boolean): void {
-    if (this.#kept.length === 0) return;
-    if (closed) for (const socket of this.#kept) keptBatch.add(socket);
-    this.keep!.pass(this.#kept.splice(0), closed);
+    if (this.#kept.length > 0) this.keep!.pass(this.#kept.splice(0), closed);
   }
 }

@@ -7,7 +7,7 @@ import { acceptStreak } from './acceptStreak';
 import { onConnectionClosed } from './connectionCloses';
 import { defaultHeadroom, fileShortage, openFileCount, openFilesEvery, readOpenFileLimit, socketFd } from './fileLimit';
 import { Pauses } from './pauses';
-import { QueueFlush, type Keep } from './queueFlush';
+import { keptBatch, QueueFlush, type Keep } from './queueFlush';
 
 // How many connections a pause's flush answers as it takes them, the longest-queued: with more, clients
 // that retry at once keep the queue from emptying; with none, the 503s came 10-15 ms later at 10x (RESULTS 19).
@@ -39,7 +39,7 @@ export interface WatchOptions {
 
 /** {@link WatchOptions.keepNewest}: how many connections to keep, and for how long. */
 export interface KeepNewest {
-  /** Keep as many as the loop took in this many ms before the pause (one connection a turn): an integer >= 1. */
+  /** Keep as many as the loop took in this many ms before the pause (one connection a turn), their first requests admitted by the limiter for as long: an integer >= 1. */
   ms: number;
   /** The longest the listener stays closed while the kept connections are served, ms. Default 100. */
   holdMs?: number;
@@ -252,6 +252,8 @@ class Watcher implements ListenerControl {
       count: () => Math.floor(ms / (acceptStreak.msPerConnection() ?? Infinity)),
       pass: (sockets, closed) => {
         if (closed) {
+          const until = this.#scheduler.now() + ms;
+          for (const socket of sockets) keptBatch.set(socket, until);
           const release = this.#pauses.hold('batch');
           let open = sockets.length;
           const gone = (): void => {
