@@ -182,6 +182,17 @@ describe('QueueFlush', () => {
     expect(events.at(-1)).toBe('refuse 0');
   });
 
+  it("counts every flush's refusals in the process (refusedInProcess), kept ones not", () => {
+    const before = QueueFlush.refusedInProcess;
+    const [a, b] = [flush(), flush(undefined, { count: () => 1, passed: [] })];
+    a.queue.start();
+    b.queue.start();
+    a.queue.take(fakeSocket());
+    b.queue.take(fakeSocket()); // kept
+    b.queue.take(fakeSocket()); // the first kept is pushed out: refused
+    expect(QueueFlush.refusedInProcess - before).toBe(2);
+  });
+
   describe('with keep', () => {
     it('keeps the newest count() connections, refusing the older ones, and hands them on after the close', () => {
       const passed: [readonly Socket[], boolean][] = [];

@@ -1,4 +1,4 @@
-import { identity, Observable, Subscription, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
+import { defer, identity, map, Observable, Subscription, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
 import type { Accepted, AcceptResult } from '../errors/result';
 import { LoopStatus } from '../balancer/loopStatus';
 import { Limiter } from '../limit/limiter';
@@ -16,6 +16,7 @@ import { heapUsedMiB, rssMiB } from '../overload/monitors/memory';
 import { serviceTimeMs } from '../overload/monitors/serviceTime';
 import { targetLimit } from '../overload/targetLimit';
 import { serviceUnavailable } from '../protocol/serviceUnavailable';
+import { QueueFlush } from '../source/queueFlush';
 import type { WatchOptions } from '../source/watch';
 import { parseAddressList } from '../util/addresses';
 import { checkBoolean, checkInteger, checkKnownOptions, checkNumber } from '../util/validate';
@@ -23,6 +24,32 @@ import { logFunction, type LogFunction, type Logger } from './log';
 
 // A turn this long, ms per connection taken, is serving work, not only taking connections (~0.3-0.5 ms).
 const SLOW_TURN_MS = 2;
+
+/**
+ * The accept queue's streak while turns serve work, read only while pauses find an excess. Pausing sooner pays when a
+ * pause finds more queued than its batch keeps: the rest, answered 503, are told sooner. While pauses find no excess
+ * (the batch kept all there was: about 1x-1.25x of capacity), pausing sooner only refused clients the loop would have
+ * served (0.80-0.91 of capacity on Node 20, bench/RESULTS.md 19): a streak then reads 0 here, and the T/2 signal decides.
+ * Judged as each slow streak begins: did the flushes refuse anyone since the last one began (the first one: yes)?
+ */
+function busyTurnsWithExcess(): Observable<number> {
+  return defer(() => {
+    let refusedBefore = -1;
+    let excess = true;
+    let streak = false;
+    return acceptQueueMs({ every: 5, minTurnMs: SLOW_TURN_MS }).pipe(
+      map((ms) => {
+        if (ms > 0 && !streak) {
+          const refused = QueueFlush.refusedInProcess;
+          excess = refused > refusedBefore;
+          refusedBefore = refused;
+        }
+        streak = ms > 0;
+        return excess ? ms : 0;
+      }),
+    );
+  });
+}
 
 /** The accept loop's policy: the options of {@link acceptLoop}, and of `listenAndServe` besides its own. */
 export interface AcceptLoopOptions {
@@ -122,16 +149,17 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
   // The overload policy measured in bench/RESULTS.md sections 17 and 19. With maxLagMs T: a request reached more than T/3
   // into a busy turn is answered 503, its connection kept; no more exchanges in flight than finish within T (idle keep-alive
   // not counted); an accept queue that held a connection at every turn for T/3 while the turns served work (2 ms or more a
-  // turn), or for T/2 however short they were (a T/4 threshold paused on a burst of 100 idle connects), pauses the listener,
-  // its newest 2T/3 kept as a batch (its first requests admitted whatever the turn), the rest answered 503. ELU over 20 ms; the heap every 100 ms (a
-  // handler can pass V8's limit within a second), RSS every 1 s, after a GC above the resume mark (paused, nothing
-  // allocates). The limit follows the heap only without maxLagMs: two learners would overwrite each other.
+  // turn) and pauses found an excess, or for T/2 however short they were (a T/4 threshold paused on a burst of 100 idle
+  // connects), pauses the listener,
+  // its newest 2T/3 kept as a batch (their first requests admitted whatever the turn), the rest answered 503. ELU over
+  // 20 ms; the heap every 100 ms (a handler can pass V8's limit within a second), RSS every 1 s, after a GC above the
+  // resume mark (paused, nothing allocates). The limit follows the heap only without maxLagMs: two learners would
+  // overwrite each other.
   const queueMs = Math.max(1, Math.round(maxLagMs / 2));
   const cpu: Pressure[] = [];
   if (maxLagMs > 0) {
     cpu.push({ name: 'acceptQueue', samples: acceptQueueMs(5), above: queueMs, below: 0, unit: 'ms' });
-    const slowTurns = acceptQueueMs({ every: 5, minTurnMs: SLOW_TURN_MS });
-    cpu.push({ name: 'acceptQueueBusyTurns', samples: slowTurns, above: Math.max(1, Math.round(maxLagMs / 3)), below: 0, unit: 'ms' });
+    cpu.push({ name: 'acceptQueueBusyTurns', samples: busyTurnsWithExcess(), above: Math.max(1, Math.round(maxLagMs / 3)), below: 0, unit: 'ms' });
   }
   if (maxElu !== undefined) cpu.push({ name: 'eventLoopUtilization', samples: eventLoopUtilization(20), above: maxElu });
   const heap = maxHeapMb === undefined ? undefined : heapUsedMiB({ every: 100, collectAbove: maxHeapMb * 0.8 });

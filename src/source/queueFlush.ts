@@ -26,6 +26,8 @@ export interface Keep {
  * `keep`, the newest go downstream instead.
  */
 export class QueueFlush {
+  // Connections refused by every flush in the process (the accept loop's policy reads it, as the accept streak is the process's).
+  static #refusedInProcess = 0;
   #flushing = false;
   #tookOne = false;
   // A check is scheduled (one at a time: a flush cancelled and begun again must not judge a turn twice).
@@ -55,6 +57,11 @@ export class QueueFlush {
   /** Connections answered by `refuse` so far. */
   get refused(): number {
     return this.#refused;
+  }
+
+  /** Connections refused so far by the flushes of every listener in the process. */
+  static get refusedInProcess(): number {
+    return QueueFlush.#refusedInProcess;
   }
 
   /** Begins flushing; the socket closes once a turn takes no connection. */
@@ -95,6 +102,7 @@ export class QueueFlush {
       socket = this.#kept.shift()!;
     }
     this.#refused++;
+    QueueFlush.#refusedInProcess++;
     if (this.#answered < this.atOnce) {
       this.#answered++;
       return endSocket(this.refuse, socket);
