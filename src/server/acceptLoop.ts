@@ -150,11 +150,10 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
   // into a busy turn is answered 503, its connection kept; no more exchanges in flight than finish within T (idle keep-alive
   // not counted); an accept queue that held a connection at every turn for T/3 while the turns served work (2 ms or more a
   // turn) and pauses found an excess, or for T/2 however short they were (a T/4 threshold paused on a burst of 100 idle
-  // connects), pauses the listener,
-  // its newest 2T/3 kept as a batch (their first requests admitted whatever the turn), the rest answered 503. ELU over
-  // 20 ms; the heap every 100 ms (a handler can pass V8's limit within a second), RSS every 1 s, after a GC above the
-  // resume mark (paused, nothing allocates). The limit follows the heap only without maxLagMs: two learners would
-  // overwrite each other.
+  // connects), pauses the listener, its newest 2T/3 kept as a batch (their first requests admitted whatever the turn),
+  // the rest answered 503. ELU over 20 ms; the heap every 100 ms (a handler can pass V8's limit within a second), RSS
+  // every 1 s, after a GC above the resume mark (paused, nothing allocates). The limit follows the heap only without
+  // maxLagMs: two learners would overwrite each other.
   const queueMs = Math.max(1, Math.round(maxLagMs / 2));
   const cpu: Pressure[] = [];
   if (maxLagMs > 0) {
