@@ -44,7 +44,10 @@ export class ExchangeGate {
   admitsOn(token: SlotToken): boolean {
     if (this.admits(this.inFlight - (token.exchanges > 0 ? 1 : 0))) return true;
     const until = token.exchanges === 0 ? keptBatch.get(token.socket) : undefined;
-    if (until !== undefined && keptBatch.delete(token.socket) && this.now() <= until) return true;
+    if (until !== undefined) {
+      keptBatch.delete(token.socket); // its first request only
+      if (this.now() <= until) return true;
+    }
     this.counts.shedRequests++;
     return false;
   }
