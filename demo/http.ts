@@ -49,14 +49,22 @@ export function runHttpServer(config: Config, onListening: (address: AddressInfo
     },
   );
   if (config.stats) {
-    // One line a second (a paused listener's refusals happen in the kernel, uncounted).
-    const ticker = server.metrics.every(1000).subscribe((s) => (config.log === 'json' ? json('info', 'stats', s) : console.error(`${new Date().toISOString()} [stats] ${statsLine(s)}`)));
+    // One line a second (a paused listener's refusals happen in the kernel, uncounted), with the
+    // process's memory: a soak reads its heap and RSS there.
+    const ticker = server.metrics.every(1000).subscribe((s) => {
+      const { heapUsed, rss } = process.memoryUsage();
+      const memory = { heapUsedMiB: mib(heapUsed), rssMiB: mib(rss) };
+      if (config.log === 'json') json('info', 'stats', { ...s, ...memory });
+      else console.error(`${new Date().toISOString()} [stats] ${statsLine(s)} heap_used_mib=${memory.heapUsedMiB} rss_mib=${memory.rssMiB}`);
+    });
     const stop = (): void => ticker.unsubscribe();
     server.closed.then(stop, stop);
   }
   server.closed.catch(() => (process.exitCode = 1));
   return server;
 }
+
+const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 const statsLine = (s: AcceptStats): string =>
   `live=${s.live}/${s.limit} accepted=${s.accepted} connection_errors=${s.connectionErrors} shortages=${s.shortages} ` +

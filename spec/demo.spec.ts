@@ -31,7 +31,7 @@ describe('the demo server', () => {
     await httpGet(demo.port, '/counted');
     await sleep(1100);
     expect(demo.stderr()).toMatch(
-      /\[stats\] live=0\/9 accepted=1 connection_errors=0 shortages=0 dropped=0 waiting=0\/511 queued=0 admitted_from_queue=0 queue_timeouts=0 gave_up=0 reclaimed=0 in_flight=0\/\d+ shed_requests=0 completed=1 paused=no/,
+      /\[stats\] live=0\/9 accepted=1 connection_errors=0 shortages=0 dropped=0 waiting=0\/511 queued=0 admitted_from_queue=0 queue_timeouts=0 gave_up=0 reclaimed=0 in_flight=0\/(\d+|Infinity) shed_requests=0 completed=1 paused=no heap_used_mib=\d+(\.\d)? rss_mib=\d+(\.\d)?/,
     );
     expect(await stopDemo(demo)).toBe(0);
   });
