@@ -121,6 +121,26 @@ describe('Limiter.shedHeaviest', () => {
     stop();
   });
 
+  it('repeats a verdict for 5 ms (the monitors ask at every turn), judging anew once stopped', () => {
+    testScheduler().run(({ cold, flush }) => {
+      const limiter = new Limiter(1000);
+      const stop = limiter.watchArrivals();
+      const arrive = (address: string, n: number): void => {
+        for (let i = 0; i < n; i++) limiter.admit(fakeSocket(address))?.release();
+      };
+      const seen: unknown[] = [];
+      cold('a 3ms b 1ms c').subscribe((at) => {
+        if (at === 'a') (arrive('10.0.0.1', 100), arrive('10.0.0.2', 1), seen.push(limiter.shedHeaviest())); // 0
+        if (at === 'b') (arrive('10.0.0.2', 400), seen.push(limiter.shedHeaviest())); // 4: the verdict of 0 stands
+        if (at === 'b') (limiter.stopShedding(), seen.push(limiter.shedHeaviest())); // 4: stopped, judged anew
+        if (at === 'c') (arrive('10.0.0.1', 450), seen.push(limiter.shedHeaviest())); // 6: within 5 ms of the last
+      });
+      flush();
+      expect(seen).toEqual([['10.0.0.1'], ['10.0.0.1'], ['10.0.0.2'], ['10.0.0.2']]);
+      stop();
+    });
+  });
+
   it('refuses the heaviest until stopShedding; with one address alone, looks for 30 ms at most once a second', () => {
     testScheduler().run(({ cold, flush }) => {
       const limiter = new Limiter(1000); // its clock is asyncScheduler's, virtual here
