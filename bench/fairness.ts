@@ -209,7 +209,7 @@ async function measure(label: string, script: string, flags: string[]): Promise<
     const results = lastJsonLine<Attempt[]>(p.stdout);
     const outcomes = tally(results.map((r) => r.outcome));
     const served = results.filter((r) => r.outcome === 'served').map((r) => r.ms);
-    const failures = (outcomes.refused ?? 0) + (outcomes.reset ?? 0) + (outcomes.timeout ?? 0);
+    const failures = results.length - served.length; // every attempt not served: a 503 fails the client as a refusal does
     const child = running.child;
     const serverDied = child.exitCode !== null || child.signalCode !== null ? `exit code ${child.exitCode}, signal ${child.signalCode}` : undefined;
     return {

@@ -1,7 +1,7 @@
 /* acceptLoop: the one call's policy as one operator, in virtual time (TestScheduler's run mode
  * times asyncScheduler: the shortage pause, the monitors' windows). */
 import { of, throwError } from 'rxjs';
-import { accepted, failed, FakeListener, testScheduler } from '../marbles';
+import { accepted, failed, fakeSocket, FakeListener, testScheduler } from '../marbles';
 import { acceptLoop, type Admitted, type LogFunction } from '../../src';
 
 const noisy = (lines: string[]): LogFunction => (level, message) => void lines.push(`${level}: ${message.split('.')[0]}`);
@@ -76,6 +76,23 @@ describe('acceptLoop', () => {
   it('hands listen what its pauses need: a 503 for what the accept queue held, the newest kept as a batch', () => {
     expect(acceptLoop({ logger: false }).listenOptions).toEqual({ refuse: expect.any(Function), keepNewest: { ms: 67, holdMs: 100 }, announcePause: 0 });
     expect(acceptLoop({ maxLagMs: 0, announcePauseMs: 200, logger: false }).listenOptions).toEqual({ refuse: expect.any(Function), keepNewest: undefined, announcePause: 200 });
+  });
+
+  it("counts what a pause's flush answered as arrivals: a client refused while one address flooded alone is told apart from it", () => {
+    const loop = acceptLoop({ logger: false });
+    const stop = loop.limiter.watchArrivals();
+    for (let i = 0; i < 100; i++) loop.limiter.admit(fakeSocket('10.0.0.1'))?.release();
+    loop.limiter.stopShedding();
+    expect(loop.limiter.shedHeaviest()).toEqual(['10.0.0.1']); // alone: the 30 ms look
+    loop.limiter.stopShedding();
+    expect(loop.limiter.shedHeaviest()).toEqual([]); // no look within a second: pause
+    const refused = Object.assign(fakeSocket('10.0.0.2'), { end: jest.fn(), resume: jest.fn() });
+    loop.listenOptions.refuse!(refused as never);
+    expect(refused.end).toHaveBeenCalledWith(expect.stringMatching(/^HTTP\/1\.1 503 /));
+    refused.destroy(); // its linger timer ends with it
+    loop.limiter.stopShedding();
+    expect(loop.limiter.shedHeaviest()).toEqual(['10.0.0.1']); // two addresses seen: the flood is shed, no pause
+    stop();
   });
 
   it.each([

@@ -179,6 +179,15 @@ export class Limiter {
   }
 
   /**
+   * Records the arrival of a connection refused before it reached the limiter (a pause's flush
+   * answered it), while arrivals are watched: a client whose first connections a pause refused is
+   * then seen, and shed no more once the flood's address is told apart from it.
+   */
+  noteArrival(socket: Socket): void {
+    this.#peers.shedding.record(socket);
+  }
+
+  /**
    * Under overload, refuses first the clients that cause it: until {@link Limiter.stopShedding}, new
    * connections from the addresses that brought most of those of the last second are closed before a
    * byte is read (`counts.droppedHeaviest`), but one at a time each, admitted until it closes (so

@@ -46,6 +46,11 @@ export class Shedding {
     };
   }
 
+  /** Records a connection answered before the limiter saw it (a pause's flush refused it): it arrived all the same. Only while watching. */
+  record(socket: Socket): void {
+    this.#arrivals?.record(socket.remoteAddress ?? '');
+  }
+
   /**
    * Records a connection and says whether it is refused. Only while watching. A refused address keeps
    * one connection admitted at a time (outside a look): refusing it whole left the loop answering

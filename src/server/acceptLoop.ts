@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { defer, identity, map, Observable, Subscription, type MonoTypeOperatorFunction, type OperatorFunction } from 'rxjs';
 import type { Accepted, AcceptResult } from '../errors/result';
 import { LoopStatus } from '../balancer/loopStatus';
@@ -208,7 +209,12 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
       running.add(admitted.subscribe(subscriber));
       return running;
     });
-  const listenOptions = { refuse, keepNewest: maxLagMs > 0 ? { ms: Math.max(1, Math.round((2 * maxLagMs) / 3)), holdMs: maxLagMs } : undefined, announcePause };
+  // A pause's refusals are arrivals too: a client refused while one address flooded alone is seen at once.
+  const refuseArrival = (socket: Socket): void => {
+    limiter.noteArrival(socket);
+    refuse(socket);
+  };
+  const listenOptions = { refuse: refuseArrival, keepNewest: maxLagMs > 0 ? { ms: Math.max(1, Math.round((2 * maxLagMs) / 3)), holdMs: maxLagMs } : undefined, announcePause };
   return Object.assign(operator, { limiter, metrics, status, listenOptions });
 }
 
