@@ -95,6 +95,7 @@ type Outcome = 'served' | 'refused' | 'reset' | 'timeout' | string; // else: `st
 interface Attempt {
   outcome: Outcome;
   ms: number;
+  at: number; // when it began, ms after the probe's start
 }
 
 /** Whether `raw` (latin1) holds a whole HTTP response to a `Connection: close` request; its status if it has a head. */
@@ -110,8 +111,9 @@ function parseResponse(raw: string): { status: string | undefined; complete: boo
   return { status, complete: true }; // delimited by the close, which has come
 }
 
-function probeOnce(port: number): Promise<Attempt> {
+function probeOnce(port: number, startAt: number): Promise<Attempt> {
   const start = performance.now();
+  const at = Date.now() - startAt;
   return new Promise((resolve) => {
     let raw = '';
     let done = false;
@@ -121,7 +123,7 @@ function probeOnce(port: number): Promise<Attempt> {
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ outcome, ms: performance.now() - start });
+      resolve({ outcome, ms: performance.now() - start, at });
     };
     const timer = setTimeout(() => end('timeout'), DEADLINE_MS);
     socket.once('connect', () => socket.write(REQUEST));
@@ -145,7 +147,7 @@ async function runProbe({ port, startAt, stopAt, oneAtATime }: { port: number; s
     // As a person or a health checker asks: the next attempt PROBE_EVERY_MS after this one ended.
     const results: Attempt[] = [];
     while (Date.now() < stopAt) {
-      results.push(await probeOnce(port));
+      results.push(await probeOnce(port, startAt));
       await sleepUntil(Date.now() + PROBE_EVERY_MS);
     }
     return console.log(JSON.stringify(results));
@@ -154,7 +156,7 @@ async function runProbe({ port, startAt, stopAt, oneAtATime }: { port: number; s
   // On a schedule, not a fixed delay after each start: a late timer starts the attempts it owes.
   for (let next = startAt; next < stopAt; next += PROBE_EVERY_MS) {
     await sleepUntil(next);
-    inFlight.push(probeOnce(port));
+    inFlight.push(probeOnce(port, startAt));
   }
   const results = await Promise.all(inFlight);
   console.log(JSON.stringify(results));
@@ -169,6 +171,8 @@ interface Row {
   outcomes: Record<string, number>;
   servedMs: { p50: number; p99: number; max: number };
   failuresPercent: number;
+  /** Each failed attempt: its outcome and when it began, ms after the probe's start. */
+  failuresAt: string[];
   wrk: { requestsPerSecond: number; requests: number; durationSeconds: number; non2xx: number; servedPerSecond: number; socketErrors: string; output: string };
   serverDied: string | undefined;
 }
@@ -218,6 +222,7 @@ async function measure(label: string, script: string, flags: string[]): Promise<
       outcomes,
       servedMs: { p50: round(percentile(served, 50)), p99: round(percentile(served, 99)), max: round(percentile(served, 100)) },
       failuresPercent: results.length === 0 ? NaN : round((100 * failures) / results.length),
+      failuresAt: results.filter((r) => r.outcome !== 'served').map((r) => `${r.outcome} at ${Math.round(r.at)}`),
       wrk: parseWrk(f.stdout + f.stderr, seconds),
       serverDied,
     };
