@@ -12,9 +12,10 @@ const MIN_EXCHANGES = 8;
 /**
  * What one exchange costs the event loop, in ms: busy time over the exchanges the
  * {@link index!Limiter} saw complete (waiting on I/O costs nothing), for {@link targetLimit}. A
- * reading spans windows until 8 exchanges completed in them. A window without one reads its busy
- * time only if the loop was more than half busy: an idle process's timers read as an exchange's
- * cost let the next burst in (measured: p99 256 to 729 ms).
+ * reading spans windows until 8 exchanges completed in them. A window with none completed since
+ * the last reading reads its busy time, as one exchange's, only if the loop was more than half
+ * busy: an idle process's timers read as an exchange's cost let the next burst in (measured: p99
+ * 256 to 729 ms).
  * Windows are `every` ms while the loop is more than half busy, doubling up to `idleEvery` while not.
  *
  * @example
