@@ -31,12 +31,14 @@ const SLOW_TURN_MS = 2;
  * pause finds more queued than its batch keeps: the rest, answered 503, are told sooner. While pauses find no excess
  * (the batch kept all there was: about 1x-1.25x of capacity), pausing sooner only refused clients the loop would have
  * served (0.80-0.91 of capacity on Node 20, bench/RESULTS.md 19): a streak then reads 0 here, and the T/2 signal decides.
- * Judged as each slow streak begins: did the flushes refuse anyone since the last one began (the first one: yes)?
+ * Judged as each slow streak begins: did the flushes refuse anyone since the last one began (the first one: since the
+ * watch began)? A fresh process's first stall is no excess: at half the capacity, a stall of ~40 ms (Node 26) paused
+ * a demo through this signal, none other being above its threshold, and 3 clients were refused (bench/RESULTS.md 20).
  */
 function busyTurnsWithExcess(): Observable<number> {
   return defer(() => {
-    let refusedBefore = -1;
-    let excess = true;
+    let refusedBefore = QueueFlush.refusedInProcess;
+    let excess = false;
     let streak = false;
     return acceptQueueMs({ every: 5, minTurnMs: SLOW_TURN_MS }).pipe(
       map((ms) => {
