@@ -16,7 +16,9 @@
  * it until its response, sent N ms late: a handler that allocates, to overload memory.
  * --node-flags: for every server's node process, e.g. a V8 heap limit, so that the servers meet
  * it at the same load. A server that exits during its run (e.g. killed by SIGABRT with
- * "JavaScript heap out of memory" on stderr) says so in the `server died` column.
+ * "JavaScript heap out of memory" on stderr) says so in the `server died` column. The server's
+ * resident memory (VmRSS) is read as the load begins, a fifth of the way in and as it ends: a
+ * process that grows under the load shows it between the last two.
  * --fastify: also Fastify 5 with @fastify/under-pressure (bench/servers/fastify-busy.ts), last;
  * --fastify-flags: added to its `--busy-ms N`, e.g. "--max-elu 0.9" or "--max-lag-ms 100".
  */
@@ -24,7 +26,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { connectionError, httpStatus } from './support/client';
 import { parseFlags, words } from './support/flags';
-import { cpuSecondsReader, lastJsonLine, machine, median, percentile, round, runPinned, startServer, stopServer, tally } from './support/run';
+import { cpuSecondsReader, lastJsonLine, machine, median, percentile, round, rssMiB, runPinned, startServer, stopServer, tally } from './support/run';
 
 const DEADLINE_MS = 5000;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
@@ -102,7 +104,7 @@ function summarize(results: Attempt[], wall: number, cpu: { server: number; clie
     timeWait: { max: maxTimeWait, atEnd: timeWait() },
   };
 }
-type Figures = ReturnType<typeof summarize>;
+type Figures = ReturnType<typeof summarize> & { serverRssMiB: Record<'idle' | 'early' | 'end' | 'max', number | null> };
 
 /** The child: `clients` closed loops for `seconds`; every attempt started runs to its end. Prints one JSON line. */
 async function runClients(port: number, serverPid: number): Promise<void> {
@@ -112,9 +114,15 @@ async function runClients(port: number, serverPid: number): Promise<void> {
   // then the last sample taken (up to 500 ms short), over the whole run's wall time.
   const serverCpuNow = cpuSecondsReader(serverPid);
   const [start, server0, client0] = [performance.now(), serverCpuNow(), process.cpuUsage()];
+  // The server's resident memory: as the load begins, a fifth of the way in (warmed up), and as it
+  // ends; a process that grows under the load shows it between the last two.
+  const rss = { idle: rssMiB(serverPid), early: NaN, end: NaN, max: NaN };
   const sampler = setInterval(() => {
     maxTimeWait = Math.max(maxTimeWait, timeWait());
     serverCpuNow();
+    const now = rssMiB(serverPid);
+    if (Number.isNaN(rss.early) && performance.now() - start >= seconds * 200) rss.early = now;
+    rss.max = Number.isNaN(rss.max) ? now : Math.max(rss.max, now);
   }, 500);
   const stopAt = start + seconds * 1000;
   const loop = async (): Promise<void> => {
@@ -125,7 +133,9 @@ async function runClients(port: number, serverPid: number): Promise<void> {
   const { user, system } = process.cpuUsage(client0);
   const cpu = { server: serverCpuNow() - server0, client: (user + system) / 1e6 };
   clearInterval(sampler);
-  console.log(JSON.stringify(summarize(results, wall, cpu, Math.max(maxTimeWait, timeWait()))));
+  rss.end = rssMiB(serverPid);
+  const serverRssMiB = Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Number.isNaN(v) ? null : round(v)]));
+  console.log(JSON.stringify({ ...summarize(results, wall, cpu, Math.max(maxTimeWait, timeWait())), serverRssMiB }));
 }
 
 /** Runs this script with --client on core 1 against `port`, and returns what it printed. */
@@ -183,13 +193,14 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({ server, ...f, serverExit: exit ?? null, overloadLogLines: overloadLines.length, firstOverloadLine: overloadLines[0]?.slice(0, 140) }));
       const { p50, p90, p99, max } = f.servedMs;
       const failed = Object.entries(f.outcomes).filter(([o]) => o !== 'served').map(([o, n]) => `${o} ${n}`).join(', ') || 'none';
-      rows.push(`| ${server} | ${f.servedPerSecond} | ${p50} / ${p90} / ${p99} / ${max} | ${f.refusedMs.p50 ?? '-'} / ${f.refusedMs.p99 ?? '-'} | ${f.slowerThan1s} | ${failed} | ${f.cpuShareOfACore.server} / ${f.cpuShareOfACore.client} | ${describeExit(exit)} |`);
+      const { idle, early, end } = f.serverRssMiB;
+      rows.push(`| ${server} | ${f.servedPerSecond} | ${p50} / ${p90} / ${p99} / ${max} | ${f.refusedMs.p50 ?? '-'} / ${f.refusedMs.p99 ?? '-'} | ${f.slowerThan1s} | ${failed} | ${f.cpuShareOfACore.server} / ${f.cpuShareOfACore.client} | ${idle ?? '-'} / ${early ?? '-'} / ${end ?? '-'} | ${describeExit(exit)} |`);
     } finally {
       await stopServer(running);
     }
   }
-  console.log('\n| server | served/s | served ms p50 / p90 / p99 / max | refused ms p50 / p99 | attempts > 1 s | not served | CPU server / client (cores) | server died |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('\n| server | served/s | served ms p50 / p90 / p99 / max | refused ms p50 / p99 | attempts > 1 s | not served | CPU server / client (cores) | server RSS MiB idle / at a fifth / end | server died |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 }
 

@@ -67,6 +67,15 @@ export function cpuSecondsReader(pid: number): () => number {
   };
 }
 
+/** Resident set size now in MiB (VmRSS), or NaN once the process is gone. */
+export function rssMiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Peak resident set size in KiB (VmHWM). */
 export function peakRssKiB(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
