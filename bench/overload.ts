@@ -26,7 +26,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { connectionError, httpStatus } from './support/client';
 import { parseFlags, words } from './support/flags';
-import { cpuSecondsReader, lastJsonLine, machine, median, percentile, round, rssMiB, runPinned, startServer, stopServer, tally } from './support/run';
+import { cpuSecondsReader, lastJsonLine, machine, median, percentile, round, residentMiB, runPinned, startServer, stopServer, tally } from './support/run';
 
 const DEADLINE_MS = 5000;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
@@ -116,11 +116,11 @@ async function runClients(port: number, serverPid: number): Promise<void> {
   const [start, server0, client0] = [performance.now(), serverCpuNow(), process.cpuUsage()];
   // The server's resident memory: as the load begins, a fifth of the way in (warmed up), and as it
   // ends; a process that grows under the load shows it between the last two.
-  const rss = { idle: rssMiB(serverPid), early: NaN, end: NaN, max: NaN };
+  const rss = { idle: residentMiB(serverPid), early: NaN, end: NaN, max: NaN };
   const sampler = setInterval(() => {
     maxTimeWait = Math.max(maxTimeWait, timeWait());
     serverCpuNow();
-    const now = rssMiB(serverPid);
+    const now = residentMiB(serverPid);
     if (Number.isNaN(rss.early) && performance.now() - start >= seconds * 200) rss.early = now;
     rss.max = Number.isNaN(rss.max) ? now : Math.max(rss.max, now);
   }, 500);
@@ -133,7 +133,7 @@ async function runClients(port: number, serverPid: number): Promise<void> {
   const { user, system } = process.cpuUsage(client0);
   const cpu = { server: serverCpuNow() - server0, client: (user + system) / 1e6 };
   clearInterval(sampler);
-  rss.end = rssMiB(serverPid);
+  rss.end = residentMiB(serverPid);
   const serverRssMiB = Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Number.isNaN(v) ? null : round(v)]));
   console.log(JSON.stringify({ ...summarize(results, wall, cpu, Math.max(maxTimeWait, timeWait())), serverRssMiB }));
 }

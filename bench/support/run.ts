@@ -67,18 +67,23 @@ export function cpuSecondsReader(pid: number): () => number {
   };
 }
 
-/** Resident set size now in MiB (VmRSS), or NaN once the process is gone. */
-export function rssMiB(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-  } catch {
-    return NaN;
-  }
+/** A process's memory figure from /proc/PID/status, in KiB: `VmHWM` (its peak resident set) or `VmRSS` (now). */
+function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 }
 
 /** Peak resident set size in KiB (VmHWM). */
 export function peakRssKiB(pid: number): number {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  return statusKiB(pid, 'VmHWM');
+}
+
+/** Resident set size now in MiB (VmRSS), or NaN once the process is gone. */
+export function residentMiB(pid: number): number {
+  try {
+    return statusKiB(pid, 'VmRSS') / 1024;
+  } catch {
+    return NaN;
+  }
 }
 
 export function requireWrk(): void {
