@@ -95,6 +95,23 @@ describe('acceptLoop', () => {
     stop();
   });
 
+  it("does not count what a pause's flush answered behind a PROXY-protocol balancer: its address is the balancer's", () => {
+    const loop = acceptLoop({ proxyProtocol: true, logger: false });
+    const stop = loop.limiter.watchArrivals();
+    for (let i = 0; i < 100; i++) loop.limiter.admit(fakeSocket('10.0.0.1'))?.release();
+    loop.limiter.stopShedding();
+    expect(loop.limiter.shedHeaviest()).toEqual(['10.0.0.1']); // alone: the 30 ms look
+    loop.limiter.stopShedding();
+    expect(loop.limiter.shedHeaviest()).toEqual([]); // no look within a second: pause
+    const refused = Object.assign(fakeSocket('127.0.0.1'), { end: jest.fn(), resume: jest.fn() });
+    loop.listenOptions.refuse!(refused as never);
+    expect(refused.end).toHaveBeenCalledWith(expect.stringMatching(/^HTTP\/1\.1 503 /));
+    refused.destroy();
+    loop.limiter.stopShedding();
+    expect(loop.limiter.shedHeaviest()).toEqual([]); // the balancer's address is no second client: still a pause
+    stop();
+  });
+
   it.each([
     ['an unknown option', { limt: 5 }, /^acceptLoop: options has no "limt"; did you mean "limit"\?/],
     ['null options', null, /^acceptLoop: options must be an object, got null/],

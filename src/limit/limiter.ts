@@ -181,7 +181,8 @@ export class Limiter {
   /**
    * Records the arrival of a connection refused before it reached the limiter (a pause's flush
    * answered it), while arrivals are watched: a client whose first connections a pause refused is
-   * then seen, and shed no more once the flood's address is told apart from it.
+   * then seen, and shed no more once the flood's address is told apart from it. Only for a socket
+   * whose `remoteAddress` is the client's (behind a PROXY-protocol balancer, not before the header).
    */
   noteArrival(socket: Socket): void {
     this.#peers.shedding.record(socket);

@@ -211,11 +211,14 @@ export function acceptLoopAs(caller: string, options: AcceptLoopOptions, log?: L
       running.add(admitted.subscribe(subscriber));
       return running;
     });
-  // A pause's refusals are arrivals too: a client refused while one address flooded alone is seen at once.
-  const refuseArrival = (socket: Socket): void => {
-    limiter.noteArrival(socket);
-    refuse(socket);
-  };
+  // A pause's refusals are arrivals too: a client refused while one address flooded alone is seen at once. Not
+  // behind a PROXY-protocol balancer: before its header, every connection's address is the balancer's.
+  const refuseArrival = useProxyProtocol
+    ? refuse
+    : (socket: Socket): void => {
+        limiter.noteArrival(socket);
+        refuse(socket);
+      };
   const listenOptions = { refuse: refuseArrival, keepNewest: maxLagMs > 0 ? { ms: Math.max(1, Math.round((2 * maxLagMs) / 3)), holdMs: maxLagMs } : undefined, announcePause };
   return Object.assign(operator, { limiter, metrics, status, listenOptions });
 }
