@@ -78,37 +78,23 @@ describe('acceptLoop', () => {
     expect(acceptLoop({ maxLagMs: 0, announcePauseMs: 200, logger: false }).listenOptions).toEqual({ refuse: expect.any(Function), keepNewest: undefined, announcePause: 200 });
   });
 
-  it("counts what a pause's flush answered as arrivals: a client refused while one address flooded alone is told apart from it", () => {
-    const loop = acceptLoop({ logger: false });
+  it.each([
+    ["counts what a pause's flush answered as arrivals: a client refused while one address flooded alone is told apart from it", false, '10.0.0.2', ['10.0.0.1']],
+    ["does not behind a PROXY-protocol balancer: before the header, every address is the balancer's (no second client: still a pause)", true, '127.0.0.1', []],
+  ])('%s', (_, proxyProtocol, refusedFrom, afterwards) => {
+    const loop = acceptLoop({ proxyProtocol, logger: false });
     const stop = loop.limiter.watchArrivals();
     for (let i = 0; i < 100; i++) loop.limiter.admit(fakeSocket('10.0.0.1'))?.release();
     loop.limiter.stopShedding();
     expect(loop.limiter.shedHeaviest()).toEqual(['10.0.0.1']); // alone: the 30 ms look
     loop.limiter.stopShedding();
     expect(loop.limiter.shedHeaviest()).toEqual([]); // no look within a second: pause
-    const refused = Object.assign(fakeSocket('10.0.0.2'), { end: jest.fn(), resume: jest.fn() });
+    const refused = Object.assign(fakeSocket(refusedFrom), { end: jest.fn(), resume: jest.fn() });
     loop.listenOptions.refuse!(refused as never);
     expect(refused.end).toHaveBeenCalledWith(expect.stringMatching(/^HTTP\/1\.1 503 /));
     refused.destroy(); // its linger timer ends with it
     loop.limiter.stopShedding();
-    expect(loop.limiter.shedHeaviest()).toEqual(['10.0.0.1']); // two addresses seen: the flood is shed, no pause
-    stop();
-  });
-
-  it("does not count what a pause's flush answered behind a PROXY-protocol balancer: its address is the balancer's", () => {
-    const loop = acceptLoop({ proxyProtocol: true, logger: false });
-    const stop = loop.limiter.watchArrivals();
-    for (let i = 0; i < 100; i++) loop.limiter.admit(fakeSocket('10.0.0.1'))?.release();
-    loop.limiter.stopShedding();
-    expect(loop.limiter.shedHeaviest()).toEqual(['10.0.0.1']); // alone: the 30 ms look
-    loop.limiter.stopShedding();
-    expect(loop.limiter.shedHeaviest()).toEqual([]); // no look within a second: pause
-    const refused = Object.assign(fakeSocket('127.0.0.1'), { end: jest.fn(), resume: jest.fn() });
-    loop.listenOptions.refuse!(refused as never);
-    expect(refused.end).toHaveBeenCalledWith(expect.stringMatching(/^HTTP\/1\.1 503 /));
-    refused.destroy();
-    loop.limiter.stopShedding();
-    expect(loop.limiter.shedHeaviest()).toEqual([]); // the balancer's address is no second client: still a pause
+    expect(loop.limiter.shedHeaviest()).toEqual(afterwards); // a second client seen: the flood shed, no pause; none: a pause
     stop();
   });
 
